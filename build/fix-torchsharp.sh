@@ -20,6 +20,11 @@ if [ ! -f "$wrapper" ]; then
 fi
 if [ -f "$wrapper.orig" ] && [ -f "$shim" ] && [ -f "$native/.gptbert-patched" ]; then exit 0; fi
 
+# Parallel project builds may all get here: one patches, the others wait and find it done.
+exec 9>"$native/.gptbert-patch.lock"
+flock 9
+if [ -f "$native/.gptbert-patched" ]; then exit 0; fi
+
 echo "fix-torchsharp: system libstdc++ lacks GLIBCXX_3.4.32; patching TorchSharp's wrapper (once)"
 need=()
 command -v patchelf >/dev/null || need+=(patchelf)

@@ -1,1 +1,87 @@
-System.Console.WriteLine("bench");
+// Embedding throughput: GptBert's TorchSharp BERT vs ONNX Runtime on the same all-MiniLM-L6-v2 file,
+// same machine, same run. Thread settings (count, OpenMP wait policy) must be fixed before libtorch
+// loads, so the driver runs each variant in a child process of this program.
+//   dotnet run -c Release --project bench/GptBert.Bench -- embed [--seconds S] [--out FILE]
+using System.Diagnostics;
+using System.Globalization;
+using GptBert.Assets;
+using GptBert.Bench;
+
+CultureInfo.DefaultThreadCulture = CultureInfo.InvariantCulture;
+var argList = args.ToList();
+string Opt(string name, string dflt) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : dflt; }
+double seconds = double.Parse(Opt("--seconds", "3"));
+(int B, int T)[] shapes = [(1, 16), (1, 128), (32, 32), (32, 128)];
+
+if (argList.FirstOrDefault() == "child")
+{
+    // child ENGINE THREADS: prints one "B T median_ms" line per shape
+    string engine = argList[1]; int threads = int.Parse(argList[2]);
+    foreach (var (b, t) in shapes)
+    {
+        double ms = engine == "ort" ? EmbedBench.Ort(b, t, threads, seconds) : EmbedBench.Torch(b, t, threads, seconds);
+        Console.WriteLine($"{b} {t} {ms:F3}");
+    }
+    return 0;
+}
+
+if (argList.FirstOrDefault() != "embed")
+{
+    Console.Error.WriteLine("usage: GptBert.Bench embed [--seconds S] [--out FILE]");
+    return 2;
+}
+
+string outFile = Opt("--out", Path.Combine(FindRepoRoot(), "bench", "results", "embedding-throughput.md"));
+BuiltIn.ReadMiniLmResource("vocab.txt"); // fail early if the model is missing
+var variants = new (string Name, string Engine, int Threads, string Wait)[]
+{
+    ("ONNX Runtime (2 intra-op threads)", "ort", 2, "PASSIVE"),
+    ("TorchSharp, 1 thread", "torch", 1, "PASSIVE"),
+    ("TorchSharp, 2 threads, OMP_WAIT_POLICY=PASSIVE", "torch", 2, "PASSIVE"),
+    ("TorchSharp, 2 threads, OMP_WAIT_POLICY=ACTIVE", "torch", 2, "ACTIVE"),
+};
+var results = new Dictionary<string, double[]>();
+foreach (var v in variants)
+{
+    Console.Error.WriteLine($"running {v.Name} ...");
+    var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+    if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]); // run as `dotnet X.dll`
+    foreach (var a in new[] { "child", v.Engine, v.Threads.ToString(), "--seconds", seconds.ToString() }) psi.ArgumentList.Add(a);
+    psi.Environment["OMP_WAIT_POLICY"] = v.Wait;
+    using var p = Process.Start(psi)!;
+    var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    p.WaitForExit();
+    if (p.ExitCode != 0) { Console.Error.WriteLine($"variant {v.Name} failed"); return 1; }
+    results[v.Name] = lines.Select(l => double.Parse(l.Split(' ')[2])).ToArray();
+}
+
+var ort = results[variants[0].Name];
+var md = new System.Text.StringBuilder();
+md.AppendLine("# Embedding throughput: TorchSharp BERT vs ONNX Runtime (all-MiniLM-L6-v2)");
+md.AppendLine();
+md.AppendLine($"- Command: `dotnet run -c Release --project bench/GptBert.Bench -- embed --seconds {seconds}`");
+md.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+md.AppendLine($"- Machine: {EmbedBench.Machine()}");
+md.AppendLine("- What is timed: one forward pass of the encoder plus masked mean pooling and L2 normalisation on");
+md.AppendLine("  pre-tokenized random ids (batch x tokens, no padding), median of repeated runs after warm-up.");
+md.AppendLine("  ONNX Runtime runs the shipped model.onnx (graph optimisation ALL); TorchSharp runs the weights imported from it.");
+md.AppendLine();
+md.AppendLine("| variant | " + string.Join(" | ", shapes.Select(s => $"{s.B}x{s.T} ms")) + " | " + string.Join(" | ", shapes.Select(s => $"{s.B}x{s.T} ratio")) + " |");
+md.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", shapes.Length * 2)));
+foreach (var v in variants)
+{
+    var r = results[v.Name];
+    md.AppendLine($"| {v.Name} | " + string.Join(" | ", r.Select(x => x.ToString("F1"))) + " | " + string.Join(" | ", r.Select((x, i) => (x / ort[i]).ToString("F2") + "x")) + " |");
+}
+md.AppendLine();
+md.AppendLine("Ratio = time / ONNX Runtime time in the same run (lower is better; goal ≤ 1.30x at every shape).");
+File.WriteAllText(outFile, md.ToString());
+Console.WriteLine(md.ToString());
+return 0;
+
+static string FindRepoRoot()
+{
+    var d = new DirectoryInfo(AppContext.BaseDirectory);
+    while (d is not null && !File.Exists(Path.Combine(d.FullName, "GptBert.sln"))) d = d.Parent;
+    return d?.FullName ?? Directory.GetCurrentDirectory();
+}

@@ -1,4 +1,14 @@
-using TorchSharp;
-var a = torch.randn(64, 64);
-var b = a.matmul(a.t());
-Console.WriteLine($"ok {b.shape[0]} {torch.get_num_threads()}");
+using System.Text;
+using GptBert.Cli;
+
+// Thin entry point: real console streams in, everything else lives in CliApp (which tests call in-process).
+var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
+var stderr = new StreamWriter(Console.OpenStandardError(), new UTF8Encoding(false)) { AutoFlush = true };
+try
+{
+    return CliApp.Run(args, new CliInput(Console.OpenStandardInput(), isTerminal: !Console.IsInputRedirected), stdout, stderr);
+}
+finally
+{
+    try { stdout.Flush(); } catch (IOException) { /* stdout closed early (e.g. piped into head) */ }
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using GptBert.Assets;
+using GptBert.Engine;
+using GptBert.Models;
+using GptBert.Pipelines;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using static TorchSharp.torch;
+
+namespace GptBert.Bench;
+
+public static class EmbedBench
+{
+    static long[] Ids(int b, int t)
+    {
+        var rng = new Random(42);
+        var ids = new long[b * t];
+        for (int i = 0; i < ids.Length; i++) ids[i] = i % t == 0 ? 101 : rng.Next(1000, 30000);
+        return ids;
+    }
+
+    /// <summary>Median milliseconds of <paramref name="run"/> after warm-up, repeated for about <paramref name="seconds"/>.</summary>
+    static double Time(Action run, double seconds)
+    {
+        for (int i = 0; i < 3; i++) run();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < 5 || (total.Elapsed.TotalSeconds < seconds && times.Count < 2000))
+        {
+            var sw = Stopwatch.StartNew();
+            run();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    public static double Ort(int b, int t, int threads, double seconds)
+    {
+        using var opts = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new InferenceSession(BuiltIn.ReadMiniLmResource("model.onnx"), opts);
+        var ids = Ids(b, t);
+        var mask = Enumerable.Repeat(1L, b * t).ToArray();
+        var types = new long[b * t];
+        int[] dims = [b, t];
+        var inputs = new List<NamedOnnxValue>();
+        foreach (var name in session.InputMetadata.Keys)
+        {
+            var data = name.Contains("mask") ? mask : name.Contains("type") ? types : ids;
+            inputs.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(data, dims)));
+        }
+        var output = session.OutputMetadata.Keys.First();
+        return Time(() =>
+        {
+            using var r = session.Run(inputs, [output]);
+            var hidden = r.First().AsTensor<float>();
+            // Mean pooling + L2 norm, as the embedding path does (cheap next to the encoder).
+            int h = hidden.Dimensions[2];
+            var pooled = new float[h];
+            for (int bi = 0; bi < b; bi++)
+            {
+                Array.Clear(pooled);
+                for (int ti = 0; ti < t; ti++) for (int k = 0; k < h; k++) pooled[k] += hidden[bi, ti, k];
+                double n = Math.Sqrt(pooled.Sum(x => (double)x * x));
+                for (int k = 0; k < h; k++) pooled[k] = (float)(pooled[k] / n);
+            }
+        }, seconds);
+    }
+
+    public static double Torch(int b, int t, int threads, double seconds)
+    {
+        TorchRuntime.Configure(threads);
+        var dir = ModelHub.EnsureMiniLm();
+        var (model, _) = ModelFactory.Load(dir, "BertModel");
+        var bert = (BertModel)model;
+        var ids = tensor(Ids(b, t), [b, t]);
+        var mask = ones(b, t, dtype: ScalarType.Int64);
+        return Time(() =>
+        {
+            using var _ = inference_mode();
+            using var scope = NewDisposeScope();
+            var hidden = bert.Forward(ids, mask).LastHiddenState;
+            var m = mask.unsqueeze(-1).to(hidden.dtype);
+            var pooled = nn.functional.normalize((hidden * m).sum(1) / m.sum(1), p: 2, dim: 1);
+            pooled.data<float>().ToArray();
+        }, seconds);
+    }
+
+    public static string Machine()
+    {
+        string cpu = "unknown CPU";
+        try { cpu = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); } catch { }
+        return $"{cpu}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {TorchRuntime.Describe()}";
+    }
+}

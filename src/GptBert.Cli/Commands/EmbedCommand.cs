@@ -1,0 +1,119 @@
+using System.CommandLine;
+using GptBert.Pipelines;
+
+namespace GptBert.Cli.Commands;
+
+/// <summary>`gptbert embed`: one sentence embedding per input text.</summary>
+public static class EmbedCommand
+{
+    /// <summary>Texts embedded per step; output streams after each chunk.</summary>
+    internal const int ChunkSize = 1024;
+
+    public static Command Create(CliContext ctx)
+    {
+        var command = new Command("embed", """
+            Compute sentence embeddings (mean pooling + L2 normalisation, as sentence-transformers does). The default
+            model is the built-in all-MiniLM-L6-v2 ('minilm': 384 dimensions, 256-token inputs). Reads TEXT arguments,
+            --input FILE or stdin, one text per line. Output per text: one line of numbers; with --jsonl, {"embedding": [...]}.
+            """).WithSummary("Sentence embeddings (default: built-in MiniLM)")
+            .WithExamples("""
+                gptbert embed "The cat sat on the mat."
+                gptbert embed --input sentences.txt --jsonl > vectors.jsonl
+                echo '{"text": "Call me Ishmael."}' | gptbert embed --jsonl
+                gptbert embed --model ./my-bert --max-length 128 --batch-size 64 --input texts.txt
+                """);
+        var texts = new Argument<string[]>("TEXT") { Description = "Texts to embed (default: --input FILE or stdin)", Arity = ArgumentArity.ZeroOrMore };
+        var model = ModelOptions.Model(defaultModel: ModelHub.MiniLm);
+        var maxLength = ModelOptions.MaxLength();
+        var batchSize = ModelOptions.BatchSize();
+        var pooling = new Option<string>("--pooling")
+        {
+            Description = "How token vectors become one vector: mean (default), cls or last-token",
+            DefaultValueFactory = _ => "mean",
+        };
+        pooling.AcceptOnlyFromAmong("mean", "cls", "last-token");
+        var noNormalize = new Option<bool>("--no-normalize") { Description = "Do not scale embeddings to unit length" };
+        command.Arguments.Add(texts);
+        foreach (var o in new Option[] { model, maxLength, batchSize, pooling, noNormalize }) command.Options.Add(o);
+        var common = CommonOptions.AddTo(command);
+        command.SetAction(r =>
+        {
+            int? max = Check.AtLeast(r.GetValue(maxLength), 1, "--max-length");
+            int batch = Check.AtLeast(r.GetValue(batchSize), 1, "--batch-size");
+            bool jsonl = common.IsJsonl(r);
+            var reader = common.Reader(ctx, r, r.GetValue(texts));
+            var items = reader.Open();
+            using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false);
+            var embedder = new Embedder(handle)
+            {
+                BatchSize = batch,
+                Pooling = r.GetValue(pooling) switch { "cls" => Pooling.Cls, "last-token" => Pooling.LastToken, _ => Pooling.Mean },
+                Normalize = !r.GetValue(noNormalize),
+                Overflow = common.OverflowMode(r),
+                Warn = null, // Truncation.Check has already warned, naming the line
+            };
+            int limit = ModelOptions.ResolveMaxLength(handle, max);
+            foreach (var chunk in items.Chunk(ChunkSize))
+            {
+                foreach (var item in chunk)
+                {
+                    if (item.Pair is not null)
+                        throw new GptBertException($"{reader.Where(item)}: embed takes single texts; remove \"text_pair\" (use 'gptbert similarity' to compare two texts)");
+                    Truncation.Check(ctx, reader, handle.Tokenizer, item, limit, common.OverflowMode(r), ModelOptions.LimitHint(handle, limit));
+                }
+                var vectors = embedder.Embed(chunk.Select(i => i.Text).ToList(), limit);
+                foreach (var v in vectors)
+                {
+                    if (jsonl) ctx.Out.JsonLine(j => Output.WriteArray(j, "embedding", v));
+                    else ctx.Out.Line(string.Join(' ', v.Select(Output.Number)));
+                }
+                ctx.Out.Flush();
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary>Options and checks shared by the embedding commands (embed, similarity).</summary>
+public static class ModelOptions
+{
+    public static Option<string> Model(string? defaultModel, string? description = null)
+    {
+        var o = new Option<string>("--model", "-m")
+        {
+            Description = description ?? (defaultModel is null
+                ? "Model directory (Hugging Face layout)"
+                : $"Model directory (Hugging Face layout) or built-in name (default: {defaultModel})"),
+            HelpName = "NAME|DIR",
+        };
+        if (defaultModel is null) o.Required = true;
+        else o.DefaultValueFactory = _ => defaultModel;
+        return o;
+    }
+
+    public static Option<int?> MaxLength() => new("--max-length")
+    {
+        Description = "Maximum tokens per text, special tokens included (default: the model's, e.g. 256 for minilm)",
+        HelpName = "N",
+    };
+
+    public static Option<int> BatchSize() => new("--batch-size")
+    {
+        Description = "Texts per forward pass (default: 32)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 32,
+    };
+
+    /// <summary>--max-length or the model's default, refusing values the model cannot take.</summary>
+    public static int ResolveMaxLength(ModelHandle handle, int? requested)
+    {
+        int positions = handle.Config.MaxPositions;
+        if (requested > positions)
+            throw new UsageException($"--max-length {requested} exceeds what {handle.Source} supports ({positions} positions)");
+        return requested ?? handle.MaxLength;
+    }
+
+    public static string LimitHint(ModelHandle handle, int limit) =>
+        limit < handle.Config.MaxPositions ? $" or raise --max-length (model limit {handle.Config.MaxPositions})" : "";
+}

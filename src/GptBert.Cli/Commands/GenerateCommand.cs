@@ -1,0 +1,109 @@
+using System.CommandLine;
+using GptBert.Engine;
+using GptBert.Pipelines;
+
+namespace GptBert.Cli.Commands;
+
+/// <summary>`gptbert generate`: continue a prompt with a GPT-2 language model, streaming tokens as they come.</summary>
+public static class GenerateCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var command = new Command("generate", """
+            Continue a prompt with a GPT-2 language model (a directory saved as GPT2LMHeadModel, e.g. gpt2). The prompt is
+            --prompt TEXT, or each line of --input FILE / stdin. Plain output prints the prompt and streams the continuation
+            as it is produced; --jsonl prints {"ids": [new token ids], "text": continuation, "finish_reason":
+            "length"|"eos"|"stop"} per prompt. Sampling (temperature, top-k 50, top-p) is the default; --greedy picks the
+            most likely token each step; --seed makes sampling repeatable.
+            """).WithSummary("Continue a prompt with GPT-2, streaming tokens")
+            .WithExamples("""
+                gptbert generate --model ./gpt2 --prompt "Once upon a time" --max-new-tokens 40
+                gptbert generate --model ./gpt2 --prompt "The answer is" --greedy --stop "."
+                gptbert generate --model ./gpt2 --prompt "Call me" --top-p 0.9 --temperature 0.8 --seed 1
+                echo '{"text": "Hello, my name is"}' | gptbert generate --model ./gpt2 --jsonl --seed 42
+                """);
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "The text to continue (default: --input FILE or stdin, one prompt per line)", HelpName = "TEXT" };
+        var model = ModelOptions.Model(defaultModel: null, "GPT-2 model directory (Hugging Face layout)");
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate at most (default: 50)", HelpName = "N", DefaultValueFactory = _ => 50 };
+        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (deterministic; ignores temperature/top-k/top-p)" };
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature, > 0 (default: 1.0; lower is more conservative)", HelpName = "T", DefaultValueFactory = _ => 1.0 };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (default: 50; 0 = all)", HelpName = "K", DefaultValueFactory = _ => 50 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling: smallest set of tokens with total probability >= P, in (0, 1] (default: 1.0 = off)", HelpName = "P", DefaultValueFactory = _ => 1.0 };
+        var repetition = new Option<double>("--repetition-penalty") { Description = "Penalise tokens already present, > 0 (default: 1.0 = off; 1.2 is typical)", HelpName = "R", DefaultValueFactory = _ => 1.0 };
+        var stop = new Option<string[]>("--stop") { Description = "Stop when this text is generated (repeatable); it is not printed", HelpName = "TEXT" };
+        var seed = new Option<int?>("--seed") { Description = "Random seed for repeatable sampling", HelpName = "N" };
+        var noCache = new Option<bool>("--no-cache") { Description = "Recompute all positions each step instead of reusing the key/value cache (slower; for checking)" };
+        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache }) command.Options.Add(o);
+        var common = CommonOptions.AddTo(command, jsonlFields: "{\"text\": prompt}");
+        command.SetAction(r =>
+        {
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = r.GetValue(maxNew),
+                Greedy = r.GetValue(greedy),
+                Temperature = r.GetValue(temperature),
+                TopK = r.GetValue(topK),
+                TopP = r.GetValue(topP),
+                RepetitionPenalty = r.GetValue(repetition),
+                Stop = (r.GetValue(stop) ?? []).Where(s => s.Length > 0).ToList(),
+                Seed = r.GetValue(seed),
+                UseCache = !r.GetValue(noCache),
+                Overflow = common.OverflowMode(r),
+            };
+            try { options.Validate(); }
+            catch (GptBertException e) { throw new UsageException(e.Message); }
+            bool jsonl = common.IsJsonl(r);
+            string? p = r.GetValue(prompt);
+            var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
+            var prompts = reader.Open();
+            using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
+            if (options.Seed is int s)
+            {
+                TorchRuntime.Seed(s);
+                common.ConfigureRuntime(r);
+            }
+            var generator = new Generator(handle) { Warn = ctx.Warn };
+            bool first = true;
+            foreach (var item in prompts)
+            {
+                if (item.Pair is not null)
+                    throw new GptBertException($"{reader.Where(item)}: generate takes a single prompt; remove \"text_pair\"");
+                GenerationResult result;
+                if (jsonl)
+                    result = generator.Generate(item.Text, options);
+                else
+                {
+                    if (!first) ctx.Out.Line();
+                    ctx.Out.Write(item.Text);
+                    ctx.Out.Flush();
+                    result = generator.Generate(item.Text, options, t =>
+                    {
+                        if (t.TextDelta.Length == 0) return;
+                        ctx.Out.Write(t.TextDelta);
+                        ctx.Out.Flush();
+                    });
+                    ctx.Out.Line();
+                    ctx.Out.Flush();
+                }
+                if (jsonl)
+                {
+                    ctx.Out.JsonLine(j =>
+                    {
+                        Output.WriteArray(j, "ids", result.Ids);
+                        j.WriteString("text", result.Text);
+                        j.WriteString("finish_reason", result.Finish switch
+                        {
+                            FinishReason.EndOfText => "eos",
+                            FinishReason.Stop => "stop",
+                            _ => "length",
+                        });
+                    });
+                    ctx.Out.Flush();
+                }
+                first = false;
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GptBert.Engine;
+
+/// <summary>
+/// The one place that talks to the libtorch runtime: threads, OpenMP wait policy, devices, seeds.
+/// Everything above it uses TorchSharp tensors but never picks devices or thread counts itself, so a
+/// CUDA build of TorchSharp can be swapped in by referencing TorchSharp-cuda-* instead of TorchSharp-cpu.
+/// </summary>
+public static class TorchRuntime
+{
+    static bool configured;
+    static readonly object gate = new();
+
+    /// <summary>
+    /// Sets the intra-op thread count (default: all cores) before the first tensor op. With
+    /// <paramref name="activeWait"/> OpenMP workers spin instead of sleeping between ops, which cuts
+    /// small-shape latency several-fold on few cores (measured: bench/README.md) at the price of CPU
+    /// burned while idle; it must be decided before libtorch loads, so it only takes effect on the first call.
+    /// </summary>
+    public static void Configure(int? threads = null, bool? activeWait = null)
+    {
+        lock (gate)
+        {
+            if (!configured)
+            {
+                configured = true;
+                var env = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
+                bool active = env is not null ? env.Equals("active", StringComparison.OrdinalIgnoreCase) : activeWait ?? false;
+                if (env is null && OperatingSystem.IsLinux())
+                    // OpenMP reads the native environment when libgomp loads; .NET's SetEnvironmentVariable does not reach it.
+                    setenv("OMP_WAIT_POLICY", active ? "ACTIVE" : "PASSIVE", 1);
+            }
+            int n = threads ?? Environment.ProcessorCount;
+            if (n > 0 && torch.get_num_threads() != n) torch.set_num_threads(n);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int setenv(string name, string value, int overwrite);
+
+    /// <summary>Resolves --device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when present, else CPU).</summary>
+    public static Device ResolveDevice(string? name)
+    {
+        Configure();
+        name = (name ?? "cpu").Trim().ToLowerInvariant();
+        if (name == "auto") return torch.cuda.is_available() ? CUDA : CPU;
+        if (name == "cpu") return CPU;
+        if (name.StartsWith("cuda"))
+        {
+            if (!torch.cuda.is_available())
+                throw new GptBertException(
+                    $"--device {name}: CUDA is not available (this build uses TorchSharp-cpu, or no NVIDIA driver/GPU was found); use --device cpu, or build with a TorchSharp-cuda package on a machine with a GPU");
+            return torch.device(name);
+        }
+        throw new GptBertException($"--device '{name}' is not recognised; use cpu, cuda, cuda:N or auto");
+    }
+
+    /// <summary>Seeds libtorch (CPU and CUDA) so runs are reproducible.</summary>
+    public static void Seed(long seed)
+    {
+        Configure();
+        torch.manual_seed(seed);
+        if (torch.cuda.is_available()) torch.cuda.manual_seed_all(seed);
+    }
+
+    public static string Describe()
+    {
+        Configure();
+        return $"TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch {torch.__version__}, {torch.get_num_threads()} threads, CUDA {(torch.cuda.is_available() ? "available" : "not available")}";
+    }
+}

@@ -1,0 +1,311 @@
+// GPT-2 (Radford et al. 2019), the decoder-only family. Parameter names, shapes and config.json fields are
+// exactly those of Hugging Face transformers' modeling_gpt2.py, so checkpoints move both ways unchanged.
+// Linear layers are GPT-2's Conv1D: weight stored (in, out), y = x @ W + b.
+using System.Text.Json.Serialization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace GptBert.Models;
+
+public sealed record Gpt2Config : ModelConfig
+{
+    public override string ModelType => "gpt2";
+    [JsonPropertyName("n_positions")] public int NPositions { get; set; } = 1024;
+    [JsonPropertyName("n_embd")] public int NEmbd { get; set; } = 768;
+    [JsonPropertyName("n_layer")] public int NLayer { get; set; } = 12;
+    [JsonPropertyName("n_head")] public int NHead { get; set; } = 12;
+    [JsonPropertyName("n_inner")] public int? NInner { get; set; }
+    [JsonPropertyName("activation_function")] public string ActivationFunction { get; set; } = "gelu_new";
+    [JsonPropertyName("resid_pdrop")] public double ResidPdrop { get; set; } = 0.1;
+    [JsonPropertyName("embd_pdrop")] public double EmbdPdrop { get; set; } = 0.1;
+    [JsonPropertyName("attn_pdrop")] public double AttnPdrop { get; set; } = 0.1;
+    [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; set; } = 1e-5;
+    [JsonPropertyName("scale_attn_weights")] public bool ScaleAttnWeights { get; set; } = true;
+    [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; } = 50256;
+    [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; set; } = 50256;
+    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; } = true;
+
+    public Gpt2Config() => VocabSize = 50257;
+
+    [JsonIgnore] public int InnerSize => NInner ?? 4 * NEmbd;
+    [JsonIgnore] public override int MaxPositions => NPositions;
+
+    /// <summary>The original 124M GPT-2 ("gpt2" on the Hugging Face hub).</summary>
+    public static Gpt2Config Small() => new();
+
+    public override void Validate(string source)
+    {
+        Require(VocabSize > 0 && NPositions > 0 && NEmbd > 0 && NLayer > 0 && NHead > 0, source, "vocab_size, n_positions, n_embd, n_layer and n_head must be positive");
+        Require(NEmbd % NHead == 0, source, $"n_embd ({NEmbd}) must be divisible by n_head ({NHead})");
+        Require(ActivationFunction is "gelu_new" or "gelu" or "gelu_pytorch_tanh" or "relu", source, $"activation_function \"{ActivationFunction}\" is not supported (use gelu_new, gelu or relu)");
+        Require(TieWordEmbeddings, source, "untied GPT-2 output embeddings (tie_word_embeddings=false) are not supported");
+    }
+}
+
+/// <summary>GPT-2's Conv1D: a linear layer whose weight is stored transposed, (in, out).</summary>
+public sealed class Conv1D : Module<Tensor, Tensor>
+{
+    public readonly Parameter weight; // (nx, nf)
+    public readonly Parameter bias;   // (nf)
+
+    public Conv1D(long nx, long nf) : base(nameof(Conv1D))
+    {
+        weight = new Parameter(empty(nx, nf));
+        bias = new Parameter(zeros(nf));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var shape = x.shape; // (..., nx)
+        var y = addmm(bias, x.reshape(-1, shape[^1]), weight, 1, 1); // (N, nf)
+        shape[^1] = weight.shape[1];
+        return y.view(shape);
+    }
+}
+
+/// <summary>Keys and values of every layer seen so far, for incremental decoding.</summary>
+public sealed class KvCache : IDisposable
+{
+    readonly List<(Tensor K, Tensor V)> layers = [];
+    /// <summary>Number of positions already in the cache.</summary>
+    public long Length => layers.Count == 0 ? 0 : layers[0].K.shape[2];
+    internal (Tensor K, Tensor V)? Get(int layer) => layer < layers.Count ? layers[layer] : null;
+
+    internal void Set(int layer, Tensor k, Tensor v)
+    {
+        // The cache outlives the forward pass's dispose scope.
+        k.DetachFromDisposeScope(); v.DetachFromDisposeScope();
+        if (layer < layers.Count) { layers[layer].K.Dispose(); layers[layer].V.Dispose(); layers[layer] = (k, v); }
+        else layers.Add((k, v));
+    }
+
+    public void Dispose()
+    {
+        foreach (var (k, v) in layers) { k.Dispose(); v.Dispose(); }
+        layers.Clear();
+    }
+}
+
+public sealed class Gpt2Attention : nn.Module
+{
+    readonly Conv1D c_attn, c_proj;
+    readonly Dropout resid_dropout;
+    readonly int nHead;
+    readonly double attnPdrop;
+
+    public Gpt2Attention(Gpt2Config c) : base(nameof(Gpt2Attention))
+    {
+        c_attn = new Conv1D(c.NEmbd, 3 * c.NEmbd);
+        c_proj = new Conv1D(c.NEmbd, c.NEmbd);
+        resid_dropout = Dropout(c.ResidPdrop);
+        nHead = c.NHead;
+        attnPdrop = c.AttnPdrop;
+        RegisterComponents();
+    }
+
+    /// <param name="mask">additive mask (B, 1, T, S), or null for plain causal attention without a cache.</param>
+    public Tensor Forward(Tensor x, Tensor? mask, KvCache? cache, int layer)
+    {
+        long B = x.shape[0], T = x.shape[1], C = x.shape[2], hs = C / nHead;
+        var qkv = c_attn.forward(x).split(C, dim: 2); // 3 x (B, T, C)
+        var q = qkv[0].view(B, T, nHead, hs).transpose(1, 2); // (B, nh, T, hs)
+        var k = qkv[1].view(B, T, nHead, hs).transpose(1, 2);
+        var v = qkv[2].view(B, T, nHead, hs).transpose(1, 2);
+        if (cache is not null)
+        {
+            if (cache.Get(layer) is var (pk, pv))
+            {
+                k = cat([pk, k], 2); // (B, nh, S, hs)
+                v = cat([pv, v], 2);
+            }
+            cache.Set(layer, k, v);
+        }
+        double p = training ? attnPdrop : 0;
+        var y = mask is null
+            ? F.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
+            : F.scaled_dot_product_attention(q, k, v, mask, p: p);
+        y = y.transpose(1, 2).reshape(B, T, C); // (B, T, C)
+        return resid_dropout.forward(c_proj.forward(y));
+    }
+}
+
+public sealed class Gpt2Mlp : Module<Tensor, Tensor>
+{
+    readonly Conv1D c_fc, c_proj;
+    readonly Dropout dropout;
+    readonly string act;
+
+    public Gpt2Mlp(Gpt2Config c) : base(nameof(Gpt2Mlp))
+    {
+        c_fc = new Conv1D(c.NEmbd, c.InnerSize);
+        c_proj = new Conv1D(c.InnerSize, c.NEmbd);
+        dropout = Dropout(c.ResidPdrop);
+        act = c.ActivationFunction;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => dropout.forward(c_proj.forward(Activations.Apply(act, c_fc.forward(x))));
+}
+
+public sealed class Gpt2Block : nn.Module
+{
+    readonly LayerNorm ln_1, ln_2;
+    readonly Gpt2Attention attn;
+    readonly Gpt2Mlp mlp;
+
+    public Gpt2Block(Gpt2Config c) : base(nameof(Gpt2Block))
+    {
+        ln_1 = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
+        attn = new Gpt2Attention(c);
+        ln_2 = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
+        mlp = new Gpt2Mlp(c);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor? mask, KvCache? cache, int layer)
+    {
+        x = x + attn.Forward(ln_1.forward(x), mask, cache, layer);
+        return x + mlp.forward(ln_2.forward(x));
+    }
+}
+
+/// <summary>The bare GPT-2 transformer: token and position embeddings, blocks, final LayerNorm.</summary>
+public sealed class GPT2Model : PretrainedModel
+{
+    public readonly Embedding wte, wpe;
+    readonly Dropout drop;
+    readonly ModuleList<Gpt2Block> h;
+    readonly LayerNorm ln_f;
+    public Gpt2Config Cfg { get; }
+
+    public GPT2Model(Gpt2Config c) : base(nameof(GPT2Model))
+    {
+        Cfg = c;
+        wte = Embedding(c.VocabSize, c.NEmbd);
+        wpe = Embedding(c.NPositions, c.NEmbd);
+        drop = Dropout(c.EmbdPdrop);
+        h = new ModuleList<Gpt2Block>(Enumerable.Range(0, c.NLayer).Select(_ => new Gpt2Block(c)).ToArray());
+        ln_f = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
+        RegisterComponents();
+        InitWeights();
+    }
+
+    public override ModelConfig Config => Cfg;
+    public override string Architecture => "GPT2Model";
+
+    /// <summary>Last hidden state (B, T, C).</summary>
+    /// <param name="inputIds">(B, T) token ids.</param>
+    /// <param name="attentionMask">(B, S) with 1 for real tokens, 0 for padding, S = cached + T; null when nothing is padded.</param>
+    /// <param name="cache">keys/values of earlier positions; updated in place.</param>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null)
+    {
+        using var scope = NewDisposeScope();
+        long B = inputIds.shape[0], T = inputIds.shape[1], past = cache?.Length ?? 0;
+        if (past + T > Cfg.NPositions)
+            throw new GptBertException($"sequence of {past + T} tokens exceeds GPT-2's context of {Cfg.NPositions} positions; shorten the input or lower --max-new-tokens");
+        positionIds ??= attentionMask is not null
+            // Left padding: positions count real tokens only, as transformers' generate() does.
+            ? (attentionMask.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0)[.., (int)past..]
+            : arange(past, past + T, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+        var x = drop.forward(wte.forward(inputIds) + wpe.forward(positionIds)); // (B, T, C)
+        var mask = attentionMask is null && past == 0 ? null : CausalMask(B, T, past, attentionMask, x.dtype, x.device);
+        for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, mask, cache, i);
+        return ln_f.forward(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Additive mask (B, 1, T, S): 0 where query t may see key s (s ≤ past + t and not padding), a large negative elsewhere.</summary>
+    static Tensor CausalMask(long B, long T, long past, Tensor? attentionMask, ScalarType dtype, Device device)
+    {
+        long S = past + T;
+        var q = arange(past, S, device: device).unsqueeze(1); // (T, 1)
+        var k = arange(0, S, device: device).unsqueeze(0);    // (1, S)
+        var allowed = (k <= q).view(1, 1, T, S);
+        if (attentionMask is not null) allowed = allowed & attentionMask.to(ScalarType.Bool).view(B, 1, 1, S);
+        var min = dtype == ScalarType.Float16 ? -65504.0 : dtype == ScalarType.BFloat16 ? -3.38e38 : float.MinValue;
+        return zeros(1, dtype: dtype, device: device).masked_fill(allowed.logical_not(), min).expand(B, 1, T, S);
+    }
+
+    void InitWeights()
+    {
+        using var _ = no_grad();
+        double std = Cfg.InitializerRange;
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("ln_1.weight") || name.EndsWith("ln_2.weight") || name.EndsWith("ln_f.weight")) p.fill_(1.0);
+            else if (name.EndsWith(".bias")) p.zero_();
+            // GPT-2 scales residual projections by 1/sqrt(2·n_layer).
+            else if (name.EndsWith("c_proj.weight")) init.normal_(p, 0, std / Math.Sqrt(2.0 * Cfg.NLayer));
+            else init.normal_(p, 0, std);
+        }
+    }
+}
+
+/// <summary>GPT-2 with the language-modelling head tied to the input embeddings.</summary>
+public sealed class GPT2LMHeadModel : PretrainedModel
+{
+    public readonly GPT2Model transformer;
+
+    public GPT2LMHeadModel(Gpt2Config c) : base(nameof(GPT2LMHeadModel))
+    {
+        transformer = new GPT2Model(c);
+        RegisterComponents();
+    }
+
+    public override ModelConfig Config => transformer.Cfg;
+    public override string Architecture => "GPT2LMHeadModel";
+    public override string BasePrefix => "transformer";
+
+    /// <summary>Logits (B, T, V).</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = transformer.Forward(inputIds, attentionMask, cache, positionIds);
+        return F.linear(hidden, transformer.wte.weight!).MoveToOuterDisposeScope(); // tied: lm_head.weight is wte.weight
+    }
+
+    /// <summary>Next-token cross-entropy (labels are the inputs shifted left; -100 is ignored).</summary>
+    public static Tensor CausalLmLoss(Tensor logits, Tensor labels)
+    {
+        long V = logits.shape[^1];
+        var shiftLogits = logits[.., ..^1, ..].reshape(-1, V); // (B·(T-1), V)
+        var shiftLabels = labels[.., 1..].reshape(-1);
+        return F.cross_entropy(shiftLogits, shiftLabels, ignore_index: -100);
+    }
+}
+
+/// <summary>GPT-2 with a classification head on the hidden state of the last non-padding token.</summary>
+public sealed class GPT2ForSequenceClassification : PretrainedModel
+{
+    public readonly GPT2Model transformer;
+    readonly Linear score;
+
+    public GPT2ForSequenceClassification(Gpt2Config c) : base(nameof(GPT2ForSequenceClassification))
+    {
+        transformer = new GPT2Model(c);
+        score = Linear(c.NEmbd, c.NumLabels, hasBias: false);
+        RegisterComponents();
+        using (no_grad()) init.normal_(score.weight!, 0, c.InitializerRange);
+    }
+
+    public override ModelConfig Config => transformer.Cfg;
+    public override string Architecture => "GPT2ForSequenceClassification";
+    public override string BasePrefix => "transformer";
+
+    /// <summary>Logits (B, num_labels).</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        long B = inputIds.shape[0], T = inputIds.shape[1];
+        var hidden = transformer.Forward(inputIds, attentionMask); // (B, T, C)
+        // Index of the last real token: argmax of position·isReal (right padding, or left padding).
+        var real = attentionMask?.to(ScalarType.Bool)
+                   ?? (transformer.Cfg.PadTokenId is int pad ? inputIds.ne(pad) : ones(B, T, dtype: ScalarType.Bool, device: inputIds.device));
+        var last = (arange(T, device: inputIds.device).unsqueeze(0) * real.to(ScalarType.Int64)).argmax(1); // (B)
+        var pooled = hidden[arange(B, device: inputIds.device), last]; // (B, C)
+        return score.forward(pooled).MoveToOuterDisposeScope();
+    }
+}

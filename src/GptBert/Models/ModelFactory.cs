@@ -1,0 +1,54 @@
+using GptBert.Checkpoints;
+
+namespace GptBert.Models;
+
+/// <summary>Builds model classes by their transformers name and loads Hugging Face directories.</summary>
+public static class ModelFactory
+{
+    public static readonly string[] Gpt2Architectures = ["GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification"];
+    public static readonly string[] BertArchitectures =
+    [
+        "BertModel", "BertForMaskedLM", "BertForNextSentencePrediction", "BertForPreTraining",
+        "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering",
+    ];
+
+    public static PretrainedModel Create(ModelConfig config, string architecture) => (config, architecture) switch
+    {
+        (Gpt2Config c, "GPT2Model") => new GPT2Model(c),
+        (Gpt2Config c, "GPT2LMHeadModel") => new GPT2LMHeadModel(c),
+        (Gpt2Config c, "GPT2ForSequenceClassification") => new GPT2ForSequenceClassification(c),
+        (BertConfig c, "BertModel") => new BertModel(c),
+        (BertConfig c, "BertForMaskedLM") => new BertForMaskedLM(c),
+        (BertConfig c, "BertForNextSentencePrediction") => new BertForNextSentencePrediction(c),
+        (BertConfig c, "BertForPreTraining") => new BertForPreTraining(c),
+        (BertConfig c, "BertForSequenceClassification") => new BertForSequenceClassification(c),
+        (BertConfig c, "BertForTokenClassification") => new BertForTokenClassification(c),
+        (BertConfig c, "BertForQuestionAnswering") => new BertForQuestionAnswering(c),
+        _ => throw new GptBertException(
+            $"unknown architecture '{architecture}' for model_type {config.ModelType}; supported: {string.Join(", ", config is Gpt2Config ? Gpt2Architectures : BertArchitectures)}"),
+    };
+
+    /// <summary>The architecture config.json names, or the family's base-with-head default.</summary>
+    public static string DefaultArchitecture(ModelConfig config) =>
+        config.Architectures is [var first, ..] ? first : config is Gpt2Config ? "GPT2LMHeadModel" : "BertModel";
+
+    /// <summary>
+    /// Loads an HF-layout directory as <paramref name="architecture"/> (default: what config.json says).
+    /// Heads absent from the checkpoint are initialised fresh and listed in the report.
+    /// </summary>
+    public static (PretrainedModel Model, LoadReport Report) Load(string directory, string? architecture = null)
+    {
+        if (!Directory.Exists(directory))
+            throw new GptBertException($"model directory '{directory}' not found; give a built-in name (minilm) or a Hugging Face model directory");
+        var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        var model = Create(config, architecture ?? DefaultArchitecture(config));
+        var state = CheckpointFiles.LoadStateDict(directory);
+        try
+        {
+            var report = model.LoadStateDict(state, directory);
+            model.eval();
+            return (model, report);
+        }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+}

@@ -1,0 +1,29 @@
+using GptBert.Engine;
+using GptBert.Models;
+using GptBert.Tokenizers;
+using static TorchSharp.torch;
+
+namespace GptBert.Pipelines;
+
+/// <summary>A loaded model with its tokenizer, device and where it came from: what every command works on.</summary>
+public sealed class ModelHandle : IDisposable
+{
+    public required PretrainedModel Model { get; init; }
+    public required ITextTokenizer Tokenizer { get; init; }
+    /// <summary>Built-in name or directory the user gave.</summary>
+    public required string Source { get; init; }
+    /// <summary>The HF-layout directory the weights were read from (the cache for built-ins).</summary>
+    public required string Directory { get; init; }
+    public required Device Device { get; init; }
+    /// <summary>Default maximum tokens per input (sentence-transformers' max_seq_length for MiniLM).</summary>
+    public required int MaxLength { get; init; }
+    public LoadReport Report { get; init; } = new([], []);
+
+    public ModelConfig Config => Model.Config;
+    public string Family => Config.ModelType;
+
+    /// <summary>Token ids as a (1, T) or (B, T) Int64 tensor on the model's device.</summary>
+    public Tensor ToTensor(long[,] values) => tensor(values, device: Device);
+
+    public void Dispose() => Model.Dispose();
+}

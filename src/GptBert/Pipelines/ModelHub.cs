@@ -1,0 +1,132 @@
+using System.Text.Json;
+using GptBert.Assets;
+using GptBert.Checkpoints;
+using GptBert.Engine;
+using GptBert.Models;
+using GptBert.Tokenizers;
+using TorchSharp;
+
+namespace GptBert.Pipelines;
+
+/// <summary>
+/// Resolves a model argument: a built-in name ("minilm") or a Hugging Face directory. Built-ins are
+/// converted once into an HF/sentence-transformers directory under the cache and loaded from there.
+/// </summary>
+public static class ModelHub
+{
+    public const string MiniLm = "minilm";
+    public static readonly string[] BuiltInNames = [MiniLm, "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"];
+
+    public static bool IsBuiltIn(string name) => BuiltInNames.Contains(name.Trim().ToLowerInvariant());
+
+    /// <summary>
+    /// Loads <paramref name="nameOrDirectory"/> as <paramref name="architecture"/> (null: what config.json says).
+    /// When <paramref name="requireHead"/> is set, a checkpoint without that head's weights is refused instead
+    /// of running with random ones.
+    /// </summary>
+    public static ModelHandle Load(string nameOrDirectory, string? architecture = null, string? tokenizer = null,
+        string? device = null, bool requireHead = true)
+    {
+        var dev = TorchRuntime.ResolveDevice(device);
+        string dir = IsBuiltIn(nameOrDirectory) ? EnsureMiniLm() : nameOrDirectory;
+        if (!Directory.Exists(dir))
+            throw new GptBertException($"model '{nameOrDirectory}' not found: not a built-in ({string.Join(", ", BuiltInNames[..1])}) and no such directory");
+        var (model, report) = ModelFactory.Load(dir, architecture);
+        if (requireHead && report.NewlyInitialized.Count > 0)
+        {
+            model.Dispose();
+            throw new GptBertException(
+                $"{nameOrDirectory} has no trained weights for {architecture}'s head (e.g. '{report.NewlyInitialized[0]}'); use a checkpoint saved as {architecture} or fine-tune one first");
+        }
+        model.to(dev);
+        var tok = LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config);
+        return new ModelHandle
+        {
+            Model = model, Tokenizer = tok, Source = nameOrDirectory, Directory = dir, Device = dev,
+            MaxLength = Math.Min(ReadMaxSeqLength(dir) ?? model.Config.MaxPositions, model.Config.MaxPositions),
+            Report = report,
+        };
+    }
+
+    static ITextTokenizer LoadTokenizer(string? overrideName, string dir, string source, ModelConfig config)
+    {
+        ITextTokenizer tok;
+        if (overrideName is not null) tok = TokenizerLoader.Load(overrideName);
+        else
+        {
+            bool hasFiles = new[] { "vocab.txt", "vocab.json", "tokenizer.json" }.Any(f => File.Exists(Path.Combine(dir, f)));
+            if (!hasFiles)
+                throw new GptBertException($"{source} has no tokenizer files (vocab.txt, or vocab.json + merges.txt); pass --tokenizer NAME|DIR (e.g. --tokenizer {(config is Gpt2Config ? "gpt2" : "bert-base-uncased")})");
+            tok = TokenizerLoader.Load(dir);
+        }
+        if (tok.VocabSize > config.VocabSize)
+            throw new GptBertException($"tokenizer has {tok.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; use the tokenizer the model was trained with");
+        return tok;
+    }
+
+    static int? ReadMaxSeqLength(string dir)
+    {
+        var path = Path.Combine(dir, "sentence_bert_config.json");
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            return doc.RootElement.TryGetProperty("max_seq_length", out var v) ? v.GetInt32() : null;
+        }
+        catch (JsonException) { return null; }
+    }
+
+    static readonly object importGate = new();
+
+    /// <summary>
+    /// Converts the shipped all-MiniLM-L6-v2 ONNX into an HF + sentence-transformers directory once and
+    /// returns its path. A marker file written last makes an interrupted import start again.
+    /// </summary>
+    public static string EnsureMiniLm()
+    {
+        var dir = Path.Combine(BuiltIn.CacheDirectory, "all-MiniLM-L6-v2");
+        var marker = Path.Combine(dir, ".complete");
+        lock (importGate)
+        {
+            if (File.Exists(marker)) return dir;
+            TorchRuntime.Configure();
+            Directory.CreateDirectory(dir);
+            var weights = OnnxBertImporter.Import(BuiltIn.ReadMiniLmResource("model.onnx"));
+            try
+            {
+                var config = BertConfig.MiniLmL6();
+                using var model = new BertModel(config, addPoolingLayer: weights.ContainsKey("pooler.dense.weight"));
+                model.LoadStateDict(weights, "built-in MiniLM");
+                model.SavePretrained(dir);
+            }
+            finally { foreach (var t in weights.Values) t.Dispose(); }
+            AtomicFile.WriteAllBytes(Path.Combine(dir, "vocab.txt"), BuiltIn.ReadMiniLmResource("vocab.txt"));
+            AtomicFile.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """
+                {
+                  "tokenizer_class": "BertTokenizer",
+                  "do_lower_case": true,
+                  "tokenize_chinese_chars": true,
+                  "strip_accents": null,
+                  "model_max_length": 512,
+                  "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"
+                }
+                """);
+            // sentence-transformers layout: Transformer (max 256 tokens) → mean Pooling → Normalize.
+            AtomicFile.WriteAllText(Path.Combine(dir, "sentence_bert_config.json"), """{ "max_seq_length": 256, "do_lower_case": false }""");
+            AtomicFile.WriteAllText(Path.Combine(dir, "modules.json"), """
+                [
+                  {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                  {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                  {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
+                ]
+                """);
+            AtomicFile.WriteAllText(Path.Combine(dir, "1_Pooling", "config.json"), """
+                { "word_embedding_dimension": 384, "pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true,
+                  "pooling_mode_max_tokens": false, "pooling_mode_mean_sqrt_len_tokens": false }
+                """);
+            Directory.CreateDirectory(Path.Combine(dir, "2_Normalize"));
+            AtomicFile.WriteAllText(marker, DateTime.UtcNow.ToString("O"));
+            return dir;
+        }
+    }
+}

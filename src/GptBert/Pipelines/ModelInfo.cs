@@ -1,0 +1,24 @@
+using GptBert.Models;
+
+namespace GptBert.Pipelines;
+
+/// <summary>What `gptbert info` reports about a model.</summary>
+public sealed record ModelInfo(
+    string Source, string Directory, string ModelType, string Architecture, long Parameters, long SizeOnDiskBytes,
+    string Dtype, int MaxContext, int Layers, int Hidden, int Heads, int VocabSize, string TokenizerKind, int TokenizerVocabSize, string Device)
+{
+    public static ModelInfo Of(ModelHandle h)
+    {
+        var (layers, hidden, heads) = h.Config switch
+        {
+            Gpt2Config g => (g.NLayer, g.NEmbd, g.NHead),
+            BertConfig b => (b.NumHiddenLayers, b.HiddenSize, b.NumAttentionHeads),
+            _ => (0, 0, 0),
+        };
+        long size = new DirectoryInfo(h.Directory).EnumerateFiles("*", SearchOption.AllDirectories)
+            .Where(f => !f.Name.StartsWith('.')).Sum(f => f.Length);
+        var dtype = h.Model.parameters().FirstOrDefault()?.dtype.ToString().ToLowerInvariant() ?? "float32";
+        return new ModelInfo(h.Source, h.Directory, h.Config.ModelType, h.Model.Architecture, h.Model.ParameterCount, size,
+            dtype, h.MaxLength, layers, hidden, heads, h.Config.VocabSize, h.Tokenizer.Kind, h.Tokenizer.VocabSize, h.Device.ToString());
+    }
+}
