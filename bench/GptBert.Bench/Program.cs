@@ -7,7 +7,7 @@ using System.Globalization;
 using GptBert.Assets;
 using GptBert.Bench;
 
-CultureInfo.DefaultThreadCulture = CultureInfo.InvariantCulture;
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var argList = args.ToList();
 string Opt(string name, string dflt) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : dflt; }
 double seconds = double.Parse(Opt("--seconds", "3"));
@@ -35,8 +35,9 @@ string outFile = Opt("--out", Path.Combine(FindRepoRoot(), "bench", "results", "
 BuiltIn.ReadMiniLmResource("vocab.txt"); // fail early if the model is missing
 var variants = new (string Name, string Engine, int Threads, string Wait)[]
 {
-    ("ONNX Runtime (2 intra-op threads)", "ort", 2, "PASSIVE"),
-    ("TorchSharp, 1 thread", "torch", 1, "PASSIVE"),
+    ("ONNX Runtime (2 intra-op threads)", "ort", 2, ""),
+    ("TorchSharp, 1 thread", "torch", 1, ""),
+    ("TorchSharp, 2 threads, OMP_WAIT_POLICY unset (libgomp default)", "torch", 2, ""),
     ("TorchSharp, 2 threads, OMP_WAIT_POLICY=PASSIVE", "torch", 2, "PASSIVE"),
     ("TorchSharp, 2 threads, OMP_WAIT_POLICY=ACTIVE", "torch", 2, "ACTIVE"),
 };
@@ -47,7 +48,7 @@ foreach (var v in variants)
     var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
     if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]); // run as `dotnet X.dll`
     foreach (var a in new[] { "child", v.Engine, v.Threads.ToString(), "--seconds", seconds.ToString() }) psi.ArgumentList.Add(a);
-    psi.Environment["OMP_WAIT_POLICY"] = v.Wait;
+    if (v.Wait.Length > 0) psi.Environment["OMP_WAIT_POLICY"] = v.Wait; else psi.Environment.Remove("OMP_WAIT_POLICY");
     using var p = Process.Start(psi)!;
     var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
     p.WaitForExit();

@@ -76,7 +76,7 @@ public static class HelpText
         }
         w.WriteLine();
         w.WriteLine("Options:");
-        var opts = root.Options.Where(o => !o.Hidden).Select(o => (Names: string.Join(", ", o.Aliases.Order().Append(o.Name)), o.Description)).ToList();
+        var opts = root.Options.Where(o => !o.Hidden).Select(o => (Names: string.Join(", ", o.Aliases.Where(a => !a.StartsWith('/')).Order().Append(o.Name)), o.Description)).ToList();
         int ow = opts.Max(o => o.Names.Length) + 2;
         foreach (var (names, description) in opts) w.WriteLine($"  {names.PadRight(ow)}{description}");
         w.WriteLine();

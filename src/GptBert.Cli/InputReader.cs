@@ -184,7 +184,7 @@ public sealed class InputReader
         try { doc = JsonDocument.Parse(text); }
         catch (JsonException e)
         {
-            throw new GptBertException($"{where}: not valid JSON ({FirstSentence(e.Message)}); --jsonl expects one object per line like {{\"{textKeys[0]}\": \"...\"}}");
+            throw new GptBertException($"{where}: not valid JSON ({FirstSentence(e.Message)}); with --jsonl each input line is an object like {{\"{textKeys[0]}\": \"...\"}} (drop --jsonl to read plain text lines)");
         }
         using (doc)
         {

@@ -15,10 +15,10 @@ public static class TorchRuntime
     static readonly object gate = new();
 
     /// <summary>
-    /// Sets the intra-op thread count (default: all cores) before the first tensor op. With
-    /// <paramref name="activeWait"/> OpenMP workers spin instead of sleeping between ops, which cuts
-    /// small-shape latency several-fold on few cores (measured: bench/README.md) at the price of CPU
-    /// burned while idle; it must be decided before libtorch loads, so it only takes effect on the first call.
+    /// Sets the intra-op thread count (default: all cores) before the first tensor op, and optionally the
+    /// OpenMP wait policy: ACTIVE workers spin between ops (lowest latency for small shapes, but burns CPU
+    /// while idle), PASSIVE workers sleep at once; null keeps libgomp's default (spin briefly, then sleep)
+    /// or whatever OMP_WAIT_POLICY says. The policy is read when libtorch loads, so only the first call sets it.
     /// </summary>
     public static void Configure(int? threads = null, bool? activeWait = null)
     {
@@ -27,10 +27,8 @@ public static class TorchRuntime
             if (!configured)
             {
                 configured = true;
-                var env = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
-                bool active = env is not null ? env.Equals("active", StringComparison.OrdinalIgnoreCase) : activeWait ?? false;
-                if (env is null && OperatingSystem.IsLinux())
-                    // OpenMP reads the native environment when libgomp loads; .NET's SetEnvironmentVariable does not reach it.
+                // OpenMP reads the native environment when libgomp loads; .NET's SetEnvironmentVariable does not reach it.
+                if (activeWait is bool active && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null && OperatingSystem.IsLinux())
                     setenv("OMP_WAIT_POLICY", active ? "ACTIVE" : "PASSIVE", 1);
             }
             int n = threads ?? Environment.ProcessorCount;

@@ -236,7 +236,8 @@ public sealed class BertModel : PretrainedModel
             throw new GptBertException($"sequence of {T} tokens exceeds BERT's {Cfg.MaxPositionEmbeddings} positions; truncate it (--max-length)");
         var x = embeddings.Forward(inputIds, tokenTypeIds);
         Tensor? mask = null;
-        if (attentionMask is not null)
+        // No padding → no mask, so scaled_dot_product_attention can take its fused kernel.
+        if (attentionMask is not null && attentionMask.eq(0).any().item<bool>())
         {
             // Additive (B, 1, 1, T): 0 for tokens, dtype-min for padding (no NaN when a row is all padding).
             var min = x.dtype == ScalarType.Float16 ? -65504.0 : float.MinValue;

@@ -400,7 +400,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         foreach (int id in ids)
         {
             if (skipSpecialTokens && specialIds.Contains(id)) continue;
-            string tok = IdToToken(id);
+            if ((uint)id >= (uint)idToToken.Length || idToToken[id] is not { } tok) continue;   // unknown ids are skipped, as in tokenizers
             bool mapped = true;
             foreach (char c in tok) if (ByteLevel.ByteOf(c) < 0) { mapped = false; break; }
             if (mapped) foreach (char c in tok) bytes.Add((byte)ByteLevel.ByteOf(c));

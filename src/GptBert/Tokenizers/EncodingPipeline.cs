@@ -96,6 +96,7 @@ internal sealed class EncodingTemplate
         if (maxLength is int max)
         {
             int added = addSpecialTokens ? AddedCount(b is not null) : 0;
+            if (max < 0) throw new GptBertException($"maxLength {max} is negative; give a positive number of tokens");
             if (max < added)
                 throw new GptBertException(
                     $"maxLength {max} cannot hold the {added} special tokens of this tokenizer; use a maxLength of at least {added + 1}");
@@ -234,7 +235,7 @@ internal sealed class AddedTokenMatcher
                 if (hit.LStrip) while (start > segStart && char.IsWhiteSpace(text[start - 1])) start--;
                 if (hit.RStrip) while (stop < text.Length && char.IsWhiteSpace(text[stop])) stop++;
                 if (start > segStart) onText(segStart, start);
-                onToken(hit, pos, pos + hit.Content.Length);
+                onToken(hit, start, stop);   // with lstrip/rstrip the token covers the stripped whitespace too
                 segStart = pos = stop;
             }
         }

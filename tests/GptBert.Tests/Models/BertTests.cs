@@ -194,4 +194,20 @@ public class BertTests
         Assert.Contains("divisible", e.Message);
         foreach (var m in new[] { e.Message }) Assert.DoesNotContain('\n', m);
     }
+
+    [Fact]
+    public void ForwardLeavesNoLiveTensors()
+    {
+        TestUtil.Init();
+        var c = Tiny();
+        using var m = new BertForPreTraining(c);
+        m.eval();
+        var ids = TestUtil.RandomIds(c.VocabSize, 2, 6);
+        var mask = ones(2, 6, dtype: ScalarType.Int64);
+        TorchSharp.DisposeScopeManager.Statistics.Reset();
+        using (no_grad())
+        using (NewDisposeScope())
+            m.Forward(ids, mask);
+        Assert.Equal(0, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
 }

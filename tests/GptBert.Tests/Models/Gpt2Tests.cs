@@ -228,4 +228,21 @@ public class Gpt2Tests
         Assert.True(TestUtil.MaxAbsDiff(alone, m.Forward(padded, mask)) < 1e-5);
         Assert.Contains("score.weight", m.state_dict().Keys);
     }
+
+    [Fact]
+    public void ForwardAndGenerationLeaveNoLiveTensors()
+    {
+        TestUtil.Init();
+        var c = Tiny();
+        using var m = new GPT2LMHeadModel(c);
+        m.eval();
+        var ids = TestUtil.RandomIds(c.VocabSize, 2, 6);
+        var handle = new ModelHandle { Model = m, Tokenizer = new FakeTokenizer(c.VocabSize), Source = "tiny", Directory = ".", Device = CPU, MaxLength = 32 };
+        TorchSharp.DisposeScopeManager.Statistics.Reset();
+        using (no_grad())
+        using (NewDisposeScope())
+            m.Forward(ids);
+        new GptBert.Pipelines.Generator(handle).Generate("1 2 3", new GenerationOptions { MaxNewTokens = 6, StopAtEos = false, Seed = 1 });
+        Assert.Equal(0, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
 }

@@ -222,6 +222,8 @@ public class WordPieceTokenizerTests
         Assert.Equal(7592, bert.TokenToId("hello"));
         Assert.Null(bert.TokenToId("no-such-token-here"));
         Assert.Throws<GptBertException>(() => bert.IdToToken(30522));
+        // Like tokenizers, Decode skips ids outside the vocabulary.
+        Assert.Equal("hello world", bert.Decode([7592, 30522, -1, 2088]));
     }
 
     [Fact]
