@@ -77,6 +77,7 @@ public abstract record ModelConfig
         // model_type is a get-only abstract property; make sure it is written first like HF does.
         var node = JsonNode.Parse(json)!.AsObject();
         node.Remove("model_type");
+        node.Remove(nameof(ModelType)); // the override is serialized under its C# name; HF wants only model_type
         var ordered = new JsonObject { ["model_type"] = ModelType };
         foreach (var (k, v) in node.ToList()) { node.Remove(k); ordered[k] = v; }
         AtomicFile.WriteAllText(path, ordered.ToJsonString(JsonOptions) + "\n");

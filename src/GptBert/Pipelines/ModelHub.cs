@@ -85,7 +85,7 @@ public static class ModelHub
     public static string EnsureMiniLm()
     {
         var dir = Path.Combine(BuiltIn.CacheDirectory, "all-MiniLM-L6-v2");
-        var marker = Path.Combine(dir, ".complete");
+        var marker = Path.Combine(dir, ".complete-v2"); // bump when the conversion changes
         lock (importGate)
         {
             if (File.Exists(marker)) return dir;

@@ -57,13 +57,13 @@ public static class CliHarness
 /// <summary>Tiny random models saved in Hugging Face layout once per test run (no tokenizer files: tests pass --tokenizer).</summary>
 public static class TinyModels
 {
-    static readonly Lazy<string> gpt2 = new(() => Save("cli-gpt2", new GPT2LMHeadModel(new Gpt2Config
+    static readonly Lazy<string> gpt2 = new(() => Save("cli-gpt2", () => new GPT2LMHeadModel(new Gpt2Config
     {
         VocabSize = 50257, NEmbd = 32, NLayer = 2, NHead = 2, NPositions = 64, ResidPdrop = 0, EmbdPdrop = 0, AttnPdrop = 0,
     })));
 
-    static readonly Lazy<string> bertMlm = new(() => Save("cli-bert-mlm", new BertForMaskedLM(TinyBert())));
-    static readonly Lazy<string> bert = new(() => Save("cli-bert", new BertModel(TinyBert())));
+    static readonly Lazy<string> bertMlm = new(() => Save("cli-bert-mlm", () => new BertForMaskedLM(TinyBert())));
+    static readonly Lazy<string> bert = new(() => Save("cli-bert", () => new BertModel(TinyBert())));
 
     /// <summary>GPT2LMHeadModel, GPT-2 vocabulary, 64 positions; use with --tokenizer gpt2.</summary>
     public static string Gpt2 => gpt2.Value;
@@ -80,13 +80,13 @@ public static class TinyModels
 
     static readonly object gate = new();
 
-    static string Save(string name, PretrainedModel model)
+    static string Save(string name, Func<PretrainedModel> create)
     {
         lock (gate)
         {
-            TestUtil.Init(42);
+            TestUtil.Init(42); // loads libtorch before the first module is constructed
             var dir = TestUtil.TempDir(name);
-            using (model) model.SavePretrained(dir);
+            using (var model = create()) model.SavePretrained(dir);
             return dir;
         }
     }

@@ -210,4 +210,32 @@ public class BertTests
             m.Forward(ids, mask);
         Assert.Equal(0, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
+
+    [Fact]
+    public void ConfigJsonKeepsHfFieldNamesAndUnknownFields()
+    {
+        var dir = TestUtil.TempDir("cfgjson");
+        var path = Path.Combine(dir, "config.json");
+        // A bert-base-uncased config.json as transformers writes it, with fields we do not model.
+        File.WriteAllText(path, """
+            {"architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1, "gradient_checkpointing": false,
+             "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02,
+             "intermediate_size": 3072, "layer_norm_eps": 1e-12, "max_position_embeddings": 512, "model_type": "bert",
+             "num_attention_heads": 12, "num_hidden_layers": 12, "pad_token_id": 0, "position_embedding_type": "absolute",
+             "transformers_version": "4.6.0.dev0", "type_vocab_size": 2, "use_cache": true, "vocab_size": 30522}
+            """);
+        var c = (BertConfig)ModelConfig.Load(path);
+        Assert.Equal(768, c.HiddenSize);
+        Assert.Equal(1e-12, c.LayerNormEps);
+        Assert.Equal("BertForMaskedLM", ModelFactory.DefaultArchitecture(c));
+        var again = Path.Combine(dir, "again.json");
+        c.Save(again);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(again));
+        var names = doc.RootElement.EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Equal("model_type", names[0]);
+        Assert.Single(names, n => n.Equals("model_type", StringComparison.OrdinalIgnoreCase) || n == "ModelType");
+        Assert.Equal("4.6.0.dev0", doc.RootElement.GetProperty("transformers_version").GetString());
+        Assert.True(doc.RootElement.GetProperty("use_cache").GetBoolean());
+        Assert.Equal(3072, doc.RootElement.GetProperty("intermediate_size").GetInt32());
+    }
 }
