@@ -80,7 +80,7 @@ public static class CliApp
         foreach (var t in parse.Tokens)
         {
             if (t.Type == TokenType.DoubleDash) break;
-            if (positional.Contains(t) && t.Value.Length > 1 && t.Value[0] == '-' && !double.TryParse(t.Value, out _))
+            if (positional.Contains(t) && t.Value.Length > 1 && t.Value[0] == '-' && !double.TryParse(t.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _))
                 return t.Value;
         }
         return null;
@@ -95,7 +95,7 @@ public static class CliApp
         return ExitCodes.Usage;
     }
 
-    /// <summary>Prints one line for any failure; the stack trace only with GPTBERT_DEBUG=1 and only for bugs.</summary>
+    /// <summary>Prints one line for any failure (plus the stack trace when GPTBERT_DEBUG=1); returns the exit code.</summary>
     public static int ReportException(CliContext ctx, Exception e)
     {
         bool debug = Environment.GetEnvironmentVariable(DebugVariable) is { Length: > 0 } d && d != "0";

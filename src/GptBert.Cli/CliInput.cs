@@ -21,7 +21,6 @@ public sealed class CliInput
 public sealed class CliContext(CliInput stdin, TextWriter stdout, TextWriter stderr)
 {
     public CliInput Stdin { get; } = stdin;
-    public TextWriter StdoutWriter { get; } = stdout;
     public TextWriter Stderr { get; } = stderr;
     public Output Out { get; } = new(stdout);
 

@@ -41,7 +41,7 @@ public sealed class Output(TextWriter writer)
     }
 
     /// <summary>Pretty-printed JSON document (for `info --json`).</summary>
-    public void JsonDocument(Action<Utf8JsonWriter> writeProperties)
+    public void JsonPretty(Action<Utf8JsonWriter> writeProperties)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer, JsonOptions with { Indented = true }))
@@ -78,6 +78,10 @@ public sealed class Output(TextWriter writer)
     public static string Number(float v) => v.ToString(CultureInfo.InvariantCulture);
     public static string Number(double v) => v.ToString(CultureInfo.InvariantCulture);
     public static string Score(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+
+    /// <summary>A probability for people: "0.4170", or "3.2e-05" when it would print as 0.0000.</summary>
+    public static string Probability(double p) =>
+        p >= 0.0001 || p == 0 ? p.ToString("F4", CultureInfo.InvariantCulture) : p.ToString("0.0e-00", CultureInfo.InvariantCulture);
 
     /// <summary>Bytes in binary units: "512 B", "86.7 MiB", "1.52 GiB".</summary>
     public static string HumanBytes(long bytes)

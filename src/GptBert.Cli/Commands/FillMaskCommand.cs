@@ -80,7 +80,7 @@ public static class FillMaskCommand
                         var p = predictions[m];
                         ctx.Out.Line(predictions.Count == 1 ? $"{mask} (token {p.Position}):" : $"{mask} #{m + 1} (token {p.Position}):");
                         foreach (var c in p.Candidates)
-                            ctx.Out.Line($"  {Output.Score(c.Score)}  {c.Token}  (id {c.Id})");
+                            ctx.Out.Line($"  {Output.Probability(c.Score)}  {c.Token}  (id {c.Id})");
                     }
                 }
                 first = false;

@@ -31,7 +31,7 @@ public static class InfoCommand
             int maxContext = handle.Config.MaxPositions;
             if (r.GetValue(json))
             {
-                ctx.Out.JsonDocument(j =>
+                ctx.Out.JsonPretty(j =>
                 {
                     j.WriteString("model", info.Source);
                     j.WriteString("directory", Path.GetFullPath(info.Directory));
