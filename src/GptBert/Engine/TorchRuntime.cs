@@ -12,6 +12,7 @@ namespace GptBert.Engine;
 public static class TorchRuntime
 {
     static bool configured;
+    static int? explicitThreads;
     static readonly object gate = new();
 
     /// <summary>
@@ -31,8 +32,10 @@ public static class TorchRuntime
                 if (activeWait is bool active && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null && OperatingSystem.IsLinux())
                     setenv("OMP_WAIT_POLICY", active ? "ACTIVE" : "PASSIVE", 1);
             }
-            int n = threads ?? Environment.ProcessorCount;
-            if (n > 0 && torch.get_num_threads() != n) torch.set_num_threads(n);
+            // An explicit count sticks: later calls without one (device resolution, seeding) keep it.
+            if (threads is int t && t > 0) explicitThreads = t;
+            int n = explicitThreads ?? Environment.ProcessorCount;
+            if (torch.get_num_threads() != n) torch.set_num_threads(n);
         }
     }
 

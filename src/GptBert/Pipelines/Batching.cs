@@ -16,15 +16,16 @@ public static class Batching
 {
     /// <summary>Tokenizes and right-pads inputs into (B, T) tensors; reports or refuses truncation.</summary>
     public static Batch Encode(ModelHandle h, IReadOnlyList<(string Text, string? Pair)> inputs, int maxLength,
-        Overflow overflow, Action<string>? warn, int firstIndex = 0)
+        Overflow overflow, Action<string>? warn, int firstIndex = 0, IReadOnlyList<int>? inputIndices = null)
     {
         var enc = h.Tokenizer.EncodeBatch(inputs, addSpecialTokens: true, maxLength: maxLength, padToLongest: true);
         for (int i = 0; i < enc.Count; i++)
         {
             if (!enc[i].Truncated) continue;
+            int number = (inputIndices?[i] ?? firstIndex + i) + 1; // 1-based position in the caller's input
             if (overflow == Overflow.Refuse)
-                throw new GptBertException($"input {firstIndex + i + 1} is longer than {maxLength} tokens; shorten it, raise --max-length (model limit {h.Config.MaxPositions}), or drop --no-truncate");
-            warn?.Invoke($"warning: input {firstIndex + i + 1} truncated to {maxLength} tokens");
+                throw new GptBertException($"input {number} is longer than {maxLength} tokens; shorten it, or drop --no-truncate to truncate it (model limit {h.Config.MaxPositions} tokens)");
+            warn?.Invoke($"warning: input {number} truncated to {maxLength} tokens");
         }
         int B = enc.Count, T = enc.Max(e => e.Ids.Length);
         var ids = new long[B * T]; var mask = new long[B * T]; var types = new long[B * T];

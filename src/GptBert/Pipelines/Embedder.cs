@@ -32,7 +32,7 @@ public sealed class Embedder(ModelHandle handle)
         {
             var idx = order.Skip(start).Take(BatchSize).ToArray();
             using var scope = NewDisposeScope();
-            using var batch = Batching.Encode(handle, idx.Select(i => (texts[i], (string?)null)).ToList(), max, Overflow, Warn);
+            using var batch = Batching.Encode(handle, idx.Select(i => (texts[i], (string?)null)).ToList(), max, Overflow, Warn, inputIndices: idx);
             var emb = Forward(batch); // (B, H)
             var data = emb.to(ScalarType.Float32).cpu().data<float>().ToArray();
             int H = (int)emb.shape[1];
