@@ -177,7 +177,9 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
             if (IsBlank(r)) continue;
             if (r.Fields.Length != cols.Length)
                 throw new GptBertException($"{name} line {r.Line}: expected {cols.Length} fields, found {r.Fields.Length}; quote fields that contain {(sep == '\t' ? "tabs" : "commas")} and check the row against the header");
-            list.Add(Example(r.Fields[textCol], pairCol >= 0 ? r.Fields[pairCol] : null, r.Fields[labelCol], name, r.Line, o));
+            // An empty pair cell means "no pair" (CSV cannot tell empty from missing).
+            var pair = pairCol >= 0 && r.Fields[pairCol].Length > 0 ? r.Fields[pairCol] : null;
+            list.Add(Example(r.Fields[textCol], pair, r.Fields[labelCol], name, r.Line, o));
         }
         if (list.Count == 0) throw new GptBertException($"{name} has a header but no examples; add one row per example below it");
         return list;

@@ -37,23 +37,7 @@ public sealed record AxisTicks(IReadOnlyList<double> Values, IReadOnlyList<strin
         if (!(logHi > logLo) || !double.IsFinite(logHi - logLo)) return new AxisTicks([], [], []);
         int eLo = (int)Math.Ceiling(logLo - 1e-9), eHi = (int)Math.Floor(logHi + 1e-9);
         int decades = eHi - eLo + 1;
-        if (decades >= 2)
-        {
-            int every = Math.Max(1, (int)Math.Ceiling(decades / (double)Math.Max(2, target)));
-            var values = new List<double>();
-            for (int e = eLo; e <= eHi; e++)
-                if ((e - eLo) % every == 0) values.Add(Math.Pow(10, e));
-            var minor = new List<double>();
-            if (every == 1 && logHi - logLo <= 8)
-                for (int e = eLo - 1; e <= eHi; e++)
-                    for (int m = 2; m <= 9; m++)
-                    {
-                        double v = m * Math.Pow(10, e), lv = Math.Log10(v);
-                        if (lv >= logLo && lv <= logHi) minor.Add(v);
-                    }
-            return new AxisTicks(values, values.Select(FormatLogValue).ToArray(), minor);
-        }
-        foreach (var mantissas in new[] { new[] { 1, 2, 5 }, new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 } })
+        List<double> Within(int[] mantissas)
         {
             var values = new List<double>();
             for (int e = eLo - 1; e <= eHi; e++)
@@ -62,8 +46,30 @@ public sealed record AxisTicks(IReadOnlyList<double> Values, IReadOnlyList<strin
                     double v = m * Math.Pow(10, e), lv = Math.Log10(v);
                     if (lv >= logLo - 1e-9 && lv <= logHi + 1e-9) values.Add(v);
                 }
-            if (values.Count >= 3 || (mantissas.Length == 9 && values.Count >= 2 && logHi - logLo > 0.5))
-                return new AxisTicks(values, values.Select(FormatLogValue).ToArray(), []);
+            return values;
+        }
+        AxisTicks Labelled(List<double> values, List<double> minor) => new(values, values.Select(FormatLogValue).ToArray(), minor);
+
+        if (decades < 3)
+        {
+            // Less than three powers of ten in view: 1-2-5 steps, or every integer mantissa.
+            var oneTwoFive = Within([1, 2, 5]);
+            if (oneTwoFive.Count >= 3 && oneTwoFive.Count <= target + 3)
+                return Labelled(oneTwoFive, Within([3, 4, 6, 7, 8, 9]));
+            if (oneTwoFive.Count < 3)
+            {
+                var all = Within([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+                if (all.Count >= 3) return Labelled(all, []);
+            }
+        }
+        if (decades >= 2)
+        {
+            int every = Math.Max(1, (int)Math.Ceiling(decades / (double)Math.Max(2, target)));
+            var values = new List<double>();
+            for (int e = eLo; e <= eHi; e++)
+                if ((e - eLo) % every == 0) values.Add(Math.Pow(10, e));
+            var minor = every == 1 && logHi - logLo <= 8 ? Within([2, 3, 4, 5, 6, 7, 8, 9]) : [];
+            return Labelled(values, minor);
         }
         // Narrower than a factor of ~3: linear ticks, placed logarithmically by the caller.
         return Linear(Math.Pow(10, logLo), Math.Pow(10, logHi), Math.Max(3, target / 2));

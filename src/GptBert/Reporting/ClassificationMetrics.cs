@@ -179,7 +179,7 @@ public sealed record ClassificationMetrics(
     }
 
     /// <summary>
-    /// A plain-text report like sklearn's <c>classification_report</c> (4 decimals), followed by the
+    /// A plain-text report laid out exactly like sklearn's <c>classification_report(digits=4)</c>, followed by the
     /// confusion matrix with gold labels down the side and predicted labels across the top.
     /// </summary>
     public string ToText()
@@ -190,7 +190,7 @@ public sealed record ClassificationMetrics(
         const int col = 10;
         var sb = new StringBuilder();
         void Row(string name, string p, string r, string f, string s) =>
-            sb.Append(name.PadLeft(nameWidth)).Append(p.PadLeft(col)).Append(r.PadLeft(col))
+            sb.Append(name.PadLeft(nameWidth)).Append(' ').Append(p.PadLeft(col)).Append(r.PadLeft(col))
               .Append(f.PadLeft(col)).Append(s.PadLeft(col)).Append('\n');
 
         Row("", "precision", "recall", "f1-score", "support");

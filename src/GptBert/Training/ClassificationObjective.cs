@@ -103,8 +103,11 @@ public sealed class ClassificationObjective : ITrainingObjective
         _ => throw new InvalidOperationException(),
     };
 
-    public Tensor Loss(TrainBatch batch) =>
-        nn.functional.cross_entropy(Logits(batch), batch.Labels, weight: classWeights);
+    public Tensor Loss(TrainBatch batch)
+    {
+        var logits = Logits(batch);
+        return nn.functional.cross_entropy(logits, batch.Labels, weight: classWeights?.to(logits.dtype));
+    }
 
     /// <summary>Predicted label ids and class probabilities for examples (eval mode, no gradients).</summary>
     public (int[] Predicted, float[][] Probabilities) Predict(IReadOnlyList<ClassificationExample> examples)
