@@ -36,19 +36,27 @@ public static class ModelFactory
     /// Loads an HF-layout directory as <paramref name="architecture"/> (default: what config.json says).
     /// Heads absent from the checkpoint are initialised fresh and listed in the report.
     /// </summary>
-    public static (PretrainedModel Model, LoadReport Report) Load(string directory, string? architecture = null)
+    /// <param name="configure">adjusts the config before the model is built (e.g. the labels of a new classifier).</param>
+    /// <param name="dropHead">ignore the checkpoint's classification head (fine-tuning for other labels).</param>
+    public static (PretrainedModel Model, LoadReport Report) Load(string directory, string? architecture = null,
+        Action<ModelConfig>? configure = null, bool dropHead = false)
     {
         if (!Directory.Exists(directory))
             throw new GptBertException($"model directory '{directory}' not found; give a built-in name (minilm) or a Hugging Face model directory");
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        configure?.Invoke(config);
         var model = Create(config, architecture ?? DefaultArchitecture(config));
         var state = CheckpointFiles.LoadStateDict(directory);
         try
         {
-            var report = model.LoadStateDict(state, directory);
+            var use = dropHead
+                ? state.Where(kv => !kv.Key.StartsWith("classifier.") && !kv.Key.StartsWith("score.")).ToDictionary(kv => kv.Key, kv => kv.Value)
+                : state;
+            var report = model.LoadStateDict(use, directory);
             model.eval();
             return (model, report);
         }
+        catch { model.Dispose(); throw; }
         finally { foreach (var t in state.Values) t.Dispose(); }
     }
 }

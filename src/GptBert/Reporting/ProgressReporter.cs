@@ -44,7 +44,7 @@ public sealed class ProgressReporter
 
     /// <param name="budget">Step, token and wall-time limits (any may be absent).</param>
     /// <param name="writer">Where to write; default standard error.</param>
-    /// <param name="interactive">Redraw one line in place; default: when writing to standard error that is a terminal.</param>
+    /// <param name="interactive">Redraw one line in place; default: when writing to standard error (null or <see cref="Console.Error"/>) and it is a terminal.</param>
     /// <param name="clock">Monotonic time since any fixed origin; default a stopwatch.</param>
     /// <param name="lineInterval">Non-interactive: least time between two lines (default 10 s).</param>
     /// <param name="startStep">Step count at the start of this session (resume).</param>
@@ -54,7 +54,8 @@ public sealed class ProgressReporter
     {
         Budget = budget ?? new ProgressBudget();
         _writer = writer ?? Console.Error;
-        Interactive = interactive ?? (writer is null && !Console.IsErrorRedirected);
+        bool toStderr = writer is null || ReferenceEquals(writer, Console.Error);
+        Interactive = interactive ?? (toStderr && !Console.IsErrorRedirected);
         if (clock is null)
         {
             var sw = Stopwatch.StartNew();
@@ -66,7 +67,7 @@ public sealed class ProgressReporter
         _startStep = startStep;
         _startTokens = startTokens;
         // A redrawn line longer than the terminal wraps, and '\r' then only returns to its last row.
-        if (Interactive && writer is null)
+        if (Interactive && toStderr)
         {
             try { _maxWidth = Console.WindowWidth > 20 ? Console.WindowWidth - 1 : int.MaxValue; }
             catch (Exception e) when (e is IOException or PlatformNotSupportedException or InvalidOperationException) { }

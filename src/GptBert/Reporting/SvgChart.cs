@@ -254,7 +254,10 @@ public sealed class SvgChart
         var obstacles = new List<(double X, double Y)>();
         var placedLabels = new List<(double X0, double Y0, double X1, double Y1)>();
         var markersLayer = new List<XElement>();
-        var labelsLayer = new XElement(Ns + "g", new XAttribute("font-size", N(PointLabelFont)), new XAttribute("fill", "#222222"));
+        // A white halo (stroke painted under the fill) keeps point labels readable where they cross a line.
+        var labelsLayer = new XElement(Ns + "g", new XAttribute("font-size", N(PointLabelFont)), new XAttribute("fill", "#222222"),
+            new XAttribute("stroke", "#ffffff"), new XAttribute("stroke-width", 3), new XAttribute("stroke-linejoin", "round"),
+            new XAttribute("paint-order", "stroke"));
         foreach (var s in _series.Where(s => s.Kind == ChartSeriesKind.HorizontalLine))
         {
             double ty = TY(s.Y[0]);
@@ -300,18 +303,17 @@ public sealed class SvgChart
             markersLayer.Add(c);
             obstacles.Add((p.X, p.Y));
         }
+        var labelObstacles = new List<(double X, double Y)>();
         foreach (var p in scatterPoints.Where(p => !string.IsNullOrWhiteSpace(p.Label)))
         {
-            var label = PlaceLabel(p.X, p.Y, p.Label, scatterPoints.Select(q => (q.X, q.Y)), placedLabels,
+            var label = PlaceLabel(p.X, p.Y, p.Label, obstacles, placedLabels,
                 (left, top, plotRight, plotBottom));
             labelsLayer.Add(label.Element);
             placedLabels.Add(label.Box);
-            for (double x = label.Box.X0; x <= label.Box.X1; x += 6)
-            {
-                obstacles.Add((x, label.Box.Y0));
-                obstacles.Add((x, label.Box.Y1));
-            }
+            labelObstacles.AddRange(Enumerable.Range(0, (int)((label.Box.X1 - label.Box.X0) / 6) + 1)
+                .SelectMany(k => new[] { (label.Box.X0 + 6 * k, label.Box.Y0), (label.Box.X0 + 6 * k, label.Box.Y1) }));
         }
+        obstacles.AddRange(labelObstacles);
         svg.Add(markersLayer);
         if (labelsLayer.HasElements) svg.Add(labelsLayer);
 
@@ -409,7 +411,7 @@ public sealed class SvgChart
     }
 
     (XElement Element, (double X0, double Y0, double X1, double Y1) Box) PlaceLabel(
-        double x, double y, string label, IEnumerable<(double X, double Y)> points,
+        double x, double y, string label, List<(double X, double Y)> points,
         List<(double X0, double Y0, double X1, double Y1)> placed, (double L, double T, double R, double B) area)
     {
         double w = TextWidth(label, PointLabelFont), h = PointLabelFont;
@@ -421,13 +423,12 @@ public sealed class SvgChart
             (x, y - 9, "middle", (x - w / 2, y - 9 - h, x + w / 2, y - 9 + 2)),
             (x, y + 9 + h, "middle", (x - w / 2, y + 9, x + w / 2, y + 9 + h + 2)),
         };
-        var pts = points.ToList();
         bool Inside((double X0, double Y0, double X1, double Y1) b) => b.X0 >= area.L && b.X1 <= area.R + 20 && b.Y0 >= area.T - 4 && b.Y1 <= area.B;
         bool Overlaps((double X0, double Y0, double X1, double Y1) b, (double X0, double Y0, double X1, double Y1) o) =>
             b.X0 < o.X1 && o.X0 < b.X1 && b.Y0 < o.Y1 && o.Y0 < b.Y1;
         int Score((double X0, double Y0, double X1, double Y1) b) =>
             (Inside(b) ? 0 : 100) + placed.Count(o => Overlaps(b, o)) * 10
-            + pts.Count(p => p.X >= b.X0 - 4 && p.X <= b.X1 + 4 && p.Y >= b.Y0 - 4 && p.Y <= b.Y1 + 4);
+            + points.Count(p => p.X >= b.X0 - 2 && p.X <= b.X1 + 2 && p.Y >= b.Y0 - 2 && p.Y <= b.Y1 + 2);
         var choice = options.OrderBy(o => Score(o.Box)).First(); // OrderBy is stable: ties keep the order above
         var el = Text(choice.Tx, choice.Ty, label, null, choice.Anchor);
         return (el, choice.Box);

@@ -222,7 +222,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
             ? Directory.GetDirectories(root, "checkpoint-*").Where(d => File.Exists(Path.Combine(d, StateFile)) && StepOf(d) >= 0)
             : [];
 
-    static long StepOf(string dir) => long.TryParse(Path.GetFileName(dir)["checkpoint-".Length..], out var s) ? s : -1;
+    public static long StepOf(string dir) => long.TryParse(Path.GetFileName(dir)["checkpoint-".Length..], out var s) ? s : -1;
 
     public static string? LatestCheckpoint(string root) => Checkpoints(root).OrderByDescending(StepOf).FirstOrDefault();
 

@@ -1,0 +1,243 @@
+using System.Text.Json;
+using GptBert.Data;
+using GptBert.Engine;
+using GptBert.Models;
+using GptBert.Reporting;
+using GptBert.Tokenizers;
+using GptBert.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GptBert.Pipelines;
+
+/// <summary>Model size for training from scratch; the same numbers build a GPT or a BERT.</summary>
+public sealed record ModelShape(int Layers = 4, int Hidden = 256, int Heads = 4, int MaxLength = 128, double Dropout = 0.1)
+{
+    public ModelConfig Config(string arch, int vocabSize) => arch switch
+    {
+        "gpt" => new Gpt2Config { VocabSize = vocabSize, NLayer = Layers, NEmbd = Hidden, NHead = Heads, NPositions = Math.Max(MaxLength, 128), ResidPdrop = Dropout, EmbdPdrop = Dropout, AttnPdrop = Dropout },
+        "bert" => new BertConfig { VocabSize = vocabSize, NumHiddenLayers = Layers, HiddenSize = Hidden, NumAttentionHeads = Heads, IntermediateSize = 4 * Hidden, MaxPositionEmbeddings = Math.Max(MaxLength, 128), HiddenDropoutProb = Dropout, AttentionProbsDropoutProb = Dropout },
+        _ => throw new GptBertException($"--arch must be gpt or bert (got '{arch}')"),
+    };
+
+    public void Validate()
+    {
+        if (Layers < 1 || Hidden < 1 || Heads < 1) throw new GptBertException("--layers, --hidden and --heads must be positive");
+        if (Hidden % Heads != 0) throw new GptBertException($"--hidden {Hidden} must be divisible by --heads {Heads}");
+        if (MaxLength < 8) throw new GptBertException($"--max-length must be at least 8 (got {MaxLength})");
+    }
+}
+
+/// <summary>Where a run reports: progress on stderr, and its events for callers (the CLI, the comparison).</summary>
+public sealed record RunReporting(TextWriter? Progress = null, bool? Interactive = null, Action<TrainingEvent>? OnEvent = null, Action<string>? Info = null);
+
+public sealed record PretrainSpec
+{
+    public required string Arch { get; init; }
+    public required string Data { get; init; }
+    public required string Output { get; init; }
+    public string? Validation { get; init; }
+    public string? Tokenizer { get; init; }
+    public ModelShape Shape { get; init; } = new();
+    public bool NextSentencePrediction { get; init; }
+    public bool WholeWordMasking { get; init; }
+    public string? Device { get; init; }
+    public TrainingOptions Training { get; init; } = new() { MaxSteps = 1000 };
+    public bool Resume { get; init; }
+}
+
+public sealed record FinetuneSpec
+{
+    /// <summary>Built-in name or HF directory to start from; null trains from scratch with <see cref="Arch"/> and <see cref="Shape"/>.</summary>
+    public string? Model { get; init; }
+    public string? Arch { get; init; }
+    public ModelShape Shape { get; init; } = new();
+    public required string Train { get; init; }
+    public string? Validation { get; init; }
+    public required string Output { get; init; }
+    public string? Tokenizer { get; init; }
+    public LabeledFormatOptions? Format { get; init; }
+    public int MaxLength { get; init; } = 128;
+    public bool BalanceClasses { get; init; }
+    public bool Augment { get; init; }
+    public string? Device { get; init; }
+    public TrainingOptions Training { get; init; } = new() { Epochs = 3, LearningRate = 5e-5, EvalEvery = 0, SaveEvery = 0 };
+    public bool Resume { get; init; }
+}
+
+/// <summary>
+/// The pipelines behind `gptbert pretrain`, `finetune`, `evaluate` and `classify`, and the runs of the
+/// GPT-vs-BERT comparison: data → tokenizer → model → objective → the one Trainer, with a JSON Lines log,
+/// a progress line and a training-curve chart written next to the checkpoints.
+/// </summary>
+public static class TrainingRuns
+{
+    public static TrainingResult Pretrain(PretrainSpec spec, RunReporting? reporting = null)
+    {
+        spec.Shape.Validate();
+        var device = TorchRuntime.ResolveDevice(spec.Device);
+        CheckPrecision(spec.Training.Precision, device);
+        Directory.CreateDirectory(spec.Output);
+        var tok = TokenizerLoader.Load(spec.Tokenizer ?? (spec.Arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
+        if (spec.Arch == "bert" && tok.MaskId is null) throw new GptBertException("BERT pretraining needs a tokenizer with [MASK] (a WordPiece vocab); pass --tokenizer bert-base-uncased or a trained WordPiece directory");
+        int? separator = spec.Arch == "gpt" ? tok.EosId : tok.SepId;
+
+        // Tokenize once into memory-mapped streams next to the checkpoints; held-out documents for validation.
+        var corpus = TextCorpus.Open(spec.Data);
+        reporting?.Info?.Invoke($"tokenizing {corpus.Files.Count} file(s), {corpus.TotalBytes / 1e6:F1} MB ...");
+        var (train, validation) = BuildStreams(spec, corpus, tok, separator);
+        using var _t = train; using var _v = validation;
+        reporting?.Info?.Invoke($"{train.Length:N0} training tokens, {validation?.Length ?? 0:N0} validation tokens");
+
+        TorchRuntime.Seed(spec.Training.Seed);
+        var config = spec.Shape.Config(spec.Arch, tok.VocabSize);
+        config.Validate("model shape");
+        PretrainedModel model = spec.Arch == "gpt" ? new GPT2LMHeadModel((Gpt2Config)config)
+            : spec.NextSentencePrediction ? new BertForPreTraining((BertConfig)config) : new BertForMaskedLM((BertConfig)config);
+        using var _m = model;
+        model.to(device);
+        ITrainingObjective objective = spec.Arch == "gpt"
+            ? new CausalLmObjective((GPT2LMHeadModel)model, train, validation, spec.Shape.MaxLength, spec.Training.Seed, device)
+            : new MaskedLmObjective(model, tok, train, validation, spec.Shape.MaxLength, spec.Training.Seed, device, spec.WholeWordMasking);
+        reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters, {objective.ExamplesPerEpoch:N0} blocks of {spec.Shape.MaxLength} tokens per epoch");
+        return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+    }
+
+    static (TokenStream Train, TokenStream? Validation) BuildStreams(PretrainSpec spec, TextCorpus corpus, ITextTokenizer tok, int? separator)
+    {
+        var trainPath = Path.Combine(spec.Output, "tokens-train.bin");
+        var valPath = Path.Combine(spec.Output, "tokens-validation.bin");
+        var stamp = Path.Combine(spec.Output, "tokens.json");
+        var fingerprint = JsonSerializer.Serialize(new { data = Path.GetFullPath(spec.Data), bytes = corpus.TotalBytes, validation = spec.Validation, tokenizer = tok.Kind, vocab = tok.VocabSize });
+        if (spec.Resume && File.Exists(trainPath) && File.Exists(stamp) && File.ReadAllText(stamp) == fingerprint)
+            return (TokenStream.Open(trainPath), File.Exists(valPath) ? TokenStream.Open(valPath) : null);
+
+        TokenStream train, validation;
+        if (spec.Validation is not null)
+        {
+            train = TokenStream.Build(trainPath, corpus.Documents(), tok, separator);
+            validation = TokenStream.Build(valPath, TextCorpus.Open(spec.Validation).Documents(), tok, separator);
+        }
+        else
+        {
+            // Every 20th document is held out (5%), so validation covers the whole corpus.
+            train = TokenStream.Build(trainPath, corpus.Documents().Where((_, i) => i % 20 != 19), tok, separator);
+            validation = TokenStream.Build(valPath, corpus.Documents().Where((_, i) => i % 20 == 19), tok, separator);
+        }
+        AtomicFile.WriteAllText(stamp, fingerprint);
+        return (train, validation);
+    }
+
+    public static TrainingResult Finetune(FinetuneSpec spec, RunReporting? reporting = null)
+    {
+        var device = TorchRuntime.ResolveDevice(spec.Device);
+        CheckPrecision(spec.Training.Precision, device);
+        var format = spec.Format ?? new LabeledFormatOptions();
+        var trainSet = LabeledDataset.Load(spec.Train, format);
+        LabeledDataset validationSet;
+        if (spec.Validation is not null) validationSet = LabeledDataset.Load(spec.Validation, format with { RequireTwoLabels = false });
+        else
+        {
+            var split = trainSet.Split(0.9, 0.1, 0.0, (int)spec.Training.Seed);
+            (trainSet, validationSet) = (split.Train, split.Validation);
+            reporting?.Info?.Invoke($"no --validation: holding out {validationSet.Count} of the training examples (10%, stratified)");
+        }
+        var labels = LabelSet.FromTraining(trainSet);
+        labels.Validate(validationSet);
+
+        TorchRuntime.Seed(spec.Training.Seed);
+        var (model, tok) = ClassifierFor(spec, labels);
+        using var _m = model;
+        model.to(device);
+        var train = ToExamples(trainSet, labels);
+        var weights = spec.BalanceClasses ? ClassificationObjective.BalancedWeights(train.Select(e => e.Label).ToList(), labels.Count) : null;
+        var objective = new ClassificationObjective(model, tok, train, ToExamples(validationSet, labels), labels, spec.MaxLength, spec.Training.Seed, device, weights)
+        {
+            Augment = spec.Augment ? TextAugmentation.For(tok).Apply : null,
+        };
+        reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {train.Count} training / {validationSet.Count} validation examples; labels: {string.Join(", ", labels)}");
+        return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+    }
+
+    static (PretrainedModel, ITextTokenizer) ClassifierFor(FinetuneSpec spec, IReadOnlyList<string> labels)
+    {
+        if (spec.Model is null)
+        {
+            var arch = spec.Arch ?? throw new GptBertException("give --model NAME|DIR to fine-tune, or --arch gpt|bert (with size flags) to train from scratch");
+            spec.Shape.Validate();
+            var tok = TokenizerLoader.Load(spec.Tokenizer ?? (arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
+            var config = spec.Shape.Config(arch, tok.VocabSize);
+            config.SetLabels(labels);
+            config.PadTokenId ??= tok.PadId ?? tok.EosId;
+            return (arch == "gpt" ? new GPT2ForSequenceClassification((Gpt2Config)config) : new BertForSequenceClassification((BertConfig)config), tok);
+        }
+        string dir = ModelHub.IsBuiltIn(spec.Model) ? ModelHub.EnsureMiniLm() : spec.Model;
+        if (!Directory.Exists(dir)) throw new GptBertException($"model '{spec.Model}' not found: not a built-in (minilm) and no such directory");
+        var cfg = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        var arch2 = cfg is Gpt2Config ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
+        bool sameLabels = cfg.Id2Label is { Count: > 0 } && cfg.Labels.SequenceEqual(labels);
+        var (model, report) = ModelFactory.Load(dir, arch2, c =>
+        {
+            c.SetLabels(labels);
+            if (c is Gpt2Config g) g.PadTokenId ??= g.EosTokenId;
+        }, dropHead: !sameLabels);
+        var tokenizer = spec.Tokenizer is not null ? TokenizerLoader.Load(spec.Tokenizer)
+            : File.Exists(Path.Combine(dir, "vocab.txt")) || File.Exists(Path.Combine(dir, "vocab.json")) || File.Exists(Path.Combine(dir, "tokenizer.json"))
+                ? TokenizerLoader.Load(dir)
+                : throw new GptBertException($"{spec.Model} has no tokenizer files; pass --tokenizer NAME|DIR");
+        model.train();
+        return (model, tokenizer);
+    }
+
+    static List<ClassificationExample> ToExamples(LabeledDataset set, LabelSet labels) =>
+        set.Select(e => new ClassificationExample(e.Text, e.Pair, labels.Encode(e.Label))).ToList();
+
+    static TrainingResult Run(ITrainingObjective objective, ITextTokenizer tok, TrainingOptions options, string output, bool resume, RunReporting? reporting)
+    {
+        options.Validate();
+        long? resumeStep = resume && Trainer.LatestCheckpoint(output) is { } ck ? Trainer.StepOf(ck) : null;
+        using var log = RunLog.Open(Path.Combine(output, RunLog.FileName), resumeStep ?? (resume ? 0 : null));
+        var progress = new ProgressReporter(new ProgressBudget(options.MaxSteps, options.MaxTokens, options.MaxTime),
+            reporting?.Progress ?? Console.Error, reporting?.Interactive, startStep: resumeStep ?? 0);
+        var trainer = new Trainer(objective, tok, options, output)
+        {
+            OnEvent = e =>
+            {
+                log.Append(ToRecord(e));
+                if (e.Kind == "train") progress.Report(e.Step, e.Loss, e.LearningRate, e.Tokens);
+                else if (e.Kind == "eval" && e.Metrics is not null)
+                    progress.Message($"step {e.Step}: " + string.Join(", ", e.Metrics.Select(kv => $"{kv.Key} {kv.Value:G4}")));
+                else if (e.Message is not null && e.Kind != "done") progress.Message(e.Message);
+                reporting?.OnEvent?.Invoke(e);
+            },
+        };
+        try
+        {
+            return trainer.Train(resume);
+        }
+        finally
+        {
+            progress.Finish();
+            log.Dispose();
+            try { TrainingCurves.Write(Path.Combine(output, RunLog.FileName), Path.Combine(output, "training-curves.svg")); }
+            catch (GptBertException) { /* an empty log has no curves */ }
+        }
+    }
+
+    static RunLogRecord ToRecord(TrainingEvent e) => new()
+    {
+        Step = e.Step, Loss = e.Kind == "train" ? e.Loss : null, Lr = e.LearningRate, Tokens = e.Tokens, TokensPerS = e.TokensPerSecond,
+        ElapsedS = e.ElapsedSeconds, EvalLoss = e.Kind == "eval" && e.Metrics?.TryGetValue("loss", out var l) == true ? l : null,
+        Metrics = e.Kind == "eval" && e.Metrics is not null ? e.Metrics.Where(kv => kv.Key != "loss").ToDictionary(kv => "eval_" + kv.Key, kv => kv.Value) : new Dictionary<string, double>(),
+        Notes = new Dictionary<string, string> { ["event"] = e.Kind }.Concat(e.Message is null ? [] : [new("message", e.Message)]).ToDictionary(),
+    };
+
+    /// <summary>fp32 everywhere; reduced precision is refused with the reason rather than run silently slow or wrong.</summary>
+    public static void CheckPrecision(string precision, Device device)
+    {
+        if (precision == "fp32") return;
+        throw new GptBertException(device.type == DeviceType.CPU
+            ? $"--precision {precision} is not supported on the CPU: mixed precision needs autocast, which TorchSharp 0.107 does not expose, and pure {precision} weights lose too much precision for training; use --precision fp32"
+            : $"--precision {precision} is not supported yet: mixed precision needs autocast, which TorchSharp 0.107 does not expose; use --precision fp32 (fp32 training on {device.type} works)");
+    }
+}

@@ -1,0 +1,60 @@
+using GptBert.Data;
+using GptBert.Models;
+using GptBert.Pipelines;
+using GptBert.Reporting;
+using GptBert.Training;
+using static TorchSharp.torch;
+
+namespace GptBert.Tests.Pipelines;
+
+public class FinetuneMiniLmTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    static string Repo(params string[] parts)
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d is not null && !File.Exists(Path.Combine(d.FullName, "GptBert.sln"))) d = d.Parent;
+        return Path.Combine([d!.FullName, .. parts]);
+    }
+
+    /// <summary>
+    /// State of the Union passages → era (1790-1860 / 1861-1945 / 1946-2021), a balanced 3-class set shipped
+    /// in data/classification/sotu-era. The majority-class baseline is 1/3. Fine-tuning the built-in MiniLM on
+    /// 240 training passages (80 per era, 64 tokens, 3 epochs, ~1 minute on 2 cores) must reach at least 0.60
+    /// accuracy and 0.55 macro-F1 on 300 held-out test passages from speeches never seen in training
+    /// (measured 2026-11-29 on 2 cores: accuracy 0.667, macro-F1 0.659).
+    /// </summary>
+    [Fact]
+    public void FinetunedMiniLmBeatsTheMajorityBaselineOnSotuEra()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("sotu-era");
+        var full = LabeledDataset.Load(Repo("data", "classification", "sotu-era", "train.csv"));
+        var small = LabeledDataset.FromExamples(full.GroupBy(e => e.Label).SelectMany(g => g.Take(80)), "train-240");
+        var trainPath = Path.Combine(dir, "train.csv");
+        small.Save(trainPath);
+        var test = LabeledDataset.Load(Repo("data", "classification", "sotu-era", "test.csv"));
+        Assert.Equal(1.0 / 3, test.MajorityBaselineAccuracy(), 3);
+
+        var result = TrainingRuns.Finetune(new FinetuneSpec
+        {
+            Model = "minilm", Train = trainPath, Validation = Repo("data", "classification", "sotu-era", "validation.csv"), Output = Path.Combine(dir, "out"),
+            MaxLength = 64,
+            Training = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 1e-4, WarmupFraction = 0.1, EvalEvery = 0, SaveEvery = 0, Seed = 1 },
+        }, new RunReporting(Progress: TextWriter.Null));
+        Assert.Equal(45, result.Steps); // 3 epochs × 240 / 16
+
+        var (model, _) = ModelFactory.Load(Path.Combine(dir, "out"));
+        using var _m = model;
+        var tok = GptBert.Tokenizers.TokenizerLoader.Load(Path.Combine(dir, "out"));
+        var labels = model.Config.Labels;
+        var obj = new ClassificationObjective(model, tok, [new("x", null, 0)], [], labels, 64, 1, CPU);
+        var gold = test.Select(e => labels.ToList().IndexOf(e.Label)).ToArray();
+        var (pred, _) = obj.Predict(test.Select((e, i) => new ClassificationExample(e.Text, e.Pair, gold[i])).ToList());
+        var m = ClassificationMetrics.Compute(gold, pred, labels);
+        output.WriteLine($"sotu-era test: accuracy {m.Accuracy:F3}, macro-F1 {m.MacroF1:F3} (majority baseline 0.333)");
+        Assert.True(m.Accuracy >= 0.60, $"accuracy {m.Accuracy:F3} (baseline 0.333)");
+        Assert.True(m.MacroF1 >= 0.55, $"macro-F1 {m.MacroF1:F3}");
+        Assert.True(File.Exists(Path.Combine(dir, "out", "log.jsonl")));
+        Assert.True(File.Exists(Path.Combine(dir, "out", "training-curves.svg")));
+    }
+}
