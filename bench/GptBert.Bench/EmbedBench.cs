@@ -88,8 +88,16 @@ public static class EmbedBench
 
     public static string Machine()
     {
-        string cpu = "unknown CPU";
-        try { cpu = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); } catch { }
-        return $"{cpu}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {TorchRuntime.Describe()}";
+        string cpu = "unknown CPU", isa = "";
+        try
+        {
+            var info = File.ReadAllLines("/proc/cpuinfo");
+            string Field(string name) => info.First(l => l.StartsWith(name)).Split(':', 2)[1].Trim();
+            cpu = $"{Field("model name")} (family {Field("cpu family")}, model {Field("model\t")})";
+            var flags = Field("flags").Split(' ');
+            isa = flags.Contains("avx512f") ? "AVX-512" + (flags.Contains("avx512_bf16") ? " + BF16" : "") : flags.Contains("avx2") ? "AVX2" : "no AVX2";
+        }
+        catch { }
+        return $"{cpu}, {isa}, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {TorchRuntime.Describe()}";
     }
 }

@@ -25,9 +25,38 @@ if (argList.FirstOrDefault() == "child")
     return 0;
 }
 
+if (argList.FirstOrDefault() == "train")
+{
+    // train [--threads N]: one process, thread count fixed before the first op.
+    int threads = int.Parse(Opt("--threads", Environment.ProcessorCount.ToString()));
+    GptBert.Engine.TorchRuntime.Configure(threads);
+    string trainOut = Opt("--out", Path.Combine(FindRepoRoot(), "bench", "results", "training-throughput.md"));
+    double peakBefore = TrainBench.MatmulGflops();
+    var runs = new[] { TrainBench.Run("gpt", peakBefore), TrainBench.Run("bert", peakBefore) };
+    double peakAfter = TrainBench.MatmulGflops();
+    double peak = Math.Max(peakBefore, peakAfter);
+    runs = runs.Select(r => r with { Mfu = r.ModelGflops / peak }).ToArray();
+    var t = new System.Text.StringBuilder();
+    t.AppendLine("# Training throughput: GPT vs BERT of the same size");
+    t.AppendLine();
+    t.AppendLine($"- Command: `dotnet run -c Release --project bench/GptBert.Bench -- train --threads {threads}`");
+    t.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+    t.AppendLine($"- Machine: {EmbedBench.Machine()}");
+    t.AppendLine("- Models: 6 layers, hidden 320, 8 heads, vocabulary 8192, batch 16 x 128 tokens, AdamW + clipping, fp32; median of 8 steps after 2 warm-up steps.");
+    t.AppendLine($"- Reference: 2048^3 fp32 matmul in the same process, {peakBefore:F1} GFLOPS before and {peakAfter:F1} after the runs (the higher is used).");
+    t.AppendLine("- MFU = 6 x parameters x tokens/s / matmul FLOPS (the issue's definition; embeddings included).");
+    t.AppendLine();
+    t.AppendLine("| model | parameters | step ms | tokens/s | model GFLOPS | MFU |");
+    t.AppendLine("|---|---:|---:|---:|---:|---:|");
+    foreach (var r in runs) t.AppendLine($"| {r.Name} | {r.Parameters:N0} | {r.StepMs:F0} | {r.TokensPerSecond:F0} | {r.ModelGflops:F1} | {r.Mfu:P0} |");
+    File.WriteAllText(trainOut, t.ToString());
+    Console.WriteLine(t.ToString());
+    return 0;
+}
+
 if (argList.FirstOrDefault() != "embed")
 {
-    Console.Error.WriteLine("usage: GptBert.Bench embed [--seconds S] [--out FILE]");
+    Console.Error.WriteLine("usage: GptBert.Bench embed [--seconds S] [--out FILE] | train [--threads N] [--out FILE]");
     return 2;
 }
 

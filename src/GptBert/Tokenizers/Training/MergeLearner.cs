@@ -173,7 +173,7 @@ internal sealed class MergeLearner
                 if (o > 0)
                 {
                     int prev = symbols[s + o - 1];
-                    
+                    Change(Key(prev, c1), -count, w);
                     Change(Key(prev, replacement), count, w);
                 }
                 symbols[s + o++] = replacement;
