@@ -17,9 +17,9 @@ public static class CliApp
     public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr) =>
         Run(args, new CliInput(stdin), stdout, stderr);
 
-    public static int Run(string[] args, CliInput stdin, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, CliInput stdin, TextWriter stdout, TextWriter stderr, bool stderrIsTerminal = false)
     {
-        var ctx = new CliContext(stdin, stdout, stderr);
+        var ctx = new CliContext(stdin, stdout, stderr) { StderrIsTerminal = stderrIsTerminal };
         try
         {
             var root = BuildRootCommand(ctx);
@@ -48,6 +48,8 @@ public static class CliApp
                 gptbert similarity "a cat" "a kitten"
                 gptbert tokenize --tokenizer gpt2 "Hello world"
                 gptbert generate --model ./gpt2 --prompt "Once upon a time" --max-new-tokens 30
+                gptbert pretrain --arch gpt --data corpus.txt --output runs/gpt --max-time 10m
+                gptbert finetune --model minilm --train train.csv --validation dev.csv --output runs/clf
                 gptbert COMMAND --help          options and examples of one command
                 """);
         root.Options.Add(HelpText.CreateOption());
@@ -64,6 +66,11 @@ public static class CliApp
         root.Subcommands.Add(SimilarityCommand.Create(ctx));
         root.Subcommands.Add(FillMaskCommand.Create(ctx));
         root.Subcommands.Add(GenerateCommand.Create(ctx));
+        root.Subcommands.Add(ClassifyCommand.Create(ctx));
+        root.Subcommands.Add(TokenizerCommand.Create(ctx));
+        root.Subcommands.Add(PretrainCommand.Create(ctx));
+        root.Subcommands.Add(FinetuneCommand.Create(ctx));
+        root.Subcommands.Add(EvaluateCommand.Create(ctx));
         root.Subcommands.Add(VersionCommand.Create(ctx));
         return root;
     }
@@ -88,8 +95,10 @@ public static class CliApp
 
     static int UsageError(CliContext ctx, IEnumerable<string> messages, ParseResult parse)
     {
-        var command = parse.CommandResult.Command;
-        string path = command.Parents.Any() ? $"gptbert {command.Name}" : "gptbert";
+        // "gptbert", "gptbert embed", "gptbert tokenizer train"
+        var names = new List<string>();
+        for (var c = parse.CommandResult; c is not null; c = c.Parent as CommandResult) names.Insert(0, c.Command.Name);
+        string path = string.Join(' ', names);
         ctx.Stderr.WriteLine($"error: {OneLine(string.Join("; ", messages))} (see '{path} --help')");
         ctx.Stderr.Flush();
         return ExitCodes.Usage;

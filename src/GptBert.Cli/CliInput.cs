@@ -23,6 +23,8 @@ public sealed class CliContext(CliInput stdin, TextWriter stdout, TextWriter std
     public CliInput Stdin { get; } = stdin;
     public TextWriter Stderr { get; } = stderr;
     public Output Out { get; } = new(stdout);
+    /// <summary>True when stderr is an interactive terminal (progress lines are then redrawn in place).</summary>
+    public bool StderrIsTerminal { get; init; }
 
     /// <summary>Writes a warning (one line) to stderr, prefixed "warning: " unless it already is.</summary>
     public void Warn(string message)

@@ -45,7 +45,10 @@ public static class HelpText
         public override int Invoke(ParseResult parseResult)
         {
             var command = parseResult.CommandResult.Command;
-            int rc = command.Parents.Any() ? inner.Invoke(parseResult) : WriteRootHelp(command, parseResult.InvocationConfiguration.Output);
+            // The root and command groups (gptbert tokenizer) list their subcommands by summary; leaf commands get the full help.
+            int rc = command.Parents.Any() && command.Subcommands.Count == 0
+                ? inner.Invoke(parseResult)
+                : WriteRootHelp(command, CommandPath(parseResult), parseResult.InvocationConfiguration.Output);
             if (examples.TryGetValue(command, out var text))
             {
                 var w = parseResult.InvocationConfiguration.Output;
@@ -58,14 +61,22 @@ public static class HelpText
         }
     }
 
-    /// <summary>The root help: a short list of commands (each command's --help has the details).</summary>
-    static int WriteRootHelp(Command root, TextWriter w)
+    /// <summary>"gptbert", "gptbert tokenizer": the command being helped, with its parents.</summary>
+    static string CommandPath(ParseResult parse)
     {
-        w.WriteLine(root.Description);
+        var names = new List<string>();
+        for (var c = parse.CommandResult; c is not null; c = c.Parent as System.CommandLine.Parsing.CommandResult) names.Insert(0, c.Command.Name);
+        return string.Join(' ', names);
+    }
+
+    /// <summary>The root help (and that of a command group): a short list of commands (each command's --help has the details).</summary>
+    static int WriteRootHelp(Command root, string path, TextWriter w)
+    {
+        w.WriteLine(root.Parents.Any() ? "Description:\n  " + (root.Description ?? "").Trim().Replace("\n", "\n  ") : root.Description);
         w.WriteLine();
         w.WriteLine("Usage:");
-        w.WriteLine($"  {root.Name} COMMAND [options]");
-        w.WriteLine($"  {root.Name} COMMAND --help");
+        w.WriteLine($"  {path} COMMAND [options]");
+        w.WriteLine($"  {path} COMMAND --help");
         w.WriteLine();
         w.WriteLine("Commands:");
         int width = root.Subcommands.Max(c => c.Name.Length) + 2;
@@ -77,6 +88,7 @@ public static class HelpText
         w.WriteLine();
         w.WriteLine("Options:");
         var opts = root.Options.Where(o => !o.Hidden).Select(o => (Names: string.Join(", ", o.Aliases.Where(a => !a.StartsWith('/')).Order().Append(o.Name)), o.Description)).ToList();
+        if (!root.Options.Any(o => o is HelpOption)) opts.Insert(0, ("-?, -h, --help", "Show help and usage information"));
         int ow = opts.Max(o => o.Names.Length) + 2;
         foreach (var (names, description) in opts) w.WriteLine($"  {names.PadRight(ow)}{description}");
         w.WriteLine();

@@ -6,7 +6,8 @@ var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(fal
 var stderr = new StreamWriter(Console.OpenStandardError(), new UTF8Encoding(false)) { AutoFlush = true };
 try
 {
-    return CliApp.Run(args, new CliInput(Console.OpenStandardInput(), isTerminal: !Console.IsInputRedirected), stdout, stderr);
+    return CliApp.Run(args, new CliInput(Console.OpenStandardInput(), isTerminal: !Console.IsInputRedirected), stdout, stderr,
+        stderrIsTerminal: !Console.IsErrorRedirected);
 }
 finally
 {

@@ -148,15 +148,24 @@ public static class TrainingRuns
         TorchRuntime.Seed(spec.Training.Seed);
         var (model, tok) = ClassifierFor(spec, labels);
         using var _m = model;
+        return TrainClassifier(model, tok, trainSet, validationSet, labels, spec.MaxLength, spec.Training, spec.Output, device,
+            spec.BalanceClasses, spec.Augment, spec.Resume, reporting);
+    }
+
+    /// <summary>Fine-tunes a ready classifier (either family) on labelled data: the path `finetune` and `compare` share.</summary>
+    public static TrainingResult TrainClassifier(PretrainedModel model, ITextTokenizer tok, LabeledDataset trainSet, LabeledDataset validationSet,
+        LabelSet labels, int maxLength, TrainingOptions options, string output, Device device, bool balanceClasses = false,
+        bool augment = false, bool resume = false, RunReporting? reporting = null)
+    {
         model.to(device);
         var train = ToExamples(trainSet, labels);
-        var weights = spec.BalanceClasses ? ClassificationObjective.BalancedWeights(train.Select(e => e.Label).ToList(), labels.Count) : null;
-        var objective = new ClassificationObjective(model, tok, train, ToExamples(validationSet, labels), labels, spec.MaxLength, spec.Training.Seed, device, weights)
+        var weights = balanceClasses ? ClassificationObjective.BalancedWeights(train.Select(e => e.Label).ToList(), labels.Count) : null;
+        var objective = new ClassificationObjective(model, tok, train, ToExamples(validationSet, labels), labels, maxLength, options.Seed, device, weights)
         {
-            Augment = spec.Augment ? TextAugmentation.For(tok).Apply : null,
+            Augment = augment ? TextAugmentation.For(tok).Apply : null,
         };
         reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {train.Count} training / {validationSet.Count} validation examples; labels: {string.Join(", ", labels)}");
-        return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+        return Run(objective, tok, options, output, resume, reporting);
     }
 
     static (PretrainedModel, ITextTokenizer) ClassifierFor(FinetuneSpec spec, IReadOnlyList<string> labels)
@@ -189,7 +198,7 @@ public static class TrainingRuns
         return (model, tokenizer);
     }
 
-    static List<ClassificationExample> ToExamples(LabeledDataset set, LabelSet labels) =>
+    public static List<ClassificationExample> ToExamples(LabeledDataset set, LabelSet labels) =>
         set.Select(e => new ClassificationExample(e.Text, e.Pair, labels.Encode(e.Label))).ToList();
 
     static TrainingResult Run(ITrainingObjective objective, ITextTokenizer tok, TrainingOptions options, string output, bool resume, RunReporting? reporting)

@@ -82,7 +82,7 @@ internal sealed class MergeLearner
         var merges = new List<(int, int)>();
         var stamp = new int[wordStart.Length];
         int step = 0;
-        long reportEvery = Math.Max(1, (vocabSize - idToToken.Count) / 100);
+        long reportEvery = Math.Clamp((vocabSize - (long)idToToken.Count) / 100, 1, 1000);
         progress?.Invoke(new TrainingProgress("Compute merges", idToToken.Count, vocabSize));
         while (idToToken.Count < vocabSize && queue.TryDequeue(out long top, out var priority))
         {

@@ -68,7 +68,7 @@ public static class TokenizerTraining
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         CheckOutput(tokenizer.Kind, outputDirectory);
-        var dir = Path.GetFullPath(outputDirectory);
+        var dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
         try
         {
             if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
@@ -76,9 +76,9 @@ public static class TokenizerTraining
                 tokenizer.Save(dir);
                 return;
             }
-            var parent = Path.GetDirectoryName(dir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar))!;
+            var parent = Path.GetDirectoryName(dir) ?? throw new GptBertException($"cannot write the tokenizer into '{dir}'; give a directory below it");
             Directory.CreateDirectory(parent);
-            var tmp = Path.Combine(parent, $".{Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar))}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+            var tmp = Path.Combine(parent, $".{Path.GetFileName(dir)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
             try
             {
                 tokenizer.Save(tmp);

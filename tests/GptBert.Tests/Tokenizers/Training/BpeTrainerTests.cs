@@ -114,6 +114,22 @@ public class BpeTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ReproducesTheTokenizersTrainerUnitTest()
+    {
+        // tokenizers/src/models/bpe/trainer.rs test_train: these word counts with min_frequency 2 give exactly the
+        // merges r+e, a+re, i+s (there the alphabet is only the seen chars; the relative order of their ids is the
+        // same as here, so the tie (a,re) vs (i,s), both 2, goes the same way). "GPT-2" is one word there and three
+        // here (GPT - 2), which changes no count of 2 or more.
+        (string Word, int Count)[] counts =
+            [("roses", 1), ("are", 2), ("red", 1), ("voilets", 1), ("blue", 1), ("BERT", 1), ("is", 2), ("big", 1), ("and", 1), ("so", 1), ("GPT-2", 1)];
+        var texts = counts.SelectMany(c => Enumerable.Repeat(c.Word, c.Count));
+        var tok = Train(texts, vocabSize: 30000, minFrequency: 2);
+        Assert.Equal([("r", "e"), ("a", "re"), ("i", "s")], tok.Merges);
+        Assert.Equal(["re", "are", "is"], Enumerable.Range(257, 3).Select(tok.IdToToken));
+        Assert.Equal(260, tok.VocabSize);
+    }
+
+    [Fact]
     public void TiesGoToTheSmallerPairWhateverTheCorpusOrder()
     {
         // Words "ab" and "Ġcd": (a,b), (c,d), (Ġ,c) all count 1; ids follow the chars (a < b < c < d < Ġ=U+0120).

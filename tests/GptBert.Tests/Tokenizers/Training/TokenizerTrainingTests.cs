@@ -49,7 +49,7 @@ public class TokenizerTrainingTests
         using var root = new TempDir();
         var outDir = Path.Combine(root.Path, "a", "tok");
         var progress = new List<TrainingProgress>();
-        var tok = TokenizerTraining.TrainAndSave("bpe", Corpus, outDir, new TokenizerTrainingOptions { VocabSize = 500, ShowProgress = progress.Add });
+        var tok = TokenizerTraining.TrainAndSave("bpe", Corpus, outDir + Path.DirectorySeparatorChar, new TokenizerTrainingOptions { VocabSize = 500, ShowProgress = progress.Add });
         Assert.Equal(["merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json"],
             Directory.GetFiles(outDir).Select(Path.GetFileName).Order());
         Assert.Equal(["tok"], Directory.GetFileSystemEntries(Path.Combine(root.Path, "a")).Select(Path.GetFileName));   // no temp left

@@ -1,0 +1,152 @@
+using System.CommandLine;
+using System.Globalization;
+using GptBert.Data;
+using GptBert.Models;
+using GptBert.Pipelines;
+using GptBert.Tokenizers;
+using GptBert.Training;
+
+namespace GptBert.Cli.Commands;
+
+/// <summary>`gptbert finetune`: train a sequence classifier from a pretrained model (or from scratch) on labeled data.</summary>
+public static class FinetuneCommand
+{
+    public const double DefaultEpochs = 3;
+    const int DefaultMaxLength = 128;
+
+    public static Command Create(CliContext ctx)
+    {
+        var command = new Command("finetune", $$"""
+            Train a text classifier on labeled data. --model is the starting point: the built-in 'minilm', or any GPT-2 or
+            BERT directory (Hugging Face layout; a new classification head is added unless it already has these labels).
+            Without --model, --arch gpt|bert with --layers/--hidden/--heads trains a classifier from scratch. --train and
+            --validation are CSV/TSV files with a header (text,label; text_pair for pair tasks) or JSON Lines objects
+            ({"text": ..., "label": ...}); without --validation, 10% of --train is held out (stratified). Training stops
+            at the first budget reached (--epochs, --max-steps, --max-time; default --epochs {{DefaultEpochs}}); the model with
+            the best validation macro-F1 is saved in --output, with checkpoints, log.jsonl and training-curves.svg.
+            Progress goes to stderr; a summary to stdout at the end.
+            """).WithSummary("Fine-tune a classifier (minilm, GPT-2 or BERT) on labeled CSV/TSV/JSONL")
+            .WithExamples("""
+                gptbert finetune --model minilm --train train.csv --validation dev.csv --output runs/clf
+                gptbert finetune --model ./gpt2 --train train.jsonl --output runs/gpt-clf --epochs 2 --lr 3e-5 --max-length 64
+                gptbert finetune --arch bert --layers 2 --hidden 128 --heads 2 --train train.csv --output runs/tiny --max-steps 500
+                gptbert finetune --model minilm --train reviews.tsv --text-column review --label-column stars --balance-classes --output runs/stars
+                """);
+        var model = new Option<string?>("--model", "-m") { Description = "Starting model: built-in 'minilm' or a GPT-2/BERT directory (omit, with --arch, to train from scratch)", HelpName = "NAME|DIR" };
+        var arch = new Option<string?>("--arch") { Description = "Train from scratch instead of --model: gpt or bert, sized by --layers/--hidden/--heads", HelpName = "gpt|bert" };
+        arch.AcceptOnlyFromAmong("gpt", "bert");
+        var trainFile = new Option<string>("--train") { Description = "Labeled training data (.csv, .tsv or .jsonl)", HelpName = "FILE", Required = true };
+        var validation = new Option<string?>("--validation") { Description = "Labeled validation data (default: 10% of --train, stratified)", HelpName = "FILE" };
+        var output = new Option<string>("--output", "-o") { Description = "Directory for the classifier, checkpoints, log.jsonl and training-curves.svg", HelpName = "DIR", Required = true };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer: a built-in (gpt2, bert-base-uncased) or a directory (default: the model's; from scratch: gpt2 or bert-base-uncased)", HelpName = "NAME|DIR" };
+        var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example, longer ones are truncated (default: {DefaultMaxLength}, at most the model's limit)", HelpName = "N" };
+        var augment = new Option<bool>("--augment") { Description = "Augment training texts (random word deletion, swap and substitution)" };
+        var balance = new Option<bool>("--balance-classes") { Description = "Weight the loss by inverse class frequency (for imbalanced labels)" };
+        foreach (var o in new Option[] { model, arch, trainFile, validation, output, tokenizer }) command.Options.Add(o);
+        var shape = ShapeFlags.AddTo(command, " (from scratch)");
+        foreach (var o in new Option[] { maxLength, augment, balance }) command.Options.Add(o);
+        var format = LabeledDataFlags.AddTo(command);
+        var train = TrainingFlags.AddTo(command, new TrainingDefaults("default: 5e-5 with --model, 5e-4 from scratch", EvalEvery: 0, SaveEvery: 0, Epochs: true,
+            $"--epochs {DefaultEpochs.ToString(CultureInfo.InvariantCulture)}"));
+        command.SetAction(r =>
+        {
+            string? start = r.GetValue(model);
+            string? family = r.GetValue(arch);
+            if (start is null && family is null)
+                throw new UsageException("give --model NAME|DIR to fine-tune (e.g. --model minilm), or --arch gpt|bert (with --layers/--hidden/--heads) to train from scratch");
+            if (start is not null && family is not null)
+                throw new UsageException($"give --model or --arch, not both: --model {start} already fixes the architecture (--arch is for training from scratch)");
+            if (start is not null && shape.Given(r).ToList() is { Count: > 0 } sizes)
+                throw new UsageException($"{string.Join(", ", sizes)} {(sizes.Count == 1 ? "applies" : "apply")} only when training from scratch with --arch; --model {start} has its own size");
+
+            int? requested = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length");
+            int length;
+            ModelShape modelShape = new();
+            string? tok = r.GetValue(tokenizer);
+            train.ConfigureRuntime(r);
+            if (start is not null)
+            {
+                var config = StartConfig(start, out string dir);
+                int positions = config.MaxPositions;
+                if (requested > positions)
+                    throw new UsageException($"--max-length {requested} exceeds what {start} supports ({positions} positions)");
+                length = requested ?? Math.Min(DefaultMaxLength, positions);
+                if (tok is not null)
+                {
+                    var t = TokenizerLoader.Load(tok);
+                    if (t.VocabSize > config.VocabSize)
+                        throw new GptBertException($"--tokenizer {tok} has {t.VocabSize} tokens but {start} has a vocabulary of {config.VocabSize} (vocab_size in {Path.Combine(dir, "config.json")}); use the tokenizer the model was trained with");
+                }
+            }
+            else
+            {
+                length = requested ?? DefaultMaxLength;
+                modelShape = shape.Build(r, length);
+            }
+
+            var options = train.Build(r, start is null ? 5e-4 : 5e-5, new TrainingOptions { Epochs = DefaultEpochs });
+            string outDir = r.GetValue(output)!;
+            bool resume = r.GetValue(train.Resume);
+            TrainingFlags.CheckOutputDirectory(outDir, resume);
+            var formatOptions = format.Build(r);
+            if (!train.HasBudget(r))
+                ctx.Stderr.WriteLine($"note: no training budget given (--epochs, --max-steps, --max-tokens or --max-time); training for --epochs {DefaultEpochs.ToString(CultureInfo.InvariantCulture)}");
+
+            var spec = new FinetuneSpec
+            {
+                Model = start,
+                Arch = family,
+                Shape = modelShape,
+                Train = r.GetValue(trainFile)!,
+                Validation = r.GetValue(validation),
+                Output = outDir,
+                Tokenizer = tok,
+                Format = formatOptions,
+                MaxLength = length,
+                BalanceClasses = r.GetValue(balance),
+                Augment = r.GetValue(augment),
+                Device = r.GetValue(train.Device),
+                Training = options,
+                Resume = resume,
+            };
+            var result = TrainingRuns.Finetune(spec, TrainingFlags.ReportTo(ctx));
+
+            var o = ctx.Out;
+            string from = start ?? $"{family} from scratch";
+            o.Line($"fine-tuned {from} on {Path.GetFileName(spec.Train)}: {TrainingSummary.Totals(result)}");
+            if (result.FinalTrainLoss is double loss) o.Line($"final training loss: {TrainingSummary.Metric(loss)}");
+            if (result.BestMetrics is { } best)
+            {
+                string Get(string key) => best.TryGetValue(key, out var v) ? TrainingSummary.Metric(v) : "-";
+                o.Line($"best validation:     accuracy {Get("accuracy")}, macro-F1 {Get("macro_f1")}, loss {Get("loss")} (step {result.BestStep})");
+            }
+            if (spec.Validation is not null && Baseline(spec.Train, spec.Validation, formatOptions) is { } baseline)
+                o.Line($"majority baseline:   accuracy {TrainingSummary.Metric(baseline.Accuracy)} (always '{baseline.Label}')");
+            TrainingSummary.Files(ctx, outDir);
+            o.Line($"next:       gptbert evaluate --model {outDir} --data TEST_FILE");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>config.json of --model (the built-in is converted on first use).</summary>
+    static ModelConfig StartConfig(string model, out string dir)
+    {
+        dir = ModelHub.IsBuiltIn(model) ? ModelHub.EnsureMiniLm() : model;
+        if (!Directory.Exists(dir))
+            throw new GptBertException($"model '{model}' not found: not a built-in ({ModelHub.MiniLm}) and no such directory");
+        return ModelConfig.Load(Path.Combine(dir, "config.json"));
+    }
+
+    /// <summary>Always predicting the training set's most frequent label, measured on the validation set.</summary>
+    static (string Label, double Accuracy)? Baseline(string train, string validation, LabeledFormatOptions format)
+    {
+        try
+        {
+            var t = LabeledDataset.Load(train, format);
+            var v = LabeledDataset.Load(validation, format with { RequireTwoLabels = false });
+            return (t.MajorityLabel().Label, t.MajorityBaselineAccuracy(v));
+        }
+        catch (GptBertException) { return null; }
+    }
+}
