@@ -119,6 +119,8 @@ public sealed class TrainingFlags
         Check.AtLeast(r.GetValue(SaveEvery), 0, "--save-every");
         Check.AtLeast(r.GetValue(KeepCheckpoints), 1, "--keep-checkpoints");
         Check.AtLeast(r.GetValue(EarlyStopping), 0, "--early-stopping");
+        if (r.GetValue(EarlyStopping) > 0 && r.GetValue(EvalEvery) == 0)
+            throw new UsageException($"--early-stopping {r.GetValue(EarlyStopping)} needs evaluations during training; add --eval-every N (with --eval-every 0 the model is only evaluated at the end)");
         var options = new TrainingOptions
         {
             BatchSize = r.GetValue(BatchSize),

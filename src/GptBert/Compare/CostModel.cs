@@ -1,3 +1,4 @@
+using System.Globalization;
 using GptBert.Models;
 using GptBert.Pipelines;
 
@@ -266,9 +267,9 @@ public static class CostModel
                 if (both < scoreBoth) { scoreBoth = both; bestBoth = shape; }
             }
         }
-        return bestBoth ?? bestOne ?? throw new GptBertException(
-            $"no {arch} shape with a vocabulary of {vocab:N0} comes within {MatchTolerance:P0} of {targetParams:N0} parameters " +
-            $"(the smallest, 1 layer of hidden size 32, has {smallest:N0}); raise the target or use a smaller vocabulary");
+        return bestBoth ?? bestOne ?? throw new GptBertException(string.Create(CultureInfo.InvariantCulture,
+            $"no {arch} shape with a vocabulary of {vocab:N0} comes within {MatchTolerance:0%} of {targetParams:N0} parameters " +
+            $"(the smallest, 1 layer of hidden size 32, has {smallest:N0}); raise the target or use a smaller vocabulary"));
     }
 
     /// <summary>True when <paramref name="actual"/> is within <see cref="MatchTolerance"/> of <paramref name="target"/>.</summary>

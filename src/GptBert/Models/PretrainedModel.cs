@@ -58,7 +58,8 @@ public abstract class PretrainedModel : nn.Module
         }
 
         var missing = own.Keys.Where(k => !mapped.ContainsKey(k)).ToList();
-        var missingBase = missing.Where(k => prefix.Length == 0 || k.StartsWith(prefix)).ToList();
+        // The pooler is optional in checkpoints (a BertForMaskedLM has none); like transformers, start it fresh.
+        var missingBase = missing.Where(k => (prefix.Length == 0 || k.StartsWith(prefix)) && !k.Contains("pooler.")).ToList();
         if (missingBase.Count > 0)
         {
             string family = Config.ModelType == "gpt2" ? "GPT-2" : "BERT";

@@ -120,9 +120,15 @@ public static class TrainingRuns
         }
         else
         {
-            // Every 20th document is held out (5%), so validation covers the whole corpus.
-            train = TokenStream.Build(trainPath, corpus.Documents().Where((_, i) => i % 20 != 19), tok, separator);
-            validation = TokenStream.Build(valPath, corpus.Documents().Where((_, i) => i % 20 == 19), tok, separator);
+            // The last 5% of the token stream is held out (nanoGPT-style), which works for one long document too.
+            var allPath = trainPath + ".all";
+            using (var all = TokenStream.Build(allPath, corpus.Documents(), tok, separator))
+            {
+                long cut = all.Length - Math.Max(1, all.Length / 20);
+                train = TokenStream.Slice(trainPath, all, 0, cut);
+                validation = TokenStream.Slice(valPath, all, cut, all.Length - cut);
+            }
+            File.Delete(allPath);
         }
         AtomicFile.WriteAllText(stamp, fingerprint);
         return (train, validation);
@@ -194,6 +200,11 @@ public static class TrainingRuns
             : File.Exists(Path.Combine(dir, "vocab.txt")) || File.Exists(Path.Combine(dir, "vocab.json")) || File.Exists(Path.Combine(dir, "tokenizer.json"))
                 ? TokenizerLoader.Load(dir)
                 : throw new GptBertException($"{spec.Model} has no tokenizer files; pass --tokenizer NAME|DIR");
+        if (tokenizer.VocabSize > model.Config.VocabSize)
+        {
+            model.Dispose();
+            throw new GptBertException($"the tokenizer has {tokenizer.VocabSize} tokens but {spec.Model} has a vocabulary of {model.Config.VocabSize}; use the tokenizer the model was trained with");
+        }
         model.train();
         return (model, tokenizer);
     }
@@ -204,6 +215,7 @@ public static class TrainingRuns
     static TrainingResult Run(ITrainingObjective objective, ITextTokenizer tok, TrainingOptions options, string output, bool resume, RunReporting? reporting)
     {
         options.Validate();
+        options = options.Resolve(objective.ExamplesPerEpoch); // so progress knows the total
         long? resumeStep = resume && Trainer.LatestCheckpoint(output) is { } ck ? Trainer.StepOf(ck) : null;
         using var log = RunLog.Open(Path.Combine(output, RunLog.FileName), resumeStep ?? (resume ? 0 : null));
         var progress = new ProgressReporter(new ProgressBudget(options.MaxSteps, options.MaxTokens, options.MaxTime),

@@ -42,6 +42,18 @@ public sealed class MlmMasking
                 }
             i = end;
         }
+        // A batch with nothing chosen has no loss to learn from (and a 0/0 mean): choose one position.
+        if (Array.TrueForAll(labels, l => l == -100))
+        {
+            var candidates = new List<int>();
+            for (int k = 0; k < ids.Length; k++) if (!SpecialIds.Contains((int)ids[k])) candidates.Add(k);
+            if (candidates.Count > 0)
+            {
+                int k = candidates[rng.Next(candidates.Count)];
+                labels[k] = ids[k];
+                ids[k] = MaskId;
+            }
+        }
         return labels;
     }
 

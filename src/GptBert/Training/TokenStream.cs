@@ -63,6 +63,18 @@ public sealed class TokenStream : IDisposable
 
     public static TokenStream Open(string path) => new(path);
 
+    /// <summary>Writes tokens [start, start + count) of <paramref name="source"/> to <paramref name="path"/> and maps it.</summary>
+    public static TokenStream Slice(string path, TokenStream source, long start, long count)
+    {
+        if (count <= 0) throw new GptBertException("the corpus is too small to hold out validation tokens; add text or pass --validation FILE");
+        AtomicFile.Write(path, stream =>
+        {
+            using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+            for (long i = start; i < start + count; i++) w.Write(source[i]);
+        });
+        return new TokenStream(path);
+    }
+
     static void Append(List<int> ids, string doc, ITextTokenizer tokenizer, int? separatorId)
     {
         if (string.IsNullOrWhiteSpace(doc)) return;

@@ -41,9 +41,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         var model = objective.Model;
         Directory.CreateDirectory(outputDirectory);
         long examplesPerStep = (long)options.BatchSize * options.GradientAccumulation;
-        var opts = options.Epochs is double epochs && options.MaxSteps is null
-            ? options with { MaxSteps = Math.Max(1, (long)Math.Ceiling(epochs * objective.ExamplesPerEpoch / examplesPerStep)) }
-            : options;
+        var opts = options.Resolve(objective.ExamplesPerEpoch);
 
         using var optimizer = CreateOptimizer(model, opts);
         var state = new State(0, 0, 0, null, null, null, 0, opts.Seed);

@@ -57,6 +57,12 @@ public sealed record TrainingOptions
         Check(Precision is "fp32" or "bf16" or "fp16", $"--precision must be fp32, bf16 or fp16 (got {Precision})");
     }
 
+    /// <summary>Turns --epochs into a step budget once the data size is known (max steps, when given, wins).</summary>
+    public TrainingOptions Resolve(long examplesPerEpoch) =>
+        Epochs is double epochs && MaxSteps is null
+            ? this with { MaxSteps = Math.Max(1, (long)Math.Ceiling(epochs * examplesPerEpoch / ((double)BatchSize * GradientAccumulation))) }
+            : this;
+
     /// <summary>Progress in [0, 1]: the largest fraction of any budget used so far.</summary>
     public double Progress(long step, long tokens, TimeSpan elapsed)
     {

@@ -434,6 +434,7 @@ public class CliFinetuneTests
     [InlineData("--arch", "bert", "--epochs", "1", "--max-steps", "3")]
     [InlineData("--arch", "bert", "--format", "xml")]
     [InlineData("--arch", "bert", "--max-time", "5")]
+    [InlineData("--arch", "bert", "--early-stopping", "2")]                 // evaluation only at the end (--eval-every 0)
     public void ContradictoryFlagsAreUsageErrors(params string[] flags)
     {
         var dir = TestUtil.TempDir("cli-ft-usage");

@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using GptBert.Data;
+using GptBert.Engine;
+using GptBert.Models;
+using GptBert.Pipelines;
+using GptBert.Reporting;
+using GptBert.Tokenizers;
+using GptBert.Tokenizers.Training;
+using GptBert.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GptBert.Compare;
+
+/// <summary>What `gptbert compare` / `choose` were asked to do.</summary>
+public sealed record CompareSpec
+{
+    public CompareTask Task { get; init; } = CompareTask.Classify;
+    public required string Train { get; init; }
+    public string? Validation { get; init; }
+    public required string Test { get; init; }
+    /// <summary>GPT candidate: built-in name or HF directory (null: none given).</summary>
+    public string? Gpt { get; init; }
+    /// <summary>BERT candidate: built-in name (minilm) or HF directory.</summary>
+    public string? Bert { get; init; }
+    /// <summary>Also train a GPT and a BERT from scratch at a matched parameter count.</summary>
+    public bool FromScratch { get; init; }
+    public long ScratchParameters { get; init; } = 2_000_000;
+    public int ScratchVocabSize { get; init; } = 4000;
+    public long? BudgetSteps { get; init; }
+    public TimeSpan? BudgetTime { get; init; }
+    public int Seeds { get; init; } = 3;
+    public int MaxLength { get; init; } = 64;
+    public int BatchSize { get; init; } = 16;
+    /// <summary>Fine-tuning learning rate for pretrained candidates; scratch models use a higher one.</summary>
+    public double PretrainedLearningRate { get; init; } = 1e-4;
+    public double ScratchLearningRate { get; init; } = 1e-3;
+    public int LatencySamples { get; init; } = 30;
+    public string? Device { get; init; }
+    public LabeledFormatOptions? Format { get; init; }
+    public Requirements Requirements { get; init; } = new();
+    public required string WorkDirectory { get; init; }
+    public string Command { get; init; } = "";
+
+    public void Validate()
+    {
+        if (Seeds < 1) throw new GptBertException($"--seeds must be at least 1 (got {Seeds})");
+        if (BudgetSteps is null && BudgetTime is null) throw new GptBertException("no training budget: give --budget-steps N or --budget-time D");
+        if (BudgetSteps is not null && BudgetTime is not null) throw new GptBertException("give one budget: --budget-steps or --budget-time, not both");
+        if (BudgetSteps is <= 0) throw new GptBertException($"--budget-steps must be positive (got {BudgetSteps})");
+        if (BudgetTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"--budget-time must be positive (got {t})");
+        if (!FromScratch && Gpt is null && Bert is null) throw new GptBertException("no candidates: give --gpt NAME|DIR, --bert NAME|DIR and/or --from-scratch");
+        if (FromScratch && ScratchParameters < 50_000) throw new GptBertException($"--params {ScratchParameters} is too small; use at least 50000");
+        if (MaxLength < 8) throw new GptBertException($"--max-length must be at least 8 (got {MaxLength})");
+    }
+}
+
+/// <summary>
+/// Runs every candidate under the same budget and seeds, measures quality, cost and speed the same way
+/// for each, and hands the table to <see cref="Decision"/>. Timing is split into the training and
+/// evaluation it runs and everything else, so the comparison can state its own overhead.
+/// </summary>
+public static class ComparisonRunner
+{
+    sealed record Plan(string Name, string Family, string Source, Func<LabelSet, (PretrainedModel Model, ITextTokenizer Tokenizer)> Build, double LearningRate);
+
+    public static ComparisonReport Run(CompareSpec spec, RunReporting? reporting = null)
+    {
+        spec.Validate();
+        if (spec.Task != CompareTask.Classify)
+            throw new GptBertException($"--task {spec.Task.ToString().ToLowerInvariant()} is not measured yet; use --task classify (generate and search are next)");
+        var total = Stopwatch.StartNew();
+        double workSeconds = 0; // training + evaluation + measurement: what the overhead is relative to
+        var device = TorchRuntime.ResolveDevice(spec.Requirements.Device is "cuda" ? "cuda" : spec.Device);
+        Directory.CreateDirectory(spec.WorkDirectory);
+        void Info(string m) => reporting?.Info?.Invoke(m);
+
+        var format = spec.Format ?? new LabeledFormatOptions();
+        var train = LabeledDataset.Load(spec.Train, format);
+        var test = LabeledDataset.Load(spec.Test, format with { RequireTwoLabels = false });
+        LabeledDataset validation;
+        if (spec.Validation is not null) validation = LabeledDataset.Load(spec.Validation, format with { RequireTwoLabels = false });
+        else
+        {
+            const int minimum = 20;
+            if (train.Count < minimum)
+                throw new GptBertException($"{spec.Train} has {train.Count} examples; comparing needs at least {minimum} to hold out a validation split (or pass --validation FILE)");
+            var split = train.Split(0.9, 0.1, 0.0, 1);
+            (train, validation) = (split.Train, split.Validation);
+        }
+        var labels = LabelSet.FromTraining(train);
+        labels.Validate(validation);
+        labels.Validate(test);
+
+        var plans = Plans(spec, train, labels, Info);
+        var profile = DatasetProfiler.Profile(train, validation, test, null);
+        Info($"{plans.Count} candidate(s): {string.Join(", ", plans.Select(p => p.Name))}; {spec.Seeds} seed(s) each; budget {BudgetText(spec)}");
+
+        var results = new List<CandidateResult>();
+        foreach (var plan in plans)
+        {
+            var quality = new Dictionary<string, List<double>> { ["accuracy"] = [], ["macro_f1"] = [] };
+            var trainSeconds = new List<double>();
+            var curves = new List<TrainingCurve>();
+            string? firstModelDir = null;
+            PretrainedModel? probe = null;
+            for (int seed = 1; seed <= spec.Seeds; seed++)
+            {
+                var dir = Path.Combine(spec.WorkDirectory, Slug(plan.Name), $"seed-{seed}");
+                if (Directory.Exists(dir)) Directory.Delete(dir, true);
+                TorchRuntime.Seed(seed);
+                var (model, tok) = plan.Build(labels);
+                probe ??= model;
+                var options = new TrainingOptions
+                {
+                    MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, LearningRate = plan.LearningRate,
+                    WarmupFraction = 0.1, Seed = seed, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1, LogEvery = 5,
+                };
+                var curve = new CurveRecorder(seed);
+                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: training ({model.ParameterCount:N0} parameters)");
+                var sw = Stopwatch.StartNew();
+                TrainingRuns.TrainClassifier(model, tok, train, validation, labels, spec.MaxLength, options, dir, device,
+                    reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
+                trainSeconds.Add(sw.Elapsed.TotalSeconds);
+                curves.Add(curve.ToCurve());
+                if (model != probe) model.Dispose();
+
+                sw.Restart();
+                using (var classifier = new Classifier(dir, device: spec.Device, maxLength: spec.MaxLength))
+                {
+                    var m = classifier.Evaluate(test);
+                    quality["accuracy"].Add(m.Accuracy);
+                    quality["macro_f1"].Add(m.MacroF1);
+                    Info($"[{plan.Name}] seed {seed}: test accuracy {m.Accuracy:F3}, macro-F1 {m.MacroF1:F3}");
+                }
+                workSeconds += trainSeconds[^1] + sw.Elapsed.TotalSeconds;
+                firstModelDir ??= dir;
+            }
+
+            var measureClock = Stopwatch.StartNew();
+            Info($"[{plan.Name}] measuring latency, throughput and memory");
+            var speed = SpeedProbe.Measure(firstModelDir!, test.Select(e => (e.Text, e.Pair)).ToList(), spec.MaxLength, spec.LatencySamples, spec.Device);
+            workSeconds += measureClock.Elapsed.TotalSeconds;
+            var config = probe!.Config;
+            results.Add(new CandidateResult
+            {
+                Name = plan.Name, Family = plan.Family, Source = plan.Source, Architecture = probe.Architecture,
+                Parameters = probe.ParameterCount,
+                SizeOnDiskBytes = new FileInfo(Path.Combine(firstModelDir!, "model.safetensors")).Length,
+                Quality = quality.ToDictionary(kv => kv.Key, kv => Measured.Of(kv.Value)),
+                TrainingSeconds = Measured.Of(trainSeconds),
+                LatencyP50Ms = speed.P50Ms, LatencyP95Ms = speed.P95Ms, ThroughputPerSecond = speed.Throughput, BestBatchSize = speed.BestBatch,
+                PeakMemoryMb = speed.PeakMemoryMb,
+                FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.Classification, spec.MaxLength),
+                Seeds = Enumerable.Range(1, spec.Seeds).ToList(),
+                Curves = curves,
+            });
+            probe.Dispose();
+        }
+
+        var verdict = Decision.Choose(spec.Task, profile, spec.Requirements, results);
+        double totalSeconds = total.Elapsed.TotalSeconds;
+        return new ComparisonReport
+        {
+            Task = spec.Task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
+            Command = spec.Command, Versions = Versions(), Machine = Machine(), Date = DateTime.UtcNow, Budget = BudgetText(spec),
+            OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
+        };
+    }
+
+    static List<Plan> Plans(CompareSpec spec, LabeledDataset train, LabelSet labels, Action<string> info)
+    {
+        var plans = new List<Plan>();
+        if (spec.Gpt is not null) plans.Add(Pretrained(spec.Gpt, "gpt", spec));
+        if (spec.Bert is not null) plans.Add(Pretrained(spec.Bert, "bert", spec));
+        if (spec.FromScratch)
+        {
+            // Same tokenizer budget for both: a vocabulary of the same size learned from the training texts.
+            int vocab = spec.ScratchVocabSize;
+            info($"training a {vocab}-token BPE (GPT) and WordPiece (BERT) vocabulary on the training texts");
+            var texts = train.SelectMany(e => e.Pair is null ? [e.Text] : new[] { e.Text, e.Pair }).ToList();
+            var bpe = TokenizerTraining.Train(TokenizerTraining.Bpe, texts, new TokenizerTrainingOptions { VocabSize = vocab });
+            var wordpiece = TokenizerTraining.Train(TokenizerTraining.WordPiece, texts, new TokenizerTrainingOptions { VocabSize = vocab });
+            foreach (var (family, tok) in new[] { ("gpt", bpe), ("bert", wordpiece) })
+            {
+                var shape = CostModel.MatchedShape(family, spec.ScratchParameters, tok.VocabSize, spec.MaxLength, ModelHead.Classification);
+                plans.Add(new Plan($"{family.ToUpperInvariant()} from scratch", family, "scratch", labelSet =>
+                {
+                    var config = shape.Config(family, tok.VocabSize);
+                    config.SetLabels(labelSet);
+                    config.PadTokenId ??= tok.PadId ?? tok.EosId;
+                    PretrainedModel m = family == "gpt" ? new GPT2ForSequenceClassification((Gpt2Config)config) : new BertForSequenceClassification((BertConfig)config);
+                    return (m, tok);
+                }, spec.ScratchLearningRate));
+            }
+        }
+        return plans;
+    }
+
+    static Plan Pretrained(string source, string role, CompareSpec spec)
+    {
+        string dir = ModelHub.IsBuiltIn(source) ? ModelHub.EnsureMiniLm() : source;
+        if (!Directory.Exists(dir)) throw new GptBertException($"--{role} {source}: not a built-in (minilm) and no such directory");
+        var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        string family = config is Gpt2Config ? "gpt" : "bert";
+        if (family != role)
+            throw new GptBertException($"--{role} {source} is a {(family == "gpt" ? "GPT-2" : "BERT")} checkpoint; pass it as --{family} instead");
+        string name = ModelHub.IsBuiltIn(source) ? "MiniLM (pretrained BERT)" : $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(source))} ({(family == "gpt" ? "GPT" : "BERT")})";
+        return new Plan(name, family, source, labels =>
+        {
+            var cfgArch = family == "gpt" ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
+            var (model, _) = ModelFactory.Load(dir, cfgArch, c => { c.SetLabels(labels); if (c is Gpt2Config g) g.PadTokenId ??= g.EosTokenId; }, dropHead: true);
+            model.train();
+            return (model, TokenizerLoader.Load(dir));
+        }, spec.PretrainedLearningRate);
+    }
+
+    static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
+
+    public static string BudgetText(CompareSpec spec) =>
+        spec.BudgetSteps is long s ? $"{s} optimizer steps of {spec.BatchSize} examples per run"
+        : $"{ProgressReporter.FormatDuration(spec.BudgetTime!.Value)} of training per run";
+
+    public static string Versions() =>
+        $"GptBert {typeof(ComparisonRunner).Assembly.GetName().Version}, {TorchRuntime.Describe()}, .NET {Environment.Version}";
+
+    public static string Machine()
+    {
+        string cpu = "unknown CPU";
+        try { cpu = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); } catch (Exception) { }
+        double memGb = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e9;
+        return $"{cpu}, {Environment.ProcessorCount} cores, {memGb:F0} GB memory, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+    }
+
+    /// <summary>Collects the loss curve of one run from the trainer's events.</summary>
+    sealed class CurveRecorder(int seed)
+    {
+        readonly List<double> steps = [], loss = [], evalSteps = [], evalLoss = [];
+        public void Add(TrainingEvent e)
+        {
+            if (e.Kind == "train" && e.Loss is double l) { steps.Add(e.Step); loss.Add(l); }
+            if (e.Kind == "eval" && e.Metrics?.TryGetValue("loss", out var v) == true) { evalSteps.Add(e.Step); evalLoss.Add(v); }
+        }
+        public TrainingCurve ToCurve() => new(seed, steps, loss, evalSteps, evalLoss);
+    }
+}

@@ -1,0 +1,179 @@
+namespace GptBert.Compare.Report;
+
+/// <summary>Which way a row's figure is better, for highlighting the best candidate.</summary>
+public enum Better { None, Higher, Lower }
+
+/// <summary>One cell: the text every renderer prints, the number behind it (for highlighting), and flags.</summary>
+public sealed record EvidenceCell(string Text, double? Value = null, bool Estimated = false, bool Best = false, bool Unsupported = false);
+
+/// <summary>One figure across the candidates.</summary>
+public sealed record EvidenceRow(string Label, IReadOnlyList<EvidenceCell> Cells, Better Better = Better.None, bool IsQuality = false);
+
+/// <summary>A labelled line of the data profile or the run description.</summary>
+public sealed record ReportLine(string Label, string Text);
+
+/// <summary>
+/// The evidence table and the text lines of a report, built once from a <see cref="ComparisonReport"/>
+/// and rendered by the console summary, the HTML page and the Markdown file: every figure is formatted
+/// here (through <see cref="ReportFormat"/>), so the three show identical strings.
+/// </summary>
+public sealed record EvidenceTable(
+    IReadOnlyList<CandidateResult> Candidates,
+    IReadOnlyList<EvidenceRow> Rows,
+    IReadOnlyList<string> Footnotes)
+{
+    public const string NotSupported = "not supported";
+
+    public static EvidenceTable Build(ComparisonReport r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        var cands = r.Candidates ?? [];
+        var rows = new List<EvidenceRow>();
+
+        EvidenceCell Cell(CandidateResult c, string figure, string text, double? value, bool quality = false)
+        {
+            if (!c.Supported && (quality || text == ReportFormat.Missing))
+                return new EvidenceCell(quality ? NotSupported : text, null, Unsupported: true);
+            bool known = text != ReportFormat.Missing;
+            bool est = known && ReportFormat.IsEstimated(c, figure);
+            return new EvidenceCell(est ? ReportFormat.EstimatedMark + text : text, known ? value : null, est, Unsupported: !c.Supported);
+        }
+        void Add(string label, Better better, Func<CandidateResult, EvidenceCell> cell, bool quality = false) =>
+            rows.Add(new EvidenceRow(label, cands.Select(cell).ToList(), better, quality));
+        static double? Positive(double v) => double.IsFinite(v) && v > 0 ? v : null;
+
+        Add("family", Better.None, c => new EvidenceCell(ReportFormat.Family(c.Family), Unsupported: !c.Supported));
+        if (cands.Any(c => c.Seeds.Count > 0))
+            Add("seeds", Better.None, c => new EvidenceCell(c.Seeds.Count == 0 ? ReportFormat.Missing : string.Join(", ", c.Seeds.Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture))), Unsupported: !c.Supported));
+        Add("parameters", Better.None, c => Cell(c, ReportFormat.Parameters,
+            Positive(c.Parameters) is { } p ? ReportFormat.Count(p) : ReportFormat.Missing, Positive(c.Parameters)));
+        Add("size on disk", Better.Lower, c => Cell(c, ReportFormat.Size,
+            Positive(c.SizeOnDiskBytes) is { } b ? ReportFormat.Bytes(b) : ReportFormat.Missing, Positive(c.SizeOnDiskBytes)));
+        foreach (var metric in ReportFormat.MetricOrder(r))
+            Add(metric, ReportFormat.LowerIsBetter(metric) ? Better.Lower : Better.Higher, c =>
+            {
+                c.Quality.TryGetValue(metric, out var m);
+                double? v = m is not null && double.IsFinite(m.Mean) ? m.Mean : null;
+                return Cell(c, "quality:" + metric, ReportFormat.Quality(m), v, quality: true);
+            }, quality: true);
+        Add("training time", Better.Lower, c => Cell(c, ReportFormat.Training, ReportFormat.TrainingTime(c.TrainingSeconds),
+            c.TrainingSeconds is { } t && double.IsFinite(t.Mean) ? t.Mean : null));
+        Add("latency p50 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP50,
+            Positive(c.LatencyP50Ms) is { } l ? ReportFormat.Milliseconds(l) : ReportFormat.Missing, Positive(c.LatencyP50Ms)));
+        Add("latency p95 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP95,
+            Positive(c.LatencyP95Ms) is { } l ? ReportFormat.Milliseconds(l) : ReportFormat.Missing, Positive(c.LatencyP95Ms)));
+        Add("throughput (best batch)", Better.Higher, c => Cell(c, ReportFormat.ThroughputFigure,
+            ReportFormat.Throughput(c.ThroughputPerSecond, c.BestBatchSize), Positive(c.ThroughputPerSecond)));
+        Add("peak memory", Better.Lower, c => Cell(c, ReportFormat.Memory,
+            Positive(c.PeakMemoryMb) is { } m ? ReportFormat.Mebibytes(m) : ReportFormat.Missing, Positive(c.PeakMemoryMb)));
+        Add("FLOPs/token", Better.Lower, c => Cell(c, ReportFormat.Flops,
+            Positive(c.FlopsPerToken) is { } f ? ReportFormat.Count(f) : ReportFormat.Missing, Positive(c.FlopsPerToken)));
+
+        rows = rows.Select(MarkBest).ToList();
+
+        var notes = new List<string>();
+        if (rows.Any(row => row.Cells.Any(c => c.Estimated))) notes.Add(ReportFormat.EstimatedFootnote);
+        foreach (var c in cands.Where(c => !c.Supported))
+        {
+            var why = string.IsNullOrWhiteSpace(c.NotSupportedReason) ? "" : ": " + OneLine(c.NotSupportedReason);
+            notes.Add($"{OneLine(c.Name)}: {NotSupported} for {ReportFormat.Task(r.Task)}{why}");
+        }
+        return new EvidenceTable(cands, rows, notes);
+    }
+
+    /// <summary>Marks the best value of a row among supported candidates (only when at least two have one; ties all count).</summary>
+    static EvidenceRow MarkBest(EvidenceRow row)
+    {
+        if (row.Better == Better.None) return row;
+        var values = row.Cells.Where(c => !c.Unsupported && c.Value is not null).Select(c => c.Value!.Value).ToList();
+        if (values.Count < 2 || values.Distinct().Count() < 2) return row;
+        double best = row.Better == Better.Higher ? values.Max() : values.Min();
+        return row with { Cells = row.Cells.Select(c => !c.Unsupported && c.Value == best ? c with { Best = true } : c).ToList() };
+    }
+
+    /// <summary>Collapses line breaks so a user string stays on one line of the console or a table cell.</summary>
+    public static string OneLine(string? s) =>
+        string.Join(' ', (s ?? "").Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim()).Where(p => p.Length > 0));
+
+    /// <summary>The data profile as labelled lines: examples per split, labels and balance, lengths, scripts.</summary>
+    public static IReadOnlyList<ReportLine> ProfileLines(ComparisonReport r)
+    {
+        var p = r.Profile ?? new DatasetProfile();
+        var lines = new List<ReportLine>
+        {
+            new("task", ReportFormat.Task(r.Task)),
+            new("examples", $"train {ReportFormat.Integer(p.TrainExamples)}, validation {ReportFormat.Integer(p.ValidationExamples)}, test {ReportFormat.Integer(p.TestExamples)}"),
+        };
+        if (p.LabelCounts.Count > 0)
+        {
+            lines.Add(new("labels", LabelsText(p)));
+            var balance = $"largest/smallest class {ReportFormat.Ratio(p.ImbalanceRatio)}";
+            if (p.MajorityBaselineAccuracy > 0)
+                balance += $"; majority baseline accuracy {ReportFormat.QualityValue(p.MajorityBaselineAccuracy)}";
+            lines.Add(new("balance", balance));
+        }
+        var length = $"characters: mean {Round(p.MeanChars)}, median {Round(p.MedianChars)}, p95 {Round(p.P95Chars)}, max {ReportFormat.Integer(p.MaxChars)}";
+        if (p.P95Tokens > 0) length += $"; tokens: p95 {Round(p.P95Tokens)}";
+        lines.Add(new("length", length));
+        if (p.Scripts.Count > 0)
+            lines.Add(new("scripts", string.Join(", ", p.Scripts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => $"{OneLine(kv.Key)} {ReportFormat.Percent(kv.Value)}"))));
+        if (p.HasPairs) lines.Add(new("text pairs", "yes"));
+        return lines;
+    }
+
+    static string Round(double v) => double.IsFinite(v) ? ReportFormat.Integer((long)Math.Round(v, MidpointRounding.AwayFromZero)) : ReportFormat.Missing;
+
+    /// <summary>How many labels are listed by name; the rest are summarised as "+N more".</summary>
+    public const int MaxLabelsListed = 12;
+
+    /// <summary>Labels by frequency with count and share, most frequent first.</summary>
+    public static IReadOnlyList<(string Label, int Count, double Share)> LabelShares(DatasetProfile p)
+    {
+        double total = p.LabelCounts.Values.Sum(v => (double)v);
+        return p.LabelCounts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => (kv.Key, kv.Value, total > 0 ? kv.Value / total : 0)).ToList();
+    }
+
+    /// <summary>"2 labels: positive 620 (51.7%), negative 580 (48.3%)".</summary>
+    public static string LabelCountText(string label, int count, double share) =>
+        $"{OneLine(label)} {ReportFormat.Integer(count)} ({ReportFormat.Percent(share)})";
+
+    static string LabelsText(DatasetProfile p)
+    {
+        var shares = LabelShares(p);
+        var parts = shares.Take(MaxLabelsListed).Select(s => LabelCountText(s.Label, s.Count, s.Share)).ToList();
+        if (shares.Count > MaxLabelsListed) parts.Add($"+{(shares.Count - MaxLabelsListed).ToString(System.Globalization.CultureInfo.InvariantCulture)} more");
+        return $"{shares.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)} labels: {string.Join(", ", parts)}";
+    }
+
+    /// <summary>The budget and the user's constraints.</summary>
+    public static IReadOnlyList<ReportLine> BudgetLines(ComparisonReport r)
+    {
+        var q = r.Requirements ?? new Requirements();
+        var req = new List<string>();
+        if (q.LatencyMs is { } l) req.Add($"latency <= {ReportFormat.Milliseconds(l)}");
+        if (q.MemoryMb is { } m) req.Add($"memory <= {ReportFormat.Mebibytes(m)}");
+        if (q.DiskMb is { } d) req.Add($"disk <= {ReportFormat.Mebibytes(d)}");
+        if (q.NeedsGeneration) req.Add("needs text generation");
+        req.Add($"device {OneLine(q.Device)}, {q.Cores.ToString(System.Globalization.CultureInfo.InvariantCulture)} cores");
+        return
+        [
+            new("budget", string.IsNullOrWhiteSpace(r.Budget) ? ReportFormat.Missing : OneLine(r.Budget)),
+            new("requirements", string.Join(", ", req)),
+        ];
+    }
+
+    /// <summary>"comparison overhead: 1.8% of 9m12s".</summary>
+    public static string OverheadLine(ComparisonReport r) =>
+        $"comparison overhead: {ReportFormat.Percent(r.OverheadFraction)} of {ReportFormat.Duration(r.TotalSeconds)}";
+
+    /// <summary>Command, versions, machine and date (the HTML and Markdown reports show these; the console does not repeat them).</summary>
+    public static IReadOnlyList<ReportLine> RunLines(ComparisonReport r) =>
+    [
+        new("command", string.IsNullOrWhiteSpace(r.Command) ? ReportFormat.Missing : r.Command),
+        new("versions", string.IsNullOrWhiteSpace(r.Versions) ? ReportFormat.Missing : OneLine(r.Versions)),
+        new("machine", string.IsNullOrWhiteSpace(r.Machine) ? ReportFormat.Missing : OneLine(r.Machine)),
+        new("date", ReportFormat.Date(r.Date)),
+    ];
+}
