@@ -71,6 +71,8 @@ public static class CliApp
         root.Subcommands.Add(PretrainCommand.Create(ctx));
         root.Subcommands.Add(FinetuneCommand.Create(ctx));
         root.Subcommands.Add(EvaluateCommand.Create(ctx));
+        root.Subcommands.Add(CompareCommand.Create(ctx, choose: false));
+        root.Subcommands.Add(CompareCommand.Create(ctx, choose: true));
         root.Subcommands.Add(VersionCommand.Create(ctx));
         return root;
     }

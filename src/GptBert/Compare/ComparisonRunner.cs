@@ -75,6 +75,9 @@ public static class ComparisonRunner
         Directory.CreateDirectory(spec.WorkDirectory);
         void Info(string m) => reporting?.Info?.Invoke(m);
 
+        // Candidates first: a checkpoint in the wrong role should fail before any data is read.
+        if (spec.Gpt is not null) Pretrained(spec.Gpt, "gpt", spec);
+        if (spec.Bert is not null) Pretrained(spec.Bert, "bert", spec);
         var format = spec.Format ?? new LabeledFormatOptions();
         var train = LabeledDataset.Load(spec.Train, format);
         var test = LabeledDataset.Load(spec.Test, format with { RequireTwoLabels = false });

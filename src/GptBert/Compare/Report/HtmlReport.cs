@@ -349,6 +349,8 @@ footer { color: var(--muted); font-size: 13px; text-align: center; margin-top: 8
 
 @media (max-width: 760px) {
   .page { padding: 20px 12px; }
+  section { padding: 16px 14px; }
+  .verdict-choice { font-size: 28px; }
   .charts, .data-grid { grid-template-columns: minmax(0, 1fr); }
 }
 @media print {

@@ -41,7 +41,7 @@ public static class ReportJson
     public static string Serialize(ComparisonReport r, bool indented = true, bool includeCurves = true)
     {
         ArgumentNullException.ThrowIfNull(r);
-        var options = indented ? Options : new JsonSerializerOptions(Options) { WriteIndented = false };
+        var options = Options; // the writer's own options decide indentation
         var buffer = new ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented, Encoder = Options.Encoder }))
         {

@@ -312,7 +312,7 @@ public class ReportTests
         Assert.Equal(497_774_208, gpt.GetProperty("size_on_disk_bytes").GetInt64());
         Assert.Equal(3, gpt.GetProperty("quality").GetProperty("accuracy").GetProperty("values").GetArrayLength());
         Assert.Equal(3, gpt.GetProperty("quality").GetProperty("macro_f1").GetProperty("n").GetInt32());
-        Assert.Equal(["FlopsPerToken", "peak_memory_mb"], gpt.GetProperty("estimated").EnumerateArray().Select(e => e.GetString()).ToArray());
+        Assert.Equal(["FlopsPerToken", "peak_memory_mb"], gpt.GetProperty("estimated").EnumerateArray().Select(e => e.GetString()!).ToArray());
         Assert.Equal(3, gpt.GetProperty("curves").GetArrayLength());
         Assert.Equal(1200, root.GetProperty("profile").GetProperty("train_examples").GetInt32());
         Assert.Equal(50, root.GetProperty("requirements").GetProperty("latency_ms").GetDouble());

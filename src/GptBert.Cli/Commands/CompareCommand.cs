@@ -1,0 +1,165 @@
+using System.CommandLine;
+using System.Globalization;
+using GptBert.Compare;
+using GptBert.Compare.Report;
+using GptBert.Pipelines;
+
+namespace GptBert.Cli.Commands;
+
+/// <summary>
+/// `gptbert compare` (both families under one budget, side by side) and `gptbert choose` (the same
+/// measurements plus the user's requirements, ending in a verdict). With no arguments `choose` runs the
+/// built-in default: the shipped State of the Union era dataset, GPT and BERT from scratch at a matched
+/// size plus the built-in MiniLM, 3 seeds, 40 s of training each.
+/// </summary>
+public static class CompareCommand
+{
+    const string DefaultDataset = "data/classification/sotu-era";
+
+    public static Command Create(CliContext ctx, bool choose)
+    {
+        var command = choose
+            ? new Command("choose", """
+                Recommend GPT or BERT for a task, your data and your hardware, by measurement: trains and measures the
+                candidates like 'gptbert compare', then applies your requirements (--latency-ms, --memory-mb, --disk-mb,
+                --needs-generation, --device) and prints the verdict (GPT, BERT, either is fine, or neither fits the budget)
+                with its reasons and the evidence table. With no arguments it runs the built-in default on the shipped
+                State of the Union era dataset (data/classification/sotu-era): a GPT and a BERT trained from scratch at a
+                matched size and the built-in MiniLM, 3 seeds each, 40 s of training per run — about 10 minutes on 2 cores.
+                A self-contained HTML report (plus Markdown and JSON) is written to --report (default ./gptbert-report).
+                """).WithSummary("GPT or BERT for your task, data and hardware: measured, with a verdict")
+            : new Command("compare", """
+                Train and measure a GPT and a BERT under the same budget on your data and put the results side by side:
+                test quality (accuracy, macro-F1) as mean ± std over seeds, training time, latency p50/p95 at batch 1,
+                throughput at the best batch size, peak memory, size on disk, parameters and FLOPs per token.
+                Candidates: --gpt/--bert (a built-in such as minilm, or a Hugging Face directory), and/or --from-scratch
+                (a GPT and a BERT with --params parameters each and same-size vocabularies learned from --train).
+                The verdict uses no requirements; see 'gptbert choose' for those.
+                """).WithSummary("Train and measure GPT and BERT side by side under one budget");
+        command.WithExamples(choose
+            ? """
+              gptbert choose
+              gptbert choose --train train.csv --test test.csv --bert minilm --from-scratch --budget-time 1m --latency-ms 20
+              gptbert choose --task generate --train corpus.txt --test heldout.txt --from-scratch --budget-steps 500 --json
+              """
+            : """
+              gptbert compare --task classify --train train.csv --test test.csv --bert minilm --from-scratch --budget-steps 300
+              gptbert compare --train train.csv --validation dev.csv --test test.csv --gpt ./my-gpt2 --bert ./my-bert --budget-time 5m --seeds 3 --report out/
+              """);
+
+        var task = new Option<string>("--task") { Description = "classify (now); generate and search are planned", HelpName = "classify|generate|search", DefaultValueFactory = _ => "classify" };
+        var train = new Option<string?>("--train") { Description = choose ? $"Labeled training data (default: {DefaultDataset}/train.csv)" : "Labeled training data (.csv, .tsv or .jsonl)", HelpName = "FILE" };
+        var validation = new Option<string?>("--validation") { Description = "Labeled validation data (default: 10% of --train, stratified)", HelpName = "FILE" };
+        var test = new Option<string?>("--test") { Description = "Labeled test data the verdict is measured on", HelpName = "FILE" };
+        var gpt = new Option<string?>("--gpt") { Description = "A GPT-2 candidate: Hugging Face directory", HelpName = "NAME|DIR" };
+        var bert = new Option<string?>("--bert") { Description = "A BERT candidate: built-in 'minilm' or a Hugging Face directory", HelpName = "NAME|DIR" };
+        var scratch = new Option<bool>("--from-scratch") { Description = "Also train a GPT and a BERT from scratch at a matched parameter count" };
+        var parameters = new Option<string?>("--params") { Description = "Parameters of each from-scratch model (e.g. 2M, 500k; default 2M)", HelpName = "N" };
+        var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary learned for each from-scratch model (default 4000)", HelpName = "N", DefaultValueFactory = _ => 4000 };
+        var steps = new Option<long?>("--budget-steps") { Description = "Optimizer steps per training run (the same for every candidate)", HelpName = "N" };
+        var time = new Option<string?>("--budget-time") { Description = "Training wall time per run, e.g. 40s, 5m (the same for every candidate)", HelpName = "D" };
+        var seeds = new Option<int>("--seeds") { Description = "Training runs per candidate with seeds 1..N (default 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
+        var maxLength = new Option<int>("--max-length") { Description = "Tokens per example (default 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch-size") { Description = "Examples per training step (default 16)", HelpName = "N", DefaultValueFactory = _ => 16 };
+        var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (verdict, reasons, candidates, ...) instead of the text summary" };
+        var work = new Option<string?>("--work-dir") { Description = "Where the candidates' runs are written (default: a 'runs' folder inside --report, or a temporary folder)", HelpName = "DIR" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (default cpu)", HelpName = "DEVICE", DefaultValueFactory = _ => "cpu" };
+        var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)", HelpName = "N" };
+        foreach (var o in new Option[] { task, train, validation, test, gpt, bert, scratch, parameters, vocab, steps, time, seeds, maxLength, batch, report, json, work, device, threads })
+            command.Options.Add(o);
+        var latency = new Option<double?>("--latency-ms") { Description = "Maximum latency p95 at batch 1, in ms", HelpName = "MS" };
+        var memory = new Option<double?>("--memory-mb") { Description = "Maximum peak inference memory, in MiB", HelpName = "MB" };
+        var disk = new Option<double?>("--disk-mb") { Description = "Maximum model size on disk, in MiB", HelpName = "MB" };
+        var generation = new Option<bool>("--needs-generation") { Description = "The application must generate text (rules out BERT)" };
+        var cores = new Option<int?>("--cores") { Description = "Cores of the target machine (informational; measurements use this machine)", HelpName = "N" };
+        if (choose) foreach (var o in new Option[] { latency, memory, disk, generation, cores }) command.Options.Add(o);
+        var format = LabeledDataFlags.AddTo(command);
+
+        command.SetAction(r =>
+        {
+            var compareTask = r.GetValue(task) switch
+            {
+                "classify" => CompareTask.Classify,
+                "generate" => CompareTask.Generate,
+                "search" => CompareTask.Search,
+                var other => throw new UsageException($"unknown --task '{other}'; use classify, generate or search"),
+            };
+            string? trainPath = r.GetValue(train), testPath = r.GetValue(test), validationPath = r.GetValue(validation);
+            bool builtIn = choose && trainPath is null && testPath is null;
+            string? gptArg = r.GetValue(gpt), bertArg = r.GetValue(bert);
+            bool fromScratch = r.GetValue(scratch);
+            long? budgetSteps = r.GetValue(steps);
+            TimeSpan? budgetTime = r.GetValue(time) is string t
+                ? Durations.TryParse(t, out var d, out var err) ? d : throw new UsageException($"--budget-time {t}: {err}")
+                : null;
+            if (builtIn)
+            {
+                var dataDir = FindDefaultDataset();
+                trainPath = Path.Combine(dataDir, "train.csv");
+                validationPath ??= Path.Combine(dataDir, "validation.csv");
+                testPath = Path.Combine(dataDir, "test.csv");
+                if (gptArg is null && bertArg is null && !fromScratch) { fromScratch = true; bertArg = ModelHub.MiniLm; }
+                if (budgetSteps is null && budgetTime is null) budgetTime = TimeSpan.FromSeconds(40);
+                ctx.Stderr.WriteLine($"built-in default: {DefaultDataset} (State of the Union passage → era), GPT and BERT from scratch + MiniLM, {r.GetValue(seeds)} seeds, {Durations.Format(budgetTime ?? TimeSpan.Zero)} per run");
+            }
+            if (trainPath is null || testPath is null)
+                throw new UsageException("give --train FILE and --test FILE" + (choose ? " (or no arguments at all for the built-in default)" : ""));
+            if (compareTask != CompareTask.Classify)
+                throw new GptBertException($"--task {r.GetValue(task)} is not measured yet; use --task classify (generate and search come next)");
+            long scratchParams = 2_000_000;
+            if (r.GetValue(parameters) is string p)
+            {
+                if (!Durations.TryParseCount(p, out scratchParams, out var perr)) throw new UsageException($"--params {p}: {perr}");
+                if (!fromScratch) throw new UsageException("--params applies only with --from-scratch");
+            }
+            string? reportDir = r.GetValue(report) ?? (choose ? "gptbert-report" : null);
+            string workDir = r.GetValue(work)
+                ?? (reportDir is not null ? Path.Combine(reportDir, "runs") : Path.Combine(Path.GetTempPath(), $"gptbert-compare-{Environment.ProcessId}"));
+
+            GptBert.Engine.TorchRuntime.Configure(r.GetValue(threads));
+            var spec = new CompareSpec
+            {
+                Task = compareTask, Train = trainPath, Validation = validationPath, Test = testPath, Gpt = gptArg, Bert = bertArg,
+                FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
+                BudgetSteps = budgetSteps, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
+                MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
+                Device = r.GetValue(device), Format = format.Build(r), WorkDirectory = workDir,
+                Requirements = new Requirements
+                {
+                    LatencyMs = choose ? r.GetValue(latency) : null, MemoryMb = choose ? r.GetValue(memory) : null, DiskMb = choose ? r.GetValue(disk) : null,
+                    NeedsGeneration = choose && r.GetValue(generation), Device = r.GetValue(device) ?? "cpu",
+                    Cores = (choose ? r.GetValue(cores) : null) ?? Environment.ProcessorCount,
+                },
+                Command = "gptbert " + string.Join(' ', CommandLineArgs(r)),
+            };
+            if (spec.Requirements.LatencyMs is <= 0 || spec.Requirements.MemoryMb is <= 0 || spec.Requirements.DiskMb is <= 0)
+                throw new UsageException("--latency-ms, --memory-mb and --disk-mb must be positive");
+
+            var result = ComparisonRunner.Run(spec, new RunReporting(ctx.Stderr, ctx.StderrIsTerminal, Info: m => { ctx.Stderr.WriteLine(m); ctx.Stderr.Flush(); }));
+            if (reportDir is not null)
+            {
+                var files = HtmlReport.Write(result, reportDir);
+                ctx.Stderr.WriteLine($"report: {Path.GetFullPath(Path.Combine(reportDir, "report.html"))} (+ report.md, report.json, charts)");
+            }
+            if (r.GetValue(json)) ctx.Out.Line(ReportJson.Serialize(result));
+            else ctx.Out.Write(ConsoleSummary.Render(result));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    static IEnumerable<string> CommandLineArgs(ParseResult r) => r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value);
+
+    /// <summary>The shipped dataset, looked for above the program and the current directory (a clone's data/ folder).</summary>
+    static string FindDefaultDataset()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                var candidate = Path.Combine(d.FullName, DefaultDataset);
+                if (File.Exists(Path.Combine(candidate, "train.csv"))) return candidate;
+            }
+        throw new GptBertException($"the built-in dataset {DefaultDataset} was not found (run from a GptBert clone); or give --train FILE --test FILE");
+    }
+}

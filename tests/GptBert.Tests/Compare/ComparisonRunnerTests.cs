@@ -1,0 +1,101 @@
+using GptBert.Compare;
+using GptBert.Data;
+using GptBert.Pipelines;
+
+namespace GptBert.Tests.Compare;
+
+public class ComparisonRunnerTests
+{
+    static readonly string[] Words = "red blue green cat dog bird sun moon star tree rock river hill road boat ship".Split(' ');
+
+    /// <summary>Known by construction: the label is the colour word that ends the text; everything before is noise.</summary>
+    static (string Train, string Test) LastWordTask(string dir, int n = 240)
+    {
+        var rng = new Random(3);
+        string[] colours = ["red", "blue", "green"];
+        string Row(int i)
+        {
+            var label = colours[i % 3];
+            var noise = string.Join(" ", Enumerable.Range(0, 5 + rng.Next(6)).Select(_ => Words[3 + rng.Next(Words.Length - 3)]));
+            return $"{noise} {label},{label}";
+        }
+        var train = Path.Combine(dir, "train.csv"); var test = Path.Combine(dir, "test.csv");
+        File.WriteAllLines(train, ["text,label", .. Enumerable.Range(0, n).Select(Row)]);
+        File.WriteAllLines(test, ["text,label", .. Enumerable.Range(0, 60).Select(Row)]);
+        return (train, test);
+    }
+
+    static CompareSpec Spec(string dir, string train, string test, int seeds = 2) => new()
+    {
+        Train = train, Test = test, WorkDirectory = Path.Combine(dir, "work"), FromScratch = true, ScratchParameters = 120_000, ScratchVocabSize = 320,
+        BudgetSteps = 60, Seeds = seeds, MaxLength = 24, ScratchLearningRate = 3e-3, LatencySamples = 5,
+    };
+
+    [Fact]
+    public void LastWordTaskIsLearnedByBothAndTheVerdictFollowsTheEvidence()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-lastword");
+        var (train, test) = LastWordTask(dir);
+        var report = ComparisonRunner.Run(Spec(dir, train, test), new RunReporting(Progress: TextWriter.Null));
+        Assert.Equal(2, report.Candidates.Count);
+        var gpt = report.Candidates.Single(c => c.Family == "gpt");
+        var bert = report.Candidates.Single(c => c.Family == "bert");
+        // Matched size: within the cost model's 10% (embeddings of the same-size vocabularies included).
+        Assert.InRange((double)gpt.Parameters / bert.Parameters, 0.8, 1.25);
+        // GPT classifies from the last token, which is the answer: it must learn this task.
+        Assert.True(gpt.Quality["accuracy"].Mean >= 0.9, $"GPT accuracy {gpt.Quality["accuracy"].Mean:F3}");
+        Assert.Contains(report.Verdict.Choice, new[] { "gpt", "either", "bert" });
+        if (bert.Quality["macro_f1"].Mean < gpt.Quality["macro_f1"].Mean - 0.1) Assert.Equal("gpt", report.Verdict.Choice);
+        Assert.NotEmpty(report.Verdict.Reasons);
+        Assert.All(report.Candidates, c => Assert.Equal(2, c.Quality["accuracy"].N));
+        Assert.All(report.Candidates, c => Assert.True(c.LatencyP50Ms > 0 && c.ThroughputPerSecond > 0 && c.SizeOnDiskBytes > 0));
+        Assert.InRange(report.OverheadFraction, 0, 0.5);
+    }
+
+    [Fact]
+    public void BudgetsThatExcludeBothGiveNeither()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-neither");
+        var (train, test) = LastWordTask(dir, 60);
+        var spec = Spec(dir, train, test, seeds: 1) with { BudgetSteps = 5, Requirements = new Requirements { LatencyMs = 0.0001 } };
+        var report = ComparisonRunner.Run(spec, new RunReporting(Progress: TextWriter.Null));
+        Assert.Equal("neither", report.Verdict.Choice);
+    }
+
+    [Fact]
+    public void SeedsChangeResultsAndAFixedSeedReproducesThem()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-seeds");
+        var (train, test) = LastWordTask(dir, 90);
+        var spec = Spec(dir, train, test, seeds: 2) with { BudgetSteps = 8 };
+        var a = ComparisonRunner.Run(spec, new RunReporting(Progress: TextWriter.Null));
+        var b = ComparisonRunner.Run(spec with { WorkDirectory = Path.Combine(dir, "work2") }, new RunReporting(Progress: TextWriter.Null));
+        foreach (var (ca, cb) in a.Candidates.Zip(b.Candidates))
+        {
+            Assert.Equal(ca.Quality["macro_f1"].Values, cb.Quality["macro_f1"].Values);            // same seeds → same results
+            Assert.Equal(ca.Curves.Select(c => c.TrainLoss.Last()), cb.Curves.Select(c => c.TrainLoss.Last()));
+            // Different seeds → different training runs (losses differ), and the spread is reported.
+            Assert.NotEqual(ca.Curves[0].TrainLoss.Last(), ca.Curves[1].TrainLoss.Last());
+            Assert.False(double.IsNaN(ca.Quality["macro_f1"].Std));
+        }
+    }
+
+    [Fact]
+    public void BadInputGivesOneLineErrors()
+    {
+        var dir = TestUtil.TempDir("cmp-bad");
+        var (train, test) = LastWordTask(dir, 12);
+        var e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test)));
+        Assert.Contains("at least 20", e.Message);                                        // too small to split
+        e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { BudgetSteps = null }));
+        Assert.Contains("budget", e.Message);
+        e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { BudgetTime = TimeSpan.FromMinutes(1) }));
+        Assert.Contains("not both", e.Message);                                           // contradictory budgets
+        e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { FromScratch = false, Gpt = ModelHub.MiniLm }));
+        Assert.Contains("--bert", e.Message);                                             // wrong family for the role
+        foreach (var m in new[] { e.Message }) Assert.DoesNotContain('\n', m);
+    }
+}
