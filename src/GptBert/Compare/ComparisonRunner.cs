@@ -153,7 +153,10 @@ public static class ComparisonRunner
                 Quality = quality.ToDictionary(kv => kv.Key, kv => Measured.Of(kv.Value)),
                 TrainingSeconds = Measured.Of(trainSeconds),
                 LatencyP50Ms = speed.P50Ms, LatencyP95Ms = speed.P95Ms, ThroughputPerSecond = speed.Throughput, BestBatchSize = speed.BestBatch,
-                PeakMemoryMb = speed.PeakMemoryMb,
+                // RSS deltas inside one long process are unreliable (freed memory is reused without growing RSS),
+                // so peak inference memory comes from the cost model: weights + activations at the best batch.
+                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.Classification, speed.BestBatch, spec.MaxLength),
+                Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.Classification, spec.MaxLength),
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(),
                 Curves = curves,

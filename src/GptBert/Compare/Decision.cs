@@ -275,7 +275,8 @@ public static class Decision
             bool est = IsEstimated(pick, "latency") || IsEstimated(other, "latency");
             facts.Add($"faster (latency p95 {Num(pick.LatencyP95Ms)} ms vs {Num(other.LatencyP95Ms)} ms at batch 1{(est ? ", estimated" : "")})");
         }
-        if (gpt.Parameters > 0 && bert.Parameters > 0 && gpt.Parameters != bert.Parameters)
+        // Sizes within 5% of each other are "the same size", not a reason to prefer one.
+        if (gpt.Parameters > 0 && bert.Parameters > 0 && Math.Abs(gpt.Parameters - bert.Parameters) > 0.05 * Math.Max(gpt.Parameters, bert.Parameters))
         {
             var smaller = gpt.Parameters < bert.Parameters ? gpt : bert;
             var other = smaller == gpt ? bert : gpt;
@@ -356,7 +357,12 @@ public static class Decision
     };
 
     static string Family(string family) => family == "gpt" ? "GPT" : "BERT";
-    static string Label(CandidateResult c) => $"{Family(FamilyOf(c) ?? "bert")} {c.Name}";
+    // Names usually say their family already ("GPT from scratch"); only prefix it when they do not.
+    static string Label(CandidateResult c)
+    {
+        var family = Family(FamilyOf(c) ?? "bert");
+        return c.Name.Contains(family, StringComparison.Ordinal) ? c.Name : $"{family} {c.Name}";
+    }
     static string Named(CandidateResult c) => $"{Family(FamilyOf(c)!)} ({c.Name})";
 
     static Measured? Quality(CandidateResult c, string metric)
