@@ -1,0 +1,66 @@
+using System.Text.Json;
+
+namespace GptBert.Tests.Cli;
+
+public class CliCompareTests
+{
+    static (string Train, string Test) Data(string dir, int n)
+    {
+        var rng = new Random(3);
+        string[] colours = ["red", "blue", "green"];
+        string[] words = "cat dog bird sun moon star tree rock river hill road boat".Split(' ');
+        string Row(int i) => $"{string.Join(" ", Enumerable.Range(0, 6).Select(_ => words[rng.Next(words.Length)]))} {colours[i % 3]},{colours[i % 3]}";
+        var train = Path.Combine(dir, "train.csv"); var test = Path.Combine(dir, "test.csv");
+        File.WriteAllLines(train, ["text,label", .. Enumerable.Range(0, n).Select(Row)]);
+        File.WriteAllLines(test, ["text,label", .. Enumerable.Range(0, 30).Select(Row)]);
+        return (train, test);
+    }
+
+    [Fact]
+    public void CompareJsonHasTheVerdictReasonsAndCandidatesAndWritesTheReport()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cli-compare");
+        var (train, test) = Data(dir, 90);
+        var report = Path.Combine(dir, "report");
+        var r = CliHarness.Run(null, "choose", "--train", train, "--test", test, "--from-scratch", "--params", "120k", "--vocab-size", "320",
+            "--budget-steps", "10", "--seeds", "2", "--max-length", "16", "--report", report, "--json", "--latency-ms", "1000");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var verdict = doc.RootElement.GetProperty("verdict").GetString();
+        Assert.Contains(verdict, new[] { "gpt", "bert", "either", "neither" });
+        Assert.True(doc.RootElement.GetProperty("reasons").GetArrayLength() > 0);
+        Assert.Equal(2, doc.RootElement.GetProperty("candidates").GetArrayLength());
+        Assert.True(File.Exists(Path.Combine(report, "report.html")));
+        var html = File.ReadAllText(Path.Combine(report, "report.html"));
+        Assert.DoesNotContain("https://", html.Replace("http://www.w3.org/2000/svg", "").Replace("http://www.w3.org/1999/xhtml", ""));
+    }
+
+    [Theory]
+    [InlineData("--task", "translate")]
+    [InlineData("--budget-steps", "0")]
+    public void BadInputIsOneLine(string flag, string value)
+    {
+        var dir = TestUtil.TempDir("cli-compare-bad");
+        var (train, test) = Data(dir, 60);
+        var r = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", flag, value);
+        Assert.NotEqual(0, r.ExitCode);
+        CliHarness.AssertOneLineError(r, r.ExitCode);
+    }
+
+    [Fact]
+    public void ContradictoryOrMissingBudgetsAndRolesAreRefused()
+    {
+        var dir = TestUtil.TempDir("cli-compare-bad2");
+        var (train, test) = Data(dir, 60);
+        var both = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--budget-steps", "5", "--budget-time", "1m");
+        Assert.Contains("not both", CliHarness.AssertOneLineError(both, both.ExitCode));
+        var none = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch");
+        Assert.Contains("budget", CliHarness.AssertOneLineError(none, none.ExitCode));
+        var role = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--gpt", "minilm", "--budget-steps", "5");
+        Assert.Contains("--bert", CliHarness.AssertOneLineError(role, role.ExitCode));
+        var small = Data(TestUtil.TempDir("cli-compare-small"), 10);
+        var tiny = CliHarness.Run(null, "compare", "--train", small.Train, "--test", small.Test, "--from-scratch", "--budget-steps", "5");
+        Assert.Contains("at least 20", CliHarness.AssertOneLineError(tiny, tiny.ExitCode));
+    }
+}
