@@ -212,13 +212,7 @@ public static class ComparisonRunner
         if (family != role)
             throw new GptBertException($"--{role} {source} is a {(family == "gpt" ? "GPT-2" : "BERT")} checkpoint; pass it as --{family} instead");
         string name = ModelHub.IsBuiltIn(source) ? "MiniLM (pretrained BERT)" : $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(source))} ({(family == "gpt" ? "GPT" : "BERT")})";
-        return new Plan(name, family, source, labels =>
-        {
-            var cfgArch = family == "gpt" ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
-            var (model, _) = ModelFactory.Load(dir, cfgArch, c => { c.SetLabels(labels); if (c is Gpt2Config g) g.PadTokenId ??= g.EosTokenId; }, dropHead: true);
-            model.train();
-            return (model, TokenizerLoader.Load(dir));
-        }, spec.PretrainedLearningRate);
+        return new Plan(name, family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
     }
 
     static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());

@@ -186,27 +186,38 @@ public static class TrainingRuns
             config.PadTokenId ??= tok.PadId ?? tok.EosId;
             return (arch == "gpt" ? new GPT2ForSequenceClassification((Gpt2Config)config) : new BertForSequenceClassification((BertConfig)config), tok);
         }
-        string dir = ModelHub.IsBuiltIn(spec.Model) ? ModelHub.EnsureMiniLm() : spec.Model;
-        if (!Directory.Exists(dir)) throw new GptBertException($"model '{spec.Model}' not found: not a built-in (minilm) and no such directory");
+        return LoadClassifier(spec.Model, labels, spec.Tokenizer);
+    }
+
+    /// <summary>
+    /// A pretrained GPT-2 or BERT (built-in name or directory) with a classification head for <paramref name="labels"/>:
+    /// the checkpoint's own head is kept only when it was trained for exactly these labels.
+    /// </summary>
+    public static (PretrainedModel Model, ITextTokenizer Tokenizer) LoadClassifier(string source, IReadOnlyList<string> labels, string? tokenizer = null)
+    {
+        string dir = ModelHub.IsBuiltIn(source) ? ModelHub.EnsureMiniLm() : source;
+        if (!Directory.Exists(dir)) throw new GptBertException($"model '{source}' not found: not a built-in (minilm) and no such directory");
         var cfg = ModelConfig.Load(Path.Combine(dir, "config.json"));
-        var arch2 = cfg is Gpt2Config ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
+        var arch = cfg is Gpt2Config ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
         bool sameLabels = cfg.Id2Label is { Count: > 0 } && cfg.Labels.SequenceEqual(labels);
-        var (model, report) = ModelFactory.Load(dir, arch2, c =>
+        var (model, _) = ModelFactory.Load(dir, arch, c =>
         {
             c.SetLabels(labels);
             if (c is Gpt2Config g) g.PadTokenId ??= g.EosTokenId;
         }, dropHead: !sameLabels);
-        var tokenizer = spec.Tokenizer is not null ? TokenizerLoader.Load(spec.Tokenizer)
-            : File.Exists(Path.Combine(dir, "vocab.txt")) || File.Exists(Path.Combine(dir, "vocab.json")) || File.Exists(Path.Combine(dir, "tokenizer.json"))
-                ? TokenizerLoader.Load(dir)
-                : throw new GptBertException($"{spec.Model} has no tokenizer files; pass --tokenizer NAME|DIR");
-        if (tokenizer.VocabSize > model.Config.VocabSize)
+        ITextTokenizer tok;
+        try
         {
-            model.Dispose();
-            throw new GptBertException($"the tokenizer has {tokenizer.VocabSize} tokens but {spec.Model} has a vocabulary of {model.Config.VocabSize}; use the tokenizer the model was trained with");
+            tok = tokenizer is not null ? TokenizerLoader.Load(tokenizer)
+                : File.Exists(Path.Combine(dir, "vocab.txt")) || File.Exists(Path.Combine(dir, "vocab.json")) || File.Exists(Path.Combine(dir, "tokenizer.json"))
+                    ? TokenizerLoader.Load(dir)
+                    : throw new GptBertException($"{source} has no tokenizer files; pass --tokenizer NAME|DIR");
+            if (tok.VocabSize > model.Config.VocabSize)
+                throw new GptBertException($"the tokenizer has {tok.VocabSize} tokens but {source} has a vocabulary of {model.Config.VocabSize}; use the tokenizer the model was trained with");
         }
+        catch { model.Dispose(); throw; }
         model.train();
-        return (model, tokenizer);
+        return (model, tok);
     }
 
     public static List<ClassificationExample> ToExamples(LabeledDataset set, LabelSet labels) =>
