@@ -67,8 +67,9 @@ public static class ComparisonRunner
     public static ComparisonReport Run(CompareSpec spec, RunReporting? reporting = null)
     {
         spec.Validate();
+        if (spec.Task == CompareTask.Generate) return GenerationComparison.Run(spec, reporting);
         if (spec.Task != CompareTask.Classify)
-            throw new GptBertException($"--task {spec.Task.ToString().ToLowerInvariant()} is not measured yet; use --task classify (generate and search are next)");
+            throw new GptBertException($"--task {spec.Task.ToString().ToLowerInvariant()} is not measured yet; use --task classify or generate (search is next)");
         var total = Stopwatch.StartNew();
         double workSeconds = 0; // training + evaluation + measurement: what the overhead is relative to
         var device = TorchRuntime.ResolveDevice(spec.Requirements.Device is "cuda" ? "cuda" : spec.Device);
@@ -215,7 +216,7 @@ public static class ComparisonRunner
         return new Plan(name, family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
     }
 
-    static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
+    internal static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
 
     public static string BudgetText(CompareSpec spec) =>
         spec.BudgetSteps is long s ? $"{s} optimizer steps of {spec.BatchSize} examples per run"
@@ -233,7 +234,7 @@ public static class ComparisonRunner
     }
 
     /// <summary>Collects the loss curve of one run from the trainer's events.</summary>
-    sealed class CurveRecorder(int seed)
+    internal sealed class CurveRecorder(int seed)
     {
         readonly List<double> steps = [], loss = [], evalSteps = [], evalLoss = [];
         public void Add(TrainingEvent e)

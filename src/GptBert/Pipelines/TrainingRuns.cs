@@ -39,6 +39,8 @@ public sealed record PretrainSpec
     public string? Validation { get; init; }
     public string? Tokenizer { get; init; }
     public ModelShape Shape { get; init; } = new();
+    /// <summary>Continue from this pretrained directory (its config and tokenizer) instead of a fresh model of <see cref="Shape"/>.</summary>
+    public string? InitFrom { get; init; }
     public bool NextSentencePrediction { get; init; }
     public bool WholeWordMasking { get; init; }
     public string? Device { get; init; }
@@ -78,7 +80,7 @@ public static class TrainingRuns
         var device = TorchRuntime.ResolveDevice(spec.Device);
         CheckPrecision(spec.Training.Precision, device);
         Directory.CreateDirectory(spec.Output);
-        var tok = TokenizerLoader.Load(spec.Tokenizer ?? (spec.Arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
+        var tok = TokenizerLoader.Load(spec.Tokenizer ?? spec.InitFrom ?? (spec.Arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
         if (spec.Arch == "bert" && tok.MaskId is null) throw new GptBertException("BERT pretraining needs a tokenizer with [MASK] (a WordPiece vocab); pass --tokenizer bert-base-uncased or a trained WordPiece directory");
         int? separator = spec.Arch == "gpt" ? tok.EosId : tok.SepId;
 
@@ -90,10 +92,20 @@ public static class TrainingRuns
         reporting?.Info?.Invoke($"{train.Length:N0} training tokens, {validation?.Length ?? 0:N0} validation tokens");
 
         TorchRuntime.Seed(spec.Training.Seed);
-        var config = spec.Shape.Config(spec.Arch, tok.VocabSize);
-        config.Validate("model shape");
-        PretrainedModel model = spec.Arch == "gpt" ? new GPT2LMHeadModel((Gpt2Config)config)
-            : spec.NextSentencePrediction ? new BertForPreTraining((BertConfig)config) : new BertForMaskedLM((BertConfig)config);
+        PretrainedModel model;
+        if (spec.InitFrom is not null)
+        {
+            string arch = spec.Arch == "gpt" ? "GPT2LMHeadModel" : spec.NextSentencePrediction ? "BertForPreTraining" : "BertForMaskedLM";
+            (model, _) = ModelFactory.Load(spec.InitFrom, arch);
+            model.train();
+        }
+        else
+        {
+            var config = spec.Shape.Config(spec.Arch, tok.VocabSize);
+            config.Validate("model shape");
+            model = spec.Arch == "gpt" ? new GPT2LMHeadModel((Gpt2Config)config)
+                : spec.NextSentencePrediction ? new BertForPreTraining((BertConfig)config) : new BertForMaskedLM((BertConfig)config);
+        }
         using var _m = model;
         model.to(device);
         ITrainingObjective objective = spec.Arch == "gpt"

@@ -99,3 +99,43 @@ public class ComparisonRunnerTests
         foreach (var m in new[] { e.Message }) Assert.DoesNotContain('\n', m);
     }
 }
+
+public class GenerationComparisonTests
+{
+    [Fact]
+    public void GenerationOnlyTaskChoosesGptAndReportsBertAsNotAGenerator()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-generate");
+        var lines = File.ReadAllLines(Path.Combine(FinetuneRepo.Root, "data", "samples", "moby-dick-openings.txt"));
+        var train = Path.Combine(dir, "train.txt"); var test = Path.Combine(dir, "test.txt");
+        File.WriteAllLines(train, lines.Take(100));
+        File.WriteAllLines(test, lines.Skip(120).Take(5));
+        var report = ComparisonRunner.Run(new CompareSpec
+        {
+            Task = CompareTask.Generate, Train = train, Test = test, WorkDirectory = Path.Combine(dir, "work"), FromScratch = true,
+            ScratchParameters = 300_000, ScratchVocabSize = 400, BudgetSteps = 40, Seeds = 1, MaxLength = 32, LatencySamples = 3, ScratchLearningRate = 3e-3,
+        }, new RunReporting(Progress: TextWriter.Null));
+        Assert.Equal("gpt", report.Verdict.Choice);
+        var bert = report.Candidates.Single(c => c.Family == "bert");
+        Assert.False(bert.Supported);
+        var gpt = report.Candidates.Single(c => c.Family == "gpt");
+        // A uniform guess over the 400-token vocabulary has perplexity 400; 40 steps of training must beat it clearly.
+        Assert.InRange(gpt.Quality["perplexity"].Mean, 1, 0.5 * 400);
+        Assert.True(gpt.Quality["loss_per_char"].Mean > 0);
+        Assert.True(gpt.LatencyP50Ms > 0);
+    }
+}
+
+static class FinetuneRepo
+{
+    public static string Root
+    {
+        get
+        {
+            var d = new DirectoryInfo(AppContext.BaseDirectory);
+            while (d is not null && !File.Exists(Path.Combine(d.FullName, "GptBert.sln"))) d = d.Parent;
+            return d!.FullName;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using GptBert.Data;
+using GptBert.Engine;
+using GptBert.Models;
+using GptBert.Pipelines;
+using GptBert.Tokenizers;
+using GptBert.Tokenizers.Training;
+using GptBert.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GptBert.Compare;
+
+/// <summary>
+/// The generate task: GPT candidates are trained as causal language models on --train and scored by held-out
+/// loss per character on --test (tokenizer-independent, so different vocabularies stay comparable) and
+/// perplexity; BERT candidates are reported as not generators rather than forced into it.
+/// </summary>
+static class GenerationComparison
+{
+    public static ComparisonReport Run(CompareSpec spec, RunReporting? reporting)
+    {
+        var total = Stopwatch.StartNew();
+        double workSeconds = 0;
+        void Info(string m) => reporting?.Info?.Invoke(m);
+        var device = TorchRuntime.ResolveDevice(spec.Device);
+        Directory.CreateDirectory(spec.WorkDirectory);
+        var trainTexts = TextCorpus.Open(spec.Train).Documents().ToList();
+        var testTexts = TextCorpus.Open(spec.Test).Documents().Where(t => !string.IsNullOrWhiteSpace(t)).ToList();
+        if (testTexts.Count == 0) throw new GptBertException($"{spec.Test} has no text to score the models on");
+        var profile = DatasetProfiler.ProfileCorpus(trainTexts, spec.Validation is null ? null : TextCorpus.Open(spec.Validation).Documents(), testTexts);
+
+        var results = new List<CandidateResult>();
+        // GPT candidates: (name, source, init dir or null, tokenizer dir, shape)
+        var gpts = new List<(string Name, string Source, string? Init, string Tokenizer, ModelShape Shape)>();
+        if (spec.Gpt is not null)
+        {
+            if (ModelConfig.Load(Path.Combine(spec.Gpt, "config.json")) is not Gpt2Config)
+                throw new GptBertException($"--gpt {spec.Gpt} is a BERT checkpoint; pass it as --bert instead");
+            gpts.Add(($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.Gpt))} (GPT)", spec.Gpt, spec.Gpt, spec.Gpt, new ModelShape(MaxLength: spec.MaxLength)));
+        }
+        if (spec.FromScratch)
+        {
+            Info($"training a {spec.ScratchVocabSize}-token BPE vocabulary on the training texts");
+            var tokDir = Path.Combine(spec.WorkDirectory, "tokenizer-bpe");
+            var tok = TokenizerTraining.TrainAndSave(TokenizerTraining.Bpe, trainTexts, tokDir, new TokenizerTrainingOptions { VocabSize = spec.ScratchVocabSize });
+            var shape = CostModel.MatchedShape("gpt", spec.ScratchParameters, tok.VocabSize, spec.MaxLength, ModelHead.LanguageModel) with { MaxLength = spec.MaxLength };
+            gpts.Add(("GPT from scratch", "scratch", null, tokDir, shape));
+        }
+        foreach (var g in gpts)
+        {
+            var lossPerChar = new List<double>(); var perplexity = new List<double>(); var seconds = new List<double>(); var curves = new List<TrainingCurve>();
+            string? firstDir = null;
+            for (int seed = 1; seed <= spec.Seeds; seed++)
+            {
+                var dir = Path.Combine(spec.WorkDirectory, ComparisonRunner.Slug(g.Name), $"seed-{seed}");
+                if (Directory.Exists(dir)) Directory.Delete(dir, true);
+                var curve = new ComparisonRunner.CurveRecorder(seed);
+                Info($"[{g.Name}] seed {seed}/{spec.Seeds}: training a causal language model");
+                var sw = Stopwatch.StartNew();
+                TrainingRuns.Pretrain(new PretrainSpec
+                {
+                    Arch = "gpt", Data = spec.Train, Validation = spec.Validation, Output = dir, Tokenizer = g.Tokenizer, InitFrom = g.Init, Shape = g.Shape,
+                    Device = spec.Device,
+                    Training = new TrainingOptions
+                    {
+                        MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, Seed = seed, WarmupFraction = 0.1,
+                        LearningRate = g.Init is null ? spec.ScratchLearningRate : spec.PretrainedLearningRate, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1, LogEvery = 5,
+                    },
+                }, new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
+                seconds.Add(sw.Elapsed.TotalSeconds);
+                curves.Add(curve.ToCurve());
+                sw.Restart();
+                var (lpc, ppl) = Score(dir, testTexts, spec.MaxLength, device);
+                lossPerChar.Add(lpc); perplexity.Add(ppl);
+                workSeconds += seconds[^1] + sw.Elapsed.TotalSeconds;
+                Info($"[{g.Name}] seed {seed}: test loss {lpc:F4} nats/char, perplexity {ppl:F1}");
+                firstDir ??= dir;
+            }
+            var clock = Stopwatch.StartNew();
+            var (model, _) = ModelFactory.Load(firstDir!, "GPT2LMHeadModel");
+            var config = model.Config;
+            long parameters = model.ParameterCount;
+            model.Dispose();
+            var (p50, p95) = GenerationLatency(firstDir!, testTexts, spec);
+            workSeconds += clock.Elapsed.TotalSeconds;
+            results.Add(new CandidateResult
+            {
+                Name = g.Name, Family = "gpt", Source = g.Source, Architecture = "GPT2LMHeadModel", Parameters = parameters,
+                SizeOnDiskBytes = new FileInfo(Path.Combine(firstDir!, "model.safetensors")).Length,
+                Quality = new Dictionary<string, Measured> { ["loss_per_char"] = Measured.Of(lossPerChar), ["perplexity"] = Measured.Of(perplexity) },
+                TrainingSeconds = Measured.Of(seconds), LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = 1000 / p50, BestBatchSize = 1,
+                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
+                Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
+                FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.LanguageModel, spec.MaxLength),
+                Seeds = Enumerable.Range(1, spec.Seeds).ToList(), Curves = curves,
+            });
+        }
+        if (spec.Bert is not null || spec.FromScratch)
+            results.Add(new CandidateResult
+            {
+                Name = spec.Bert is not null && ModelHub.IsBuiltIn(spec.Bert) ? "MiniLM (pretrained BERT)" : spec.Bert ?? "BERT from scratch",
+                Family = "bert", Source = spec.Bert ?? "scratch", Architecture = "BertForMaskedLM", Supported = false,
+                NotSupportedReason = "BERT is an encoder trained to fill in masked tokens; it does not generate text left to right",
+            });
+
+        var verdict = Decision.Choose(CompareTask.Generate, profile, spec.Requirements, results);
+        double totalSeconds = total.Elapsed.TotalSeconds;
+        return new ComparisonReport
+        {
+            Task = CompareTask.Generate, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
+            Command = spec.Command, Versions = ComparisonRunner.Versions(), Machine = ComparisonRunner.Machine(), Date = DateTime.UtcNow,
+            Budget = ComparisonRunner.BudgetText(spec), OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
+        };
+    }
+
+    /// <summary>Held-out loss in nats per character (summed token NLL over all characters) and per-token perplexity.</summary>
+    static (double LossPerChar, double Perplexity) Score(string modelDir, IReadOnlyList<string> texts, int maxLength, Device device)
+    {
+        var (m, _) = ModelFactory.Load(modelDir, "GPT2LMHeadModel");
+        using var model = (GPT2LMHeadModel)m;
+        model.to(device);
+        var tok = TokenizerLoader.Load(modelDir);
+        double nll = 0; long tokens = 0, chars = 0;
+        using var _ = no_grad();
+        foreach (var text in texts)
+        {
+            var ids = new List<int>();
+            if (tok.EosId is int eos) ids.Add(eos); // condition the first token on a document start
+            ids.AddRange(tok.Encode(text, addSpecialTokens: false).Ids);
+            chars += text.Length;
+            // Non-overlapping windows of maxLength + 1 tokens; each window predicts its last maxLength tokens.
+            for (int start = 0; start + 1 < ids.Count; start += maxLength)
+            {
+                int end = Math.Min(ids.Count, start + maxLength + 1);
+                using var scope = NewDisposeScope();
+                var window = tensor(ids.Skip(start).Take(end - start).Select(i => (long)i).ToArray(), [1, end - start], device: device);
+                var logits = model.Forward(window[.., ..^1]);
+                var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), window[0, 1..], reduction: nn.Reduction.Sum);
+                nll += loss.item<float>();
+                tokens += end - start - 1;
+            }
+        }
+        return (nll / Math.Max(1, chars), Math.Exp(nll / Math.Max(1, tokens)));
+    }
+
+    /// <summary>Milliseconds per generated token at batch 1 (greedy, 16 new tokens after a test-text prompt), p50 and p95.</summary>
+    static (double P50, double P95) GenerationLatency(string modelDir, IReadOnlyList<string> texts, CompareSpec spec)
+    {
+        using var handle = ModelHub.Load(modelDir, "GPT2LMHeadModel", device: spec.Device);
+        var gen = new GptBert.Pipelines.Generator(handle);
+        var options = new GenerationOptions { Greedy = true, MaxNewTokens = 16, StopAtEos = false };
+        var times = new List<double>();
+        for (int i = 0; i < spec.LatencySamples + 2; i++)
+        {
+            var prompt = string.Join(' ', texts[i % texts.Count].Split(' ').Take(12));
+            var sw = Stopwatch.StartNew();
+            gen.Generate(prompt, options);
+            if (i >= 2) times.Add(sw.Elapsed.TotalMilliseconds / options.MaxNewTokens);
+        }
+        times.Sort();
+        double P(double q) => times[Math.Min(times.Count - 1, (int)Math.Ceiling(q * times.Count) - 1)];
+        return (P(0.5), P(0.95));
+    }
+}
