@@ -7,7 +7,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 [ "$(uname -s)" = Linux ] || exit 0
 
-libstdcxx="$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')"
+# awk reads all of ldconfig's output (no early exit): under pipefail an early exit would SIGPIPE ldconfig.
+libstdcxx="$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found = 1}' || true)"
 libstdcxx="${libstdcxx:-/lib/x86_64-linux-gnu/libstdc++.so.6}"
 if grep -qa 'GLIBCXX_3\.4\.32' "$libstdcxx" 2>/dev/null; then exit 0; fi
 

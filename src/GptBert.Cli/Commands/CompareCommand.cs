@@ -47,7 +47,7 @@ public static class CompareCommand
               gptbert compare --train train.csv --validation dev.csv --test test.csv --gpt ./my-gpt2 --bert ./my-bert --budget-time 5m --seeds 3 --report out/
               """);
 
-        var task = new Option<string>("--task") { Description = "classify (labeled CSV/TSV/JSONL) or generate (plain-text corpora; BERT is reported as not a generator); search is planned", HelpName = "classify|generate|search", DefaultValueFactory = _ => "classify" };
+        var task = new Option<string>("--task") { Description = "classify (labeled CSV/TSV/JSONL), generate (plain-text corpora; BERT is reported as not a generator) or search (query → document pairs in columns text and text_pair)", HelpName = "classify|generate|search", DefaultValueFactory = _ => "classify" };
         var train = new Option<string?>("--train") { Description = choose ? $"Labeled training data (default: {DefaultDataset}/train.csv)" : "Labeled training data (.csv, .tsv or .jsonl)", HelpName = "FILE" };
         var validation = new Option<string?>("--validation") { Description = "Labeled validation data (default: 10% of --train, stratified)", HelpName = "FILE" };
         var test = new Option<string?>("--test") { Description = "Labeled test data the verdict is measured on", HelpName = "FILE" };
@@ -105,8 +105,6 @@ public static class CompareCommand
             }
             if (trainPath is null || testPath is null)
                 throw new UsageException("give --train FILE and --test FILE" + (choose ? " (or no arguments at all for the built-in default)" : ""));
-            if (compareTask == CompareTask.Search)
-                throw new GptBertException("--task search is not measured yet; use --task classify or generate");
             if (builtIn && compareTask != CompareTask.Classify)
                 throw new UsageException($"the built-in default is a classification task; give --train FILE --test FILE for --task {r.GetValue(task)}");
             long scratchParams = 2_000_000;

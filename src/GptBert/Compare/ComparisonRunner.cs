@@ -68,8 +68,7 @@ public static class ComparisonRunner
     {
         spec.Validate();
         if (spec.Task == CompareTask.Generate) return GenerationComparison.Run(spec, reporting);
-        if (spec.Task != CompareTask.Classify)
-            throw new GptBertException($"--task {spec.Task.ToString().ToLowerInvariant()} is not measured yet; use --task classify or generate (search is next)");
+        if (spec.Task == CompareTask.Search) return SearchComparison.Run(spec, reporting);
         var total = Stopwatch.StartNew();
         double workSeconds = 0; // training + evaluation + measurement: what the overhead is relative to
         var device = TorchRuntime.ResolveDevice(spec.Requirements.Device is "cuda" ? "cuda" : spec.Device);

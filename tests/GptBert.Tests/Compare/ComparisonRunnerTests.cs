@@ -139,3 +139,42 @@ static class FinetuneRepo
         }
     }
 }
+
+public class SearchComparisonTests
+{
+    [Fact]
+    public void SearchRanksTheRelevantDocumentsAndMeasuresBothFamilies()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-search");
+        // Known by construction: each query is the first sentence of its document (a Moby-Dick chapter opening).
+        var openings = File.ReadAllLines(Path.Combine(FinetuneRepo.Root, "data", "samples", "moby-dick-openings.txt"));
+        string Row(string p) => $"\"{p.Split(". ")[0].Replace("\"", "\"\"")}\",\"{p.Replace("\"", "\"\"")}\",x";
+        var train = Path.Combine(dir, "train.csv"); var test = Path.Combine(dir, "test.csv");
+        File.WriteAllLines(train, ["text,text_pair,label", .. openings.Take(60).Select(Row)]);
+        File.WriteAllLines(test, ["text,text_pair,label", .. openings.Skip(100).Take(20).Select(Row)]);
+        var report = ComparisonRunner.Run(new CompareSpec
+        {
+            Task = CompareTask.Search, Train = train, Test = test, WorkDirectory = Path.Combine(dir, "work"), Bert = GptBert.Pipelines.ModelHub.MiniLm,
+            FromScratch = true, ScratchParameters = 300_000, ScratchVocabSize = 400, BudgetSteps = 10, Seeds = 1, MaxLength = 64, LatencySamples = 3,
+        }, new GptBert.Pipelines.RunReporting(Progress: TextWriter.Null));
+        var minilm = report.Candidates.Single(c => c.Family == "bert");
+        Assert.True(minilm.Quality["recall@1"].Mean >= 0.9, $"MiniLM recall@1 {minilm.Quality["recall@1"].Mean:F3}");
+        Assert.True(minilm.Quality["mrr"].Mean >= minilm.Quality["recall@1"].Mean);
+        var gpt = report.Candidates.Single(c => c.Family == "gpt");
+        Assert.InRange(gpt.Quality["mrr"].Mean, 0, 1);
+        Assert.Contains(report.Verdict.Choice, new[] { "bert", "either", "gpt" });
+    }
+
+    [Fact]
+    public void ScoringArithmetic()
+    {
+        // Query 0 is closest to doc 0 (rank 1); query 1's relevant doc 0 ranks second behind doc 1.
+        float[][] q = [[1, 0], [0.6f, 0.8f]];
+        float[][] d = [[1, 0], [0.5f, 0.9f]];
+        var (r1, r5, mrr) = SearchComparison.Score(q, d, [0, 0]);
+        Assert.Equal(0.5, r1);
+        Assert.Equal(1.0, r5);
+        Assert.Equal((1 + 0.5) / 2, mrr, 12);
+    }
+}
