@@ -23,7 +23,7 @@ public static class SearchComparison
         double workSeconds = 0;
         void Info(string m) => reporting?.Info?.Invoke(m);
         Directory.CreateDirectory(spec.WorkDirectory);
-        var format = (spec.Format ?? new LabeledFormatOptions()) with { RequireTwoLabels = false };
+        var format = (spec.Format ?? new LabeledFormatOptions()) with { RequireTwoLabels = false, RequireLabel = false };
         var test = LoadPairs(spec.Test, format);
         var train = LoadPairs(spec.Train, format);
         var docs = test.Select(p => p.Doc).Distinct().ToList();
@@ -143,7 +143,7 @@ public static class SearchComparison
     static List<(string Query, string Doc)> LoadPairs(string path, LabeledFormatOptions format)
     {
         // Search pairs need no label: read them as a labelled file whose label column may be absent.
-        var data = LabeledDataset.Load(path, format with { LabelColumn = format.LabelColumn });
+        var data = LabeledDataset.Load(path, format);
         var pairs = data.Where(e => e.Pair is not null).Select(e => (e.Text, e.Pair!)).ToList();
         if (pairs.Count == 0) throw new GptBertException($"{path} has no query → document pairs; search data needs the columns text (query) and text_pair (relevant document)");
         return pairs;

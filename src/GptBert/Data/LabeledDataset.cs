@@ -41,6 +41,9 @@ public sealed record LabeledFormatOptions
     /// </summary>
     public bool RequireTwoLabels { get; init; } = true;
 
+    /// <summary>False for data without labels (search pairs): a missing label column gives every example the label "".</summary>
+    public bool RequireLabel { get; init; } = true;
+
     /// <summary>The default pair column looked for when <see cref="PairColumn"/> is null.</summary>
     public const string DefaultPairColumn = "text_pair";
 
@@ -168,7 +171,7 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
                 if (cols[a] == cols[b] && cols[a] != "")
                     throw new GptBertException($"{name}: column '{cols[a]}' appears twice in the header (line {header.Line}); rename one of them");
         int textCol = Column(cols, o.TextColumn, "--text-column", name, required: true);
-        int labelCol = Column(cols, o.LabelColumn, "--label-column", name, required: true);
+        int labelCol = Column(cols, o.LabelColumn, "--label-column", name, required: o.RequireLabel);
         int pairCol = Column(cols, o.PairColumn ?? LabeledFormatOptions.DefaultPairColumn, "--pair-column", name, required: o.PairColumn is not null);
         var list = new List<LabeledExample>();
         while (records.MoveNext())
@@ -179,7 +182,7 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
                 throw new GptBertException($"{name} line {r.Line}: expected {cols.Length} fields, found {r.Fields.Length}; quote fields that contain {(sep == '\t' ? "tabs" : "commas")} and check the row against the header");
             // An empty pair cell means "no pair" (CSV cannot tell empty from missing).
             var pair = pairCol >= 0 && r.Fields[pairCol].Length > 0 ? r.Fields[pairCol] : null;
-            list.Add(Example(r.Fields[textCol], pair, r.Fields[labelCol], name, r.Line, o));
+            list.Add(Example(r.Fields[textCol], pair, labelCol >= 0 ? r.Fields[labelCol] : "", name, r.Line, o));
         }
         if (list.Count == 0) throw new GptBertException($"{name} has a header but no examples; add one row per example below it");
         return list;
@@ -204,7 +207,7 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
     static LabeledExample Example(string text, string? pair, string label, string name, long line, LabeledFormatOptions o)
     {
         label = label.Trim();
-        if (label.Length == 0)
+        if (label.Length == 0 && o.RequireLabel)
             throw new GptBertException($"{name} line {line}: empty label in column '{o.LabelColumn}'; give every example a label or remove the row");
         if (string.IsNullOrWhiteSpace(text))
             throw new GptBertException($"{name} line {line}: empty text in column '{o.TextColumn}'; fill it in or remove the row");
@@ -234,7 +237,9 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
                     throw new GptBertException($"{name} line {lineNo}: expected a JSON object like {{\"{o.TextColumn}\": \"...\", \"{o.LabelColumn}\": \"...\"}}, found {Json.Kind(root.ValueKind)}");
                 string fields = string.Join(", ", root.EnumerateObject().Select(p => p.Name));
                 var t = Field(root, o.TextColumn) ?? throw new GptBertException($"{name} line {lineNo}: no field '{o.TextColumn}' (fields: {fields}); pass --text-column NAME");
-                var l = Field(root, o.LabelColumn) ?? throw new GptBertException($"{name} line {lineNo}: no field '{o.LabelColumn}' (fields: {fields}); pass --label-column NAME");
+                var l = Field(root, o.LabelColumn) ?? (o.RequireLabel
+                    ? throw new GptBertException($"{name} line {lineNo}: no field '{o.LabelColumn}' (fields: {fields}); pass --label-column NAME")
+                    : default(JsonElement?));
                 var p = Field(root, pairField);
                 if (p is null && o.PairColumn is not null)
                     throw new GptBertException($"{name} line {lineNo}: no field '{o.PairColumn}' (fields: {fields}); pass --pair-column NAME");
@@ -247,13 +252,13 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
                         throw new GptBertException($"{name} line {lineNo}: field '{pairField}' must be a string or null, found {Json.Kind(pv.ValueKind)}");
                     pair = pv.GetString();
                 }
-                string label = l.ValueKind switch
+                string label = l is not JsonElement lv ? "" : lv.ValueKind switch
                 {
-                    JsonValueKind.String => l.GetString()!,
-                    JsonValueKind.Number => l.GetRawText(),
+                    JsonValueKind.String => lv.GetString()!,
+                    JsonValueKind.Number => lv.GetRawText(),
                     JsonValueKind.True => "true",
                     JsonValueKind.False => "false",
-                    _ => throw new GptBertException($"{name} line {lineNo}: field '{o.LabelColumn}' must be a string or a number, found {Json.Kind(l.ValueKind)}"),
+                    _ => throw new GptBertException($"{name} line {lineNo}: field '{o.LabelColumn}' must be a string or a number, found {Json.Kind(lv.ValueKind)}"),
                 };
                 list.Add(Example(t.GetString()!, pair, label, name, lineNo, o));
             }

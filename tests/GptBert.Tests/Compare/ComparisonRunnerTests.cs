@@ -149,10 +149,10 @@ public class SearchComparisonTests
         var dir = TestUtil.TempDir("cmp-search");
         // Known by construction: each query is the first sentence of its document (a Moby-Dick chapter opening).
         var openings = File.ReadAllLines(Path.Combine(FinetuneRepo.Root, "data", "samples", "moby-dick-openings.txt"));
-        string Row(string p) => $"\"{p.Split(". ")[0].Replace("\"", "\"\"")}\",\"{p.Replace("\"", "\"\"")}\",x";
+        string Row(string p) => $"\"{p.Split(". ")[0].Replace("\"", "\"\"")}\",\"{p.Replace("\"", "\"\"")}\"";
         var train = Path.Combine(dir, "train.csv"); var test = Path.Combine(dir, "test.csv");
-        File.WriteAllLines(train, ["text,text_pair,label", .. openings.Take(60).Select(Row)]);
-        File.WriteAllLines(test, ["text,text_pair,label", .. openings.Skip(100).Take(20).Select(Row)]);
+        File.WriteAllLines(train, ["text,text_pair", .. openings.Take(60).Select(Row)]);   // no label column: search needs none
+        File.WriteAllLines(test, ["text,text_pair", .. openings.Skip(100).Take(20).Select(Row)]);
         var report = ComparisonRunner.Run(new CompareSpec
         {
             Task = CompareTask.Search, Train = train, Test = test, WorkDirectory = Path.Combine(dir, "work"), Bert = GptBert.Pipelines.ModelHub.MiniLm,
