@@ -114,6 +114,7 @@ public static class CompareCommand
                 if (!fromScratch) throw new UsageException("--params applies only with --from-scratch");
             }
             string? reportDir = r.GetValue(report) ?? (choose ? "gptbert-report" : null);
+            bool temporaryWork = r.GetValue(work) is null && reportDir is null;
             string workDir = r.GetValue(work)
                 ?? (reportDir is not null ? Path.Combine(reportDir, "runs") : Path.Combine(Path.GetTempPath(), $"gptbert-compare-{Environment.ProcessId}"));
 
@@ -136,7 +137,19 @@ public static class CompareCommand
             if (spec.Requirements.LatencyMs is <= 0 || spec.Requirements.MemoryMb is <= 0 || spec.Requirements.DiskMb is <= 0)
                 throw new UsageException("--latency-ms, --memory-mb and --disk-mb must be positive");
 
-            var result = ComparisonRunner.Run(spec, new RunReporting(ctx.Stderr, ctx.StderrIsTerminal, Info: m => { ctx.Stderr.WriteLine(m); ctx.Stderr.Flush(); }));
+            // Budget and candidate mistakes are usage errors (exit 2), caught before any work.
+            try { spec.Validate(); }
+            catch (GptBertException e) { throw new UsageException(e.Message); }
+            ComparisonReport result;
+            try
+            {
+                result = ComparisonRunner.Run(spec, new RunReporting(ctx.Stderr, ctx.StderrIsTerminal, Info: m => { ctx.Stderr.WriteLine(m); ctx.Stderr.Flush(); }));
+            }
+            finally
+            {
+                // Checkpoints of every candidate and seed (MiniLM: ~90 MB each) are not kept without --report/--work-dir.
+                if (temporaryWork && Directory.Exists(workDir)) try { Directory.Delete(workDir, true); } catch (IOException) { }
+            }
             if (reportDir is not null)
             {
                 var files = HtmlReport.Write(result, reportDir);

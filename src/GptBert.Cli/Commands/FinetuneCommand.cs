@@ -40,7 +40,7 @@ public static class FinetuneCommand
         var output = new Option<string>("--output", "-o") { Description = "Directory for the classifier, checkpoints, log.jsonl and training-curves.svg", HelpName = "DIR", Required = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer: a built-in (gpt2, bert-base-uncased) or a directory (default: the model's; from scratch: gpt2 or bert-base-uncased)", HelpName = "NAME|DIR" };
         var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example, longer ones are truncated (default: {DefaultMaxLength}, at most the model's limit)", HelpName = "N" };
-        var augment = new Option<bool>("--augment") { Description = "Augment training texts (random word deletion, swap and substitution)" };
+        var augment = new Option<bool>("--augment") { Description = "Augment training texts (random word deletion, swap and insertion of vocabulary words)" };
         var balance = new Option<bool>("--balance-classes") { Description = "Weight the loss by inverse class frequency (for imbalanced labels)" };
         foreach (var o in new Option[] { model, arch, trainFile, validation, output, tokenizer }) command.Options.Add(o);
         var shape = ShapeFlags.AddTo(command, " (from scratch)");

@@ -9,15 +9,13 @@ namespace GptBert.Cli.Commands;
 public static class PretrainCommand
 {
     public const long DefaultMaxSteps = 1000;
-    /// <summary>Without --validation, TrainingRuns.Pretrain holds out every 20th document.</summary>
-    const int HoldOutEvery = 20;
 
     public static Command Create(CliContext ctx)
     {
         var command = new Command("pretrain", $"""
             Train a language model from scratch on plain text: --arch gpt (GPT-2, next-token prediction) or --arch bert
             (BERT, masked-language modelling; --nsp adds next-sentence prediction). --data is a .txt file, a folder of .txt
-            files or a glob; documents are separated by blank lines, and every 20th document is held out for validation
+            files or a glob; documents are separated by blank lines, and the last 5% of its tokens are held out for validation
             unless --validation is given. Training stops at the first budget reached (--max-steps, --max-tokens,
             --max-time; default --max-steps {DefaultMaxSteps}). --output gets the model (config.json, model.safetensors,
             tokenizer files: the best by validation loss), checkpoints (continue with --resume), log.jsonl and
@@ -33,7 +31,7 @@ public static class PretrainCommand
         arch.AcceptOnlyFromAmong("gpt", "bert");
         var data = new Option<string>("--data") { Description = "Training text: a .txt file, a folder of .txt files, or a glob (data/**/*.txt)", HelpName = "PATH", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Directory for the model, checkpoints, log.jsonl and training-curves.svg", HelpName = "DIR", Required = true };
-        var validation = new Option<string?>("--validation") { Description = "Validation text (default: every 20th document of --data is held out)", HelpName = "PATH" };
+        var validation = new Option<string?>("--validation") { Description = "Validation text (default: the last 5% of the tokens of --data are held out)", HelpName = "PATH" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer: a built-in (gpt2, bert-base-uncased) or a directory, e.g. from 'gptbert tokenizer train' (default: gpt2 for gpt, bert-base-uncased for bert)", HelpName = "NAME|DIR" };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per training block (context length; default: 128)", HelpName = "N", DefaultValueFactory = _ => 128 };
         var nsp = new Option<bool>("--nsp") { Description = "bert: also train next-sentence prediction (BertForPreTraining)" };
@@ -62,10 +60,6 @@ public static class PretrainCommand
             string dataPath = r.GetValue(data)!;
             var corpus = RequireText(dataPath);
             if (r.GetValue(validation) is { } v) RequireText(v);
-            else if (corpus.Documents().Take(HoldOutEvery).Count() is var docs && docs < HoldOutEvery)
-                throw new GptBertException(
-                    $"--data {dataPath} has {(docs == 1 ? "1 document" : $"{docs} documents")} (documents are separated by blank lines); " +
-                    $"holding out every {HoldOutEvery}th document for validation needs at least {HoldOutEvery}: give --validation FILE, or separate the text into documents with blank lines");
 
             if (!train.HasBudget(r))
                 ctx.Stderr.WriteLine($"note: no training budget given (--max-steps, --max-tokens or --max-time); training for --max-steps {DefaultMaxSteps}");

@@ -106,14 +106,14 @@ public static class ComparisonRunner
             var trainSeconds = new List<double>();
             var curves = new List<TrainingCurve>();
             string? firstModelDir = null;
-            PretrainedModel? probe = null;
+            (ModelConfig Config, string Architecture, long Parameters)? facts = null;
             for (int seed = 1; seed <= spec.Seeds; seed++)
             {
                 var dir = Path.Combine(spec.WorkDirectory, Slug(plan.Name), $"seed-{seed}");
                 if (Directory.Exists(dir)) Directory.Delete(dir, true);
                 TorchRuntime.Seed(seed);
                 var (model, tok) = plan.Build(labels);
-                probe ??= model;
+                facts ??= (model.Config, model.Architecture, model.ParameterCount);
                 var options = new TrainingOptions
                 {
                     MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, LearningRate = plan.LearningRate,
@@ -126,7 +126,7 @@ public static class ComparisonRunner
                     reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
                 trainSeconds.Add(sw.Elapsed.TotalSeconds);
                 curves.Add(curve.ToCurve());
-                if (model != probe) model.Dispose();
+                model.Dispose();
 
                 sw.Restart();
                 using (var classifier = new Classifier(dir, device: spec.Device, maxLength: spec.MaxLength))
@@ -144,12 +144,12 @@ public static class ComparisonRunner
             Info($"[{plan.Name}] measuring latency, throughput and memory");
             var speed = SpeedProbe.Measure(firstModelDir!, test.Select(e => (e.Text, e.Pair)).ToList(), spec.MaxLength, spec.LatencySamples, spec.Device);
             workSeconds += measureClock.Elapsed.TotalSeconds;
-            var config = probe!.Config;
+            var (config, architecture, parameters) = facts!.Value;
             results.Add(new CandidateResult
             {
-                Name = plan.Name, Family = plan.Family, Source = plan.Source, Architecture = probe.Architecture,
-                Parameters = probe.ParameterCount,
-                SizeOnDiskBytes = new FileInfo(Path.Combine(firstModelDir!, "model.safetensors")).Length,
+                Name = plan.Name, Family = plan.Family, Source = plan.Source, Architecture = architecture,
+                Parameters = parameters,
+                SizeOnDiskBytes = WeightsBytes(firstModelDir!),
                 Quality = quality.ToDictionary(kv => kv.Key, kv => Measured.Of(kv.Value)),
                 TrainingSeconds = Measured.Of(trainSeconds),
                 LatencyP50Ms = speed.P50Ms, LatencyP95Ms = speed.P95Ms, ThroughputPerSecond = speed.Throughput, BestBatchSize = speed.BestBatch,
@@ -161,7 +161,6 @@ public static class ComparisonRunner
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(),
                 Curves = curves,
             });
-            probe.Dispose();
         }
 
         var verdict = Decision.Choose(spec.Task, profile, spec.Requirements, results);
@@ -214,6 +213,10 @@ public static class ComparisonRunner
         string name = ModelHub.IsBuiltIn(source) ? "MiniLM (pretrained BERT)" : $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(source))} ({(family == "gpt" ? "GPT" : "BERT")})";
         return new Plan(name, family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
     }
+
+    /// <summary>Bytes of a model's weights, whichever checkpoint format the directory holds.</summary>
+    internal static long WeightsBytes(string dir) =>
+        Directory.GetFiles(dir).Where(f => f.EndsWith(".safetensors") || f.EndsWith(".bin")).Sum(f => new FileInfo(f).Length);
 
     internal static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
 

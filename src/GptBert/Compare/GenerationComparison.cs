@@ -87,7 +87,7 @@ static class GenerationComparison
             results.Add(new CandidateResult
             {
                 Name = g.Name, Family = "gpt", Source = g.Source, Architecture = "GPT2LMHeadModel", Parameters = parameters,
-                SizeOnDiskBytes = new FileInfo(Path.Combine(firstDir!, "model.safetensors")).Length,
+                SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!),
                 Quality = new Dictionary<string, Measured> { ["loss_per_char"] = Measured.Of(lossPerChar), ["perplexity"] = Measured.Of(perplexity) },
                 TrainingSeconds = Measured.Of(seconds), LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = 1000 / p50, BestBatchSize = 1,
                 PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
@@ -144,7 +144,10 @@ static class GenerationComparison
         return (nll / Math.Max(1, chars), Math.Exp(nll / Math.Max(1, tokens)));
     }
 
-    /// <summary>Milliseconds per generated token at batch 1 (greedy, 16 new tokens after a test-text prompt), p50 and p95.</summary>
+    /// <summary>
+    /// Latency of one request at batch 1: milliseconds to generate 16 new tokens greedily after a 12-word prompt
+    /// from the test texts, p50 and p95 (throughput is then requests per second at batch 1).
+    /// </summary>
     static (double P50, double P95) GenerationLatency(string modelDir, IReadOnlyList<string> texts, CompareSpec spec)
     {
         using var handle = ModelHub.Load(modelDir, "GPT2LMHeadModel", device: spec.Device);
@@ -156,10 +159,9 @@ static class GenerationComparison
             var prompt = string.Join(' ', texts[i % texts.Count].Split(' ').Take(12));
             var sw = Stopwatch.StartNew();
             gen.Generate(prompt, options);
-            if (i >= 2) times.Add(sw.Elapsed.TotalMilliseconds / options.MaxNewTokens);
+            if (i >= 2) times.Add(sw.Elapsed.TotalMilliseconds);
         }
         times.Sort();
-        double P(double q) => times[Math.Min(times.Count - 1, (int)Math.Ceiling(q * times.Count) - 1)];
-        return (P(0.5), P(0.95));
+        return (SpeedProbe.Percentile(times, 0.5), SpeedProbe.Percentile(times, 0.95));
     }
 }

@@ -115,12 +115,12 @@ public static class SearchComparison
                 if (perSecond > best) { best = perSecond; bestBatch = b; }
             }
             workSeconds += clock.Elapsed.TotalSeconds;
-            double P(double quant) => times[Math.Min(times.Count - 1, (int)Math.Ceiling(quant * times.Count) - 1)];
+            double P(double quant) => SpeedProbe.Percentile(times, quant);
             var head = plan.Family == "gpt" ? ModelHead.Base : ModelHead.Pooling;
             results.Add(new CandidateResult
             {
                 Name = plan.Name, Family = plan.Family, Source = plan.Source, Architecture = h.Model.Architecture, Parameters = h.Model.ParameterCount,
-                SizeOnDiskBytes = new FileInfo(Path.Combine(firstDir!, "model.safetensors")).Length,
+                SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!),
                 Quality = new Dictionary<string, Measured> { ["recall@1"] = Measured.Of(r1), ["recall@5"] = Measured.Of(r5), ["mrr"] = Measured.Of(mrr) },
                 TrainingSeconds = seconds.Count > 0 ? Measured.Of(seconds) : null,
                 LatencyP50Ms = P(0.5), LatencyP95Ms = P(0.95), ThroughputPerSecond = best, BestBatchSize = bestBatch,

@@ -3,16 +3,13 @@ using GptBert.Pipelines;
 
 namespace GptBert.Compare;
 
-/// <summary>Inference latency at batch 1, throughput at the best batch size, and peak memory of a saved classifier.</summary>
+/// <summary>Inference latency at batch 1 and throughput at the best batch size of a saved classifier.</summary>
 public static class SpeedProbe
 {
-    public sealed record Result(double P50Ms, double P95Ms, double Throughput, int BestBatch, double PeakMemoryMb);
+    public sealed record Result(double P50Ms, double P95Ms, double Throughput, int BestBatch);
 
     public static Result Measure(string modelDir, IReadOnlyList<(string Text, string? Pair)> inputs, int maxLength, int samples, string? device)
     {
-        GC.Collect();
-        ResetPeakRss();
-        double baseline = Rss("VmRSS");
         using var classifier = new Classifier(modelDir, device: device, maxLength: maxLength);
         // Batch 1 latency: warm up, then time single inputs.
         for (int i = 0; i < Math.Min(3, inputs.Count); i++) classifier.Classify([inputs[i]]);
@@ -36,26 +33,9 @@ public static class SpeedProbe
             double perSecond = reps * b / sw.Elapsed.TotalSeconds;
             if (perSecond > best) { best = perSecond; bestBatch = b; }
         }
-        double peak = Rss("VmHWM");
-        return new Result(Percentile(times, 0.5), Percentile(times, 0.95), best, bestBatch, Math.Max(0, peak - baseline));
+        return new Result(Percentile(times, 0.5), Percentile(times, 0.95), best, bestBatch);
     }
 
-    static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
-
-    /// <summary>Resident set size fields of /proc/self/status in MiB (0 where unavailable).</summary>
-    static double Rss(string field)
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field + ":"));
-            return line is null ? 0 : double.Parse(line.Split(':')[1].Trim().Split(' ')[0]) / 1024.0;
-        }
-        catch (Exception) { return 0; }
-    }
-
-    /// <summary>Linux: writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS.</summary>
-    static void ResetPeakRss()
-    {
-        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (Exception) { }
-    }
+    /// <summary>The q-quantile of sorted values (nearest rank).</summary>
+    internal static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 }

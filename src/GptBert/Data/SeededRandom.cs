@@ -3,8 +3,9 @@ namespace GptBert.Data;
 /// <summary>
 /// A small deterministic random generator (SplitMix64) for shuffles and splits: unlike <see cref="Random"/>,
 /// its sequence is fixed by this code, so a seed gives the same split on every machine and .NET version.
+/// It is a <see cref="Random"/>, so training draws masking, NSP and augmentation randomness from it too.
 /// </summary>
-public sealed class SeededRandom(long seed)
+public sealed class SeededRandom(long seed) : Random
 {
     ulong state = unchecked((ulong)seed);
 
@@ -17,7 +18,7 @@ public sealed class SeededRandom(long seed)
     }
 
     /// <summary>Uniform integer in [0, <paramref name="maxExclusive"/>), without modulo bias.</summary>
-    public int Next(int maxExclusive)
+    public override int Next(int maxExclusive)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxExclusive);
         ulong n = (ulong)maxExclusive, limit = ulong.MaxValue - ulong.MaxValue % n;
@@ -27,7 +28,25 @@ public sealed class SeededRandom(long seed)
     }
 
     /// <summary>Uniform double in [0, 1).</summary>
-    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+    public override double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    // Everything Random offers goes through the two generators above.
+    protected override double Sample() => NextDouble();
+    public override int Next() => Next(int.MaxValue);
+    public override int Next(int minValue, int maxValue) => minValue + (int)NextInt64(maxValue - (long)minValue);
+    public override long NextInt64(long maxExclusive)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxExclusive);
+        ulong n = (ulong)maxExclusive, limit = ulong.MaxValue - ulong.MaxValue % n;
+        ulong r;
+        do r = NextUInt64(); while (r >= limit);
+        return (long)(r % n);
+    }
+    public override long NextInt64() => NextInt64(long.MaxValue);
+    public override long NextInt64(long minValue, long maxValue) => minValue + NextInt64(maxValue - minValue);
+    public override float NextSingle() => (float)NextDouble();
+    public override void NextBytes(Span<byte> buffer) { for (int i = 0; i < buffer.Length; i++) buffer[i] = (byte)NextUInt64(); }
+    public override void NextBytes(byte[] buffer) => NextBytes(buffer.AsSpan());
 
     /// <summary>Fisher–Yates shuffle in place.</summary>
     public void Shuffle<T>(IList<T> items)

@@ -55,7 +55,9 @@ public abstract record ModelConfig
         JsonNode? node;
         try { node = JsonNode.Parse(text); }
         catch (JsonException e) { throw new GptBertException($"{path} is not valid JSON ({e.Message.Split('.')[0]}); fix or re-save the config"); }
-        var type = node?["model_type"]?.GetValue<string>();
+        string? type = node?["model_type"] is JsonValue v && v.TryGetValue<string>(out var t) ? t
+            : node?["model_type"] is null ? null
+            : throw new GptBertException($"{path}: model_type must be a string such as \"gpt2\" or \"bert\"");
         try
         {
             ModelConfig? cfg = type switch

@@ -46,7 +46,9 @@ public static class ModelFactory
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
         configure?.Invoke(config);
         var model = Create(config, architecture ?? DefaultArchitecture(config));
-        var state = CheckpointFiles.LoadStateDict(directory);
+        Dictionary<string, TorchSharp.torch.Tensor> state;
+        try { state = CheckpointFiles.LoadStateDict(directory); }
+        catch { model.Dispose(); throw; } // e.g. config.json without weights: nothing leaks
         try
         {
             var use = dropHead

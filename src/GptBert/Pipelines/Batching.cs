@@ -27,17 +27,28 @@ public static class Batching
                 throw new GptBertException($"input {number} is longer than {maxLength} tokens; shorten it, or drop --no-truncate to truncate it (model limit {h.Config.MaxPositions} tokens)");
             warn?.Invoke($"warning: input {number} truncated to {maxLength} tokens");
         }
+        var (ids, mask, types, _) = ToTensors(enc, h.Tokenizer.PadId ?? h.Tokenizer.EosId ?? 0, h.Device);
+        return new Batch(ids, mask, types, enc);
+    }
+
+    /// <summary>
+    /// (B, T) input ids, attention mask and token type ids from encodings of any lengths, right-padded with
+    /// <paramref name="padId"/> (mask 0); also the number of real tokens.
+    /// </summary>
+    public static (Tensor Ids, Tensor Mask, Tensor Types, long RealTokens) ToTensors(IReadOnlyList<TokenizedText> enc, long padId, Device device)
+    {
         int B = enc.Count, T = enc.Max(e => e.Ids.Length);
         var ids = new long[B * T]; var mask = new long[B * T]; var types = new long[B * T];
+        Array.Fill(ids, padId);
+        long real = 0;
         for (int b = 0; b < B; b++)
             for (int t = 0; t < enc[b].Ids.Length; t++)
             {
                 ids[b * T + t] = enc[b].Ids[t];
                 mask[b * T + t] = enc[b].AttentionMask[t];
                 types[b * T + t] = enc[b].TypeIds[t];
+                real += enc[b].AttentionMask[t];
             }
-        return new Batch(
-            tensor(ids, [B, T], device: h.Device), tensor(mask, [B, T], device: h.Device),
-            tensor(types, [B, T], device: h.Device), enc);
+        return (tensor(ids, [B, T], device: device), tensor(mask, [B, T], device: device), tensor(types, [B, T], device: device), real);
     }
 }

@@ -38,8 +38,10 @@ public static class ModelHub
             throw new GptBertException(
                 $"{nameOrDirectory} has no trained weights for {architecture}'s head (e.g. '{report.NewlyInitialized[0]}'); use a checkpoint saved as {architecture} or fine-tune one first");
         }
+        ITextTokenizer tok;
+        try { tok = LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config); }
+        catch { model.Dispose(); throw; }
         model.to(dev);
-        var tok = LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config);
         return new ModelHandle
         {
             Model = model, Tokenizer = tok, Source = nameOrDirectory, Directory = dir, Device = dev,
@@ -71,7 +73,7 @@ public static class ModelHub
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            return doc.RootElement.TryGetProperty("max_seq_length", out var v) ? v.GetInt32() : null;
+            return doc.RootElement.TryGetProperty("max_seq_length", out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n > 0 ? n : null;
         }
         catch (JsonException) { return null; }
     }

@@ -415,7 +415,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
-        TokenizerFiles.WriteAtomic(Path.Combine(directory, "vocab.json"), s =>
+        AtomicFile.Write(Path.Combine(directory, "vocab.json"), s =>
         {
             using var w = new Utf8JsonWriter(s, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
             w.WriteStartObject();
@@ -426,8 +426,8 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         var sb = new StringBuilder(merges.Length * 12);
         sb.Append("#version: 0.2\n");
         foreach (var (l, r) in merges) sb.Append(l).Append(' ').Append(r).Append('\n');
-        TokenizerFiles.WriteAtomicText(Path.Combine(directory, "merges.txt"), sb.ToString());
-        TokenizerFiles.WriteAtomic(Path.Combine(directory, "tokenizer_config.json"), s => WordPieceTokenizer.WriteJson(s, w =>
+        AtomicFile.WriteAllText(Path.Combine(directory, "merges.txt"), sb.ToString());
+        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), s => WordPieceTokenizer.WriteJson(s, w =>
         {
             w.WriteString("tokenizer_class", Options.TokenizerClass);
             w.WriteBoolean("add_prefix_space", Options.AddPrefixSpace);
@@ -440,7 +440,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
             w.WriteString("errors", "replace");
             WriteSpecialTokens(w);
         }));
-        TokenizerFiles.WriteAtomic(Path.Combine(directory, "special_tokens_map.json"), s => WordPieceTokenizer.WriteJson(s, WriteSpecialTokens));
+        AtomicFile.Write(Path.Combine(directory, "special_tokens_map.json"), s => WordPieceTokenizer.WriteJson(s, WriteSpecialTokens));
     }
 
     void WriteSpecialTokens(Utf8JsonWriter w)

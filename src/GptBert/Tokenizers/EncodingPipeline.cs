@@ -245,31 +245,6 @@ internal sealed class AddedTokenMatcher
 
 internal static class TokenizerFiles
 {
-    /// <summary>Writes a file atomically: a temp file in the same directory, then a rename over the target.</summary>
-    public static void WriteAtomic(string path, Action<Stream> write)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                write(fs);
-                fs.Flush(true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch { /* best effort */ }
-            throw;
-        }
-    }
-
-    public static void WriteAtomicText(string path, string text) =>
-        WriteAtomic(path, s => s.Write(new System.Text.UTF8Encoding(false).GetBytes(text)));
-
     /// <summary>Hugging Face's clean_up_tokenization (transformers) after the WordPiece decoder's own cleanup.</summary>
     public static string CleanUpTokenization(string s)
     {

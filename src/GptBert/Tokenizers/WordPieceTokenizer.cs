@@ -372,8 +372,8 @@ public sealed class WordPieceTokenizer : ITextTokenizer
                 throw new GptBertException($"cannot save WordPiece token {i} '{tok}' to vocab.txt: it has a line break or ends with whitespace");
             sb.Append(tok).Append('\n');
         }
-        TokenizerFiles.WriteAtomicText(Path.Combine(directory, "vocab.txt"), sb.ToString());
-        TokenizerFiles.WriteAtomic(Path.Combine(directory, "tokenizer_config.json"), s => WriteJson(s, w =>
+        AtomicFile.WriteAllText(Path.Combine(directory, "vocab.txt"), sb.ToString());
+        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), s => WriteJson(s, w =>
         {
             w.WriteString("tokenizer_class", "BertTokenizer");
             w.WriteBoolean("do_lower_case", Options.LowerCase);
@@ -386,7 +386,7 @@ public sealed class WordPieceTokenizer : ITextTokenizer
             if (Options.MaxInputCharsPerWord != 100) w.WriteNumber("max_input_chars_per_word", Options.MaxInputCharsPerWord);
             WriteSpecialTokens(w);
         }));
-        TokenizerFiles.WriteAtomic(Path.Combine(directory, "special_tokens_map.json"), s => WriteJson(s, WriteSpecialTokens));
+        AtomicFile.Write(Path.Combine(directory, "special_tokens_map.json"), s => WriteJson(s, WriteSpecialTokens));
     }
 
     void WriteSpecialTokens(Utf8JsonWriter w)

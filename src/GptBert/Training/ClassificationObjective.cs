@@ -22,6 +22,7 @@ public sealed class ClassificationObjective : ITrainingObjective
     readonly Device device;
     readonly Tensor? classWeights;
     readonly int maxLength;
+    readonly TokenizedText[] validationEncodings; // tokenized once: evaluation runs many times
     public IReadOnlyList<string> Labels { get; }
     public int EvalBatchSize { get; init; } = 32;
     /// <summary>Optional augmentation applied to each training text as its batch is built (seeded by the step).</summary>
@@ -43,7 +44,12 @@ public sealed class ClassificationObjective : ITrainingObjective
         this.train = train.Select(e => tokenizer.Encode(e.Text, e.Pair, maxLength: maxLength)).ToArray();
         trainLabels = train.Select(e => e.Label).ToArray();
         order = new EpochOrder(train.Count, seed);
-        if (classWeights is not null) this.classWeights = tensor(classWeights.Select(w => (float)w).ToArray()).to(device);
+        if (classWeights is not null)
+        {
+            using var cpu = tensor(classWeights.Select(w => (float)w).ToArray());
+            this.classWeights = cpu.to(device).DetachFromDisposeScope();
+        }
+        validationEncodings = validation.Select(e => tokenizer.Encode(e.Text, e.Pair, maxLength: maxLength)).ToArray();
     }
 
     public PretrainedModel Model => model;
@@ -75,27 +81,8 @@ public sealed class ClassificationObjective : ITrainingObjective
 
     TrainBatch Collate(IReadOnlyList<TokenizedText> encs, long[] labels)
     {
-        int B = encs.Count, T = encs.Max(e => e.Ids.Length);
-        long pad = tokenizer.PadId ?? tokenizer.EosId ?? 0;
-        var ids = new long[B * T]; var mask = new long[B * T]; var types = new long[B * T];
-        long tokens = 0;
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < T; t++)
-            {
-                bool real = t < encs[b].Ids.Length;
-                ids[b * T + t] = real ? encs[b].Ids[t] : pad;
-                mask[b * T + t] = real ? encs[b].AttentionMask[t] : 0;
-                types[b * T + t] = real ? encs[b].TypeIds[t] : 0;
-                if (real) tokens++;
-            }
-        return new TrainBatch
-        {
-            InputIds = tensor(ids, [B, T], device: device),
-            AttentionMask = tensor(mask, [B, T], device: device),
-            TokenTypeIds = tensor(types, [B, T], device: device),
-            Labels = tensor(labels, device: device),
-            Tokens = tokens,
-        };
+        var (ids, mask, types, real) = Pipelines.Batching.ToTensors(encs, tokenizer.PadId ?? tokenizer.EosId ?? 0, device);
+        return new TrainBatch { InputIds = ids, AttentionMask = mask, TokenTypeIds = types, Labels = tensor(labels, device: device), Tokens = real };
     }
 
     public Tensor Logits(TrainBatch batch) => model switch
@@ -108,22 +95,28 @@ public sealed class ClassificationObjective : ITrainingObjective
     public Tensor Loss(TrainBatch batch)
     {
         var logits = Logits(batch);
-        return nn.functional.cross_entropy(logits, batch.Labels, weight: classWeights?.to(logits.dtype));
+        // The weights follow the model's dtype (float64 in gradient checks); no copy in the usual float32 case.
+        var weight = classWeights is null || classWeights.dtype == logits.dtype ? classWeights : classWeights.to(logits.dtype);
+        return nn.functional.cross_entropy(logits, batch.Labels, weight: weight);
     }
 
     /// <summary>Predicted label ids and class probabilities for examples (eval mode, no gradients).</summary>
-    public (int[] Predicted, float[][] Probabilities) Predict(IReadOnlyList<ClassificationExample> examples)
+    public (int[] Predicted, float[][] Probabilities) Predict(IReadOnlyList<ClassificationExample> examples) =>
+        Predict(examples.Select(e => tokenizer.Encode(e.Text, e.Pair, maxLength: maxLength)).ToArray());
+
+    (int[] Predicted, float[][] Probabilities) Predict(IReadOnlyList<TokenizedText> encodings)
     {
-        var predicted = new int[examples.Count];
-        var probs = new float[examples.Count][];
+        var predicted = new int[encodings.Count];
+        var probs = new float[encodings.Count][];
         bool wasTraining = model.training;
         model.eval();
         using (no_grad())
-            for (int start = 0; start < examples.Count; start += EvalBatchSize)
+            for (int start = 0; start < encodings.Count; start += EvalBatchSize)
             {
                 using var scope = NewDisposeScope();
-                var chunk = examples.Skip(start).Take(EvalBatchSize).ToList();
-                using var batch = Collate(chunk.Select(e => tokenizer.Encode(e.Text, e.Pair, maxLength: maxLength)).ToList(), chunk.Select(e => (long)e.Label).ToArray());
+                int n = Math.Min(EvalBatchSize, encodings.Count - start);
+                var chunk = Enumerable.Range(start, n).Select(i => encodings[i]).ToList();
+                using var batch = Collate(chunk, new long[n]); // labels are not needed to predict
                 var p = Logits(batch).softmax(-1).cpu();
                 int K = (int)p.shape[1];
                 var data = p.data<float>().ToArray();
@@ -140,7 +133,7 @@ public sealed class ClassificationObjective : ITrainingObjective
     public IReadOnlyDictionary<string, double>? Evaluate()
     {
         if (validation.Count == 0) return null;
-        var (pred, probs) = Predict(validation);
+        var (pred, probs) = Predict(validationEncodings);
         var gold = validation.Select(e => e.Label).ToArray();
         double nll = 0;
         for (int i = 0; i < gold.Length; i++) nll -= Math.Log(Math.Max(probs[i][gold[i]], 1e-12));

@@ -57,7 +57,7 @@ public sealed class EpochOrder(long count, long seed)
                 if (cache.Count > 2) cache.Clear();
                 perm = new long[count];
                 for (long i = 0; i < count; i++) perm[i] = i;
-                new Random(Seeds.Mix(seed, epoch, 0x5eed)).Shuffle(perm);
+                new Data.SeededRandom(Seeds.Mix(seed, epoch, 0x5eed)).Shuffle((IList<long>)perm);
                 cache[epoch] = perm;
             }
             return perm[cursor % count];

@@ -75,7 +75,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
 
             // Step s's randomness (dropout, masking, augmentation) depends on (seed, s) only.
             torch.manual_seed(Seeds.Mix(opts.Seed, step, 0xd40));
-            var rng = new Random(Seeds.Mix(opts.Seed, step, 0x3a5c));
+            var rng = new Data.SeededRandom(Seeds.Mix(opts.Seed, step, 0x3a5c)); // fixed sequence on every .NET version
             optimizer.zero_grad();
             double stepLoss = 0;
             long cursor = step * examplesPerStep;
@@ -113,7 +113,8 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
                 if (metrics is not null)
                 {
                     Emit(new TrainingEvent("eval", step, tokens, Elapsed(), Metrics: metrics));
-                    double value = metrics[objective.SelectionMetric];
+                    if (!metrics.TryGetValue(objective.SelectionMetric, out double value))
+                        throw new InvalidOperationException($"{objective.GetType().Name}.Evaluate() returned no '{objective.SelectionMetric}'");
                     bool improved = best.BestMetric is not double b || (objective.HigherIsBetter ? value > b : value < b);
                     if (improved)
                     {
@@ -229,7 +230,10 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         var weights = GptBert.Checkpoints.CheckpointFiles.LoadStateDict(dir);
         try { model.LoadStateDict(weights, dir); }
         finally { foreach (var t in weights.Values) t.Dispose(); }
-        using (var fs = File.OpenRead(Path.Combine(dir, OptimizerFile)))
+        var optimizerPath = Path.Combine(dir, OptimizerFile);
+        if (!File.Exists(optimizerPath))
+            throw new GptBertException($"{dir} has no {OptimizerFile}; the checkpoint is incomplete, delete it to resume from an earlier one");
+        using (var fs = File.OpenRead(optimizerPath))
         using (var r = new BinaryReader(fs))
             optimizer.load_state_dict(r);
         try

@@ -28,7 +28,7 @@ public class CliCompareTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var doc = JsonDocument.Parse(r.Stdout);
         var verdict = doc.RootElement.GetProperty("verdict").GetString();
-        Assert.Contains(verdict, new[] { "gpt", "bert", "either", "neither" });
+        Assert.NotEqual("neither", verdict); // a 1000 ms latency limit excludes neither tiny model
         Assert.True(doc.RootElement.GetProperty("reasons").GetArrayLength() > 0);
         Assert.Equal(2, doc.RootElement.GetProperty("candidates").GetArrayLength());
         Assert.True(File.Exists(Path.Combine(report, "report.html")));
@@ -44,8 +44,7 @@ public class CliCompareTests
         var dir = TestUtil.TempDir("cli-compare-bad");
         var (train, test) = Data(dir, 60);
         var r = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", flag, value);
-        Assert.NotEqual(0, r.ExitCode);
-        CliHarness.AssertOneLineError(r, r.ExitCode);
+        CliHarness.AssertOneLineError(r, 2); // unknown task, non-positive budget: usage errors
     }
 
     [Fact]
@@ -54,13 +53,13 @@ public class CliCompareTests
         var dir = TestUtil.TempDir("cli-compare-bad2");
         var (train, test) = Data(dir, 60);
         var both = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--budget-steps", "5", "--budget-time", "1m");
-        Assert.Contains("not both", CliHarness.AssertOneLineError(both, both.ExitCode));
+        Assert.Contains("not both", CliHarness.AssertOneLineError(both, 2));
         var none = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch");
-        Assert.Contains("budget", CliHarness.AssertOneLineError(none, none.ExitCode));
+        Assert.Contains("budget", CliHarness.AssertOneLineError(none, 2));
         var role = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--gpt", "minilm", "--budget-steps", "5");
-        Assert.Contains("--bert", CliHarness.AssertOneLineError(role, role.ExitCode));
+        Assert.Contains("--bert", CliHarness.AssertOneLineError(role, 1));
         var small = Data(TestUtil.TempDir("cli-compare-small"), 10);
         var tiny = CliHarness.Run(null, "compare", "--train", small.Train, "--test", small.Test, "--from-scratch", "--budget-steps", "5");
-        Assert.Contains("at least 20", CliHarness.AssertOneLineError(tiny, tiny.ExitCode));
+        Assert.Contains("at least 20", CliHarness.AssertOneLineError(tiny, 1));
     }
 }

@@ -41,11 +41,11 @@ public class ComparisonRunnerTests
         Assert.Equal(2, report.Candidates.Count);
         var gpt = report.Candidates.Single(c => c.Family == "gpt");
         var bert = report.Candidates.Single(c => c.Family == "bert");
-        // Matched size: within the cost model's 10% (embeddings of the same-size vocabularies included).
+        // Matched size: each within the cost model's 10% of the target, so within 0.9/1.1 ≈ 0.82 .. 1.22 of each other.
         Assert.InRange((double)gpt.Parameters / bert.Parameters, 0.8, 1.25);
         // GPT classifies from the last token, which is the answer: it must learn this task.
         Assert.True(gpt.Quality["accuracy"].Mean >= 0.9, $"GPT accuracy {gpt.Quality["accuracy"].Mean:F3}");
-        Assert.Contains(report.Verdict.Choice, new[] { "gpt", "either", "bert" });
+        Assert.NotEqual("neither", report.Verdict.Choice); // no requirements were given, so something fits
         if (bert.Quality["macro_f1"].Mean < gpt.Quality["macro_f1"].Mean - 0.1) Assert.Equal("gpt", report.Verdict.Choice);
         Assert.NotEmpty(report.Verdict.Reasons);
         Assert.All(report.Candidates, c => Assert.Equal(2, c.Quality["accuracy"].N));
@@ -88,15 +88,20 @@ public class ComparisonRunnerTests
     {
         var dir = TestUtil.TempDir("cmp-bad");
         var (train, test) = LastWordTask(dir, 12);
+        var messages = new List<string>();
         var e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test)));
         Assert.Contains("at least 20", e.Message);                                        // too small to split
+        messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { BudgetSteps = null }));
         Assert.Contains("budget", e.Message);
+        messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { BudgetTime = TimeSpan.FromMinutes(1) }));
         Assert.Contains("not both", e.Message);                                           // contradictory budgets
+        messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { FromScratch = false, Gpt = ModelHub.MiniLm }));
         Assert.Contains("--bert", e.Message);                                             // wrong family for the role
-        foreach (var m in new[] { e.Message }) Assert.DoesNotContain('\n', m);
+        messages.Add(e.Message);
+        Assert.All(messages, m => Assert.DoesNotContain('\n', m));
     }
 }
 

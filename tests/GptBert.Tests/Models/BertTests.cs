@@ -181,18 +181,23 @@ public class BertTests
     {
         var dir = TestUtil.TempDir("cfg");
         File.WriteAllText(Path.Combine(dir, "config.json"), "{ \"model_type\": \"bert\", ");
+        var messages = new List<string>();
         var e = Assert.Throws<GptBertException>(() => ModelFactory.Load(dir));
+        messages.Add(e.Message);
         Assert.Contains("not valid JSON", e.Message);
         File.WriteAllText(Path.Combine(dir, "config.json"), "{ \"model_type\": \"t5\" }");
         e = Assert.Throws<GptBertException>(() => ModelFactory.Load(dir));
+        messages.Add(e.Message);
         Assert.Contains("unknown architecture", e.Message);
         File.WriteAllText(Path.Combine(dir, "config.json"), "{ \"model_type\": \"bert\", \"architectures\": [\"BertForCausalLM\"] }");
         e = Assert.Throws<GptBertException>(() => ModelFactory.Load(dir));
+        messages.Add(e.Message);
         Assert.Contains("BertForCausalLM", e.Message);
         File.WriteAllText(Path.Combine(dir, "config.json"), "{ \"model_type\": \"bert\", \"hidden_size\": 100, \"num_attention_heads\": 12 }");
         e = Assert.Throws<GptBertException>(() => ModelFactory.Load(dir));
+        messages.Add(e.Message);
         Assert.Contains("divisible", e.Message);
-        foreach (var m in new[] { e.Message }) Assert.DoesNotContain('\n', m);
+        Assert.All(messages, m => Assert.DoesNotContain('\n', m));
     }
 
     [Fact]

@@ -43,14 +43,9 @@ public class FinetuneMiniLmTests(Xunit.Abstractions.ITestOutputHelper output)
         }, new RunReporting(Progress: TextWriter.Null));
         Assert.Equal(45, result.Steps); // 3 epochs × 240 / 16
 
-        var (model, _) = ModelFactory.Load(Path.Combine(dir, "out"));
-        using var _m = model;
-        var tok = GptBert.Tokenizers.TokenizerLoader.Load(Path.Combine(dir, "out"));
-        var labels = model.Config.Labels;
-        var obj = new ClassificationObjective(model, tok, [new("x", null, 0)], [], labels, 64, 1, CPU);
-        var gold = test.Select(e => labels.ToList().IndexOf(e.Label)).ToArray();
-        var (pred, _) = obj.Predict(test.Select((e, i) => new ClassificationExample(e.Text, e.Pair, gold[i])).ToList());
-        var m = ClassificationMetrics.Compute(gold, pred, labels);
+        // Scored through the shipped evaluation path (`gptbert evaluate`).
+        using var classifier = new Classifier(Path.Combine(dir, "out"), maxLength: 64);
+        var m = classifier.Evaluate(test);
         output.WriteLine($"sotu-era test: accuracy {m.Accuracy:F3}, macro-F1 {m.MacroF1:F3} (majority baseline 0.333)");
         Assert.True(m.Accuracy >= 0.60, $"accuracy {m.Accuracy:F3} (baseline 0.333)");
         Assert.True(m.MacroF1 >= 0.55, $"macro-F1 {m.MacroF1:F3}");
