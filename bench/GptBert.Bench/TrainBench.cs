@@ -13,7 +13,7 @@ namespace GptBert.Bench;
 /// </summary>
 public static class TrainBench
 {
-    public sealed record Result(string Name, long Parameters, double StepMs, double TokensPerSecond, double ModelGflops, double Mfu);
+    public sealed record Result(string Name, string Precision, long Parameters, double StepMs, double TokensPerSecond, double ModelGflops, double Mfu);
 
     public static double MatmulGflops(int n = 2048, int reps = 10)
     {
@@ -26,7 +26,7 @@ public static class TrainBench
         return 2.0 * n * n * n / times[times.Count / 2] / 1e9;
     }
 
-    public static Result Run(string arch, double peakGflops, int batch = 16, int seq = 128, int steps = 8)
+    public static Result Run(string arch, double peakGflops, ScalarType? precision = null, int batch = 16, int seq = 128, int steps = 8)
     {
         const int vocab = 8192;
         TorchRuntime.Seed(1);
@@ -44,12 +44,14 @@ public static class TrainBench
             using (var scope = NewDisposeScope())
             {
                 opt.zero_grad();
-                var logits = model switch
-                {
-                    GPT2LMHeadModel g => g.Forward(ids),
-                    BertForMaskedLM b => b.Forward(ids),
-                    _ => throw new InvalidOperationException(),
-                };
+                Tensor logits;
+                using (MixedPrecision.Use(precision))
+                    logits = model switch
+                    {
+                        GPT2LMHeadModel g => g.Forward(ids),
+                        BertForMaskedLM b => b.Forward(ids),
+                        _ => throw new InvalidOperationException(),
+                    };
                 var loss = arch == "gpt"
                     ? GPT2LMHeadModel.CausalLmLoss(logits, labels)
                     : nn.functional.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1), ignore_index: -100);
@@ -65,7 +67,7 @@ public static class TrainBench
         long n = model.ParameterCount;
         double tps = batch * seq / (ms / 1000);
         double gflops = 6.0 * n * tps / 1e9;
-        var result = new Result(arch == "gpt" ? "GPT-2 (GPT2LMHeadModel)" : "BERT (BertForMaskedLM)", n, ms, tps, gflops, gflops / peakGflops);
+        var result = new Result(arch == "gpt" ? "GPT-2 (GPT2LMHeadModel)" : "BERT (BertForMaskedLM)", MixedPrecision.Name(precision), n, ms, tps, gflops, gflops / peakGflops);
         model.Dispose(); opt.Dispose();
         return result;
     }

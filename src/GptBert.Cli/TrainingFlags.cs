@@ -55,7 +55,7 @@ public sealed class TrainingFlags
             MaxTime = new("--max-time") { Description = "Budget: stop after this much training time, e.g. 90s, 10m, 1h30m, 00:10:00", HelpName = "TIME", CustomParser = ParseTime },
             Epochs = d.Epochs ? new Option<double?>("--epochs") { Description = "Budget: passes over the training data (may be fractional, e.g. 0.5)", HelpName = "N" } : null,
             Seed = new("--seed") { Description = "Random seed: initialisation, data order, dropout, masking (default: 42)", HelpName = "N", DefaultValueFactory = _ => 42 },
-            Precision = new("--precision") { Description = "Numeric precision of training: fp32 (default); bf16 and fp16 are refused where they cannot work", HelpName = "fp32|bf16|fp16", DefaultValueFactory = _ => "fp32" },
+            Precision = new("--precision") { Description = "Compute precision: fp32 (default), or bf16/fp16 mixed precision (matrix products in 16 bits, fp32 weights; fp16 adds loss scaling). Refused where the device has no native support (bf16 needs avx512_bf16/AMX on a CPU)", HelpName = "fp32|bf16|fp16", DefaultValueFactory = _ => "fp32" },
             EvalEvery = new("--eval-every") { Description = $"Evaluate on the validation data every N steps (0 = only at the end; default: {d.EvalEvery})", HelpName = "N", DefaultValueFactory = _ => d.EvalEvery },
             SaveEvery = new("--save-every") { Description = $"Write a checkpoint every N steps (0 = only at the end; default: {d.SaveEvery})", HelpName = "N", DefaultValueFactory = _ => d.SaveEvery },
             KeepCheckpoints = new("--keep-checkpoints") { Description = "How many of the latest checkpoints to keep (default: 2)", HelpName = "N", DefaultValueFactory = _ => 2 },

@@ -1,6 +1,7 @@
 // BERT (Devlin et al. 2018), the encoder-only family. Parameter names, shapes and config.json fields are
 // exactly those of Hugging Face transformers' modeling_bert.py, so checkpoints move both ways unchanged.
 using System.Text.Json.Serialization;
+using GptBert.Engine;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -75,15 +76,15 @@ public sealed class BertEmbeddings : nn.Module
 
 public sealed class BertSelfAttention : nn.Module
 {
-    readonly Linear query, key, value;
+    readonly Dense query, key, value;
     readonly int nHead;
     readonly double pDrop;
 
     public BertSelfAttention(BertConfig c) : base(nameof(BertSelfAttention))
     {
-        query = Linear(c.HiddenSize, c.HiddenSize);
-        key = Linear(c.HiddenSize, c.HiddenSize);
-        value = Linear(c.HiddenSize, c.HiddenSize);
+        query = new Dense(c.HiddenSize, c.HiddenSize);
+        key = new Dense(c.HiddenSize, c.HiddenSize);
+        value = new Dense(c.HiddenSize, c.HiddenSize);
         nHead = c.NumAttentionHeads;
         pDrop = c.AttentionProbsDropoutProb;
         RegisterComponents();
@@ -96,7 +97,7 @@ public sealed class BertSelfAttention : nn.Module
         var q = query.forward(x).view(B, T, nHead, hs).transpose(1, 2); // (B, nh, T, hs)
         var k = key.forward(x).view(B, T, nHead, hs).transpose(1, 2);
         var v = value.forward(x).view(B, T, nHead, hs).transpose(1, 2);
-        var y = F.scaled_dot_product_attention(q, k, v, mask, p: training ? pDrop : 0); // (B, nh, T, hs)
+        var y = Ops.Attention(q, k, v, mask, training ? pDrop : 0); // (B, nh, T, hs)
         return y.transpose(1, 2).reshape(B, T, H);
     }
 }
@@ -104,13 +105,13 @@ public sealed class BertSelfAttention : nn.Module
 /// <summary>Projection + residual + LayerNorm; BertSelfOutput and BertOutput share this shape.</summary>
 public sealed class BertResidualOutput : nn.Module
 {
-    readonly Linear dense;
+    readonly Dense dense;
     readonly LayerNorm LayerNorm;
     readonly Dropout dropout;
 
     public BertResidualOutput(BertConfig c, int inFeatures) : base(nameof(BertResidualOutput))
     {
-        dense = Linear(inFeatures, c.HiddenSize);
+        dense = new Dense(inFeatures, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
         dropout = Dropout(c.HiddenDropoutProb);
         RegisterComponents();
@@ -136,12 +137,12 @@ public sealed class BertAttention : nn.Module
 
 public sealed class BertIntermediate : Module<Tensor, Tensor>
 {
-    readonly Linear dense;
+    readonly Dense dense;
     readonly string act;
 
     public BertIntermediate(BertConfig c) : base(nameof(BertIntermediate))
     {
-        dense = Linear(c.HiddenSize, c.IntermediateSize);
+        dense = new Dense(c.HiddenSize, c.IntermediateSize);
         act = c.HiddenAct;
         RegisterComponents();
     }
@@ -189,11 +190,11 @@ public sealed class BertEncoder : nn.Module
 
 public sealed class BertPooler : Module<Tensor, Tensor>
 {
-    readonly Linear dense;
+    readonly Dense dense;
 
     public BertPooler(BertConfig c) : base(nameof(BertPooler))
     {
-        dense = Linear(c.HiddenSize, c.HiddenSize);
+        dense = new Dense(c.HiddenSize, c.HiddenSize);
         RegisterComponents();
     }
 
@@ -277,18 +278,18 @@ public sealed class BertLMPredictionHead : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor wordEmbeddings) => F.linear(transform.forward(hidden), wordEmbeddings, bias);
+    public Tensor Forward(Tensor hidden, Tensor wordEmbeddings) => Ops.Linear(transform.forward(hidden), wordEmbeddings, bias);
 }
 
 public sealed class BertPredictionHeadTransform : Module<Tensor, Tensor>
 {
-    readonly Linear dense;
+    readonly Dense dense;
     readonly LayerNorm LayerNorm;
     readonly string act;
 
     public BertPredictionHeadTransform(BertConfig c) : base(nameof(BertPredictionHeadTransform))
     {
-        dense = Linear(c.HiddenSize, c.HiddenSize);
+        dense = new Dense(c.HiddenSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
         act = c.HiddenAct;
         RegisterComponents();
@@ -301,12 +302,12 @@ public sealed class BertPredictionHeadTransform : Module<Tensor, Tensor>
 public sealed class BertHeads : nn.Module
 {
     public readonly BertLMPredictionHead? predictions;
-    public readonly Linear? seq_relationship;
+    public readonly Dense? seq_relationship;
 
     public BertHeads(BertConfig c, bool mlm, bool nsp) : base(nameof(BertHeads))
     {
         if (mlm) predictions = new BertLMPredictionHead(c);
-        if (nsp) seq_relationship = Linear(c.HiddenSize, 2);
+        if (nsp) seq_relationship = new Dense(c.HiddenSize, 2);
         RegisterComponents();
     }
 }
@@ -404,12 +405,12 @@ public sealed class BertForPreTraining : BertHeadModel
 public sealed class BertForSequenceClassification : BertHeadModel
 {
     readonly Dropout dropout;
-    readonly Linear classifier;
+    readonly Dense classifier;
 
     public BertForSequenceClassification(BertConfig c) : base(nameof(BertForSequenceClassification), c, pooler: true)
     {
         dropout = Dropout(c.ClassifierDropout ?? c.HiddenDropoutProb);
-        classifier = Linear(c.HiddenSize, c.NumLabels);
+        classifier = new Dense(c.HiddenSize, c.NumLabels);
         RegisterComponents();
         InitHeads();
     }
@@ -428,12 +429,12 @@ public sealed class BertForSequenceClassification : BertHeadModel
 public sealed class BertForTokenClassification : BertHeadModel
 {
     readonly Dropout dropout;
-    readonly Linear classifier;
+    readonly Dense classifier;
 
     public BertForTokenClassification(BertConfig c) : base(nameof(BertForTokenClassification), c, pooler: false)
     {
         dropout = Dropout(c.ClassifierDropout ?? c.HiddenDropoutProb);
-        classifier = Linear(c.HiddenSize, c.NumLabels);
+        classifier = new Dense(c.HiddenSize, c.NumLabels);
         RegisterComponents();
         InitHeads();
     }
@@ -453,11 +454,11 @@ public sealed record SpanLogits(Tensor StartLogits, Tensor EndLogits);
 
 public sealed class BertForQuestionAnswering : BertHeadModel
 {
-    readonly Linear qa_outputs;
+    readonly Dense qa_outputs;
 
     public BertForQuestionAnswering(BertConfig c) : base(nameof(BertForQuestionAnswering), c, pooler: false)
     {
-        qa_outputs = Linear(c.HiddenSize, 2);
+        qa_outputs = new Dense(c.HiddenSize, 2);
         RegisterComponents();
         InitHeads();
     }

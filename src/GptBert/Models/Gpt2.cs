@@ -2,6 +2,7 @@
 // exactly those of Hugging Face transformers' modeling_gpt2.py, so checkpoints move both ways unchanged.
 // Linear layers are GPT-2's Conv1D: weight stored (in, out), y = x @ W + b.
 using System.Text.Json.Serialization;
+using GptBert.Engine;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -61,7 +62,7 @@ public sealed class Conv1D : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var shape = x.shape; // (..., nx)
-        var y = addmm(bias, x.reshape(-1, shape[^1]), weight, 1, 1); // (N, nf)
+        var y = Ops.LinearInOut(x.reshape(-1, shape[^1]), weight, bias); // (N, nf)
         shape[^1] = weight.shape[1];
         return y.view(shape);
     }
@@ -125,9 +126,7 @@ public sealed class Gpt2Attention : nn.Module
             cache.Set(layer, k, v);
         }
         double p = training ? attnPdrop : 0;
-        var y = mask is null
-            ? F.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
-            : F.scaled_dot_product_attention(q, k, v, mask, p: p);
+        var y = Ops.Attention(q, k, v, mask, p, causal: mask is null);
         y = y.transpose(1, 2).reshape(B, T, C); // (B, T, C)
         return resid_dropout.forward(c_proj.forward(y));
     }
@@ -264,7 +263,7 @@ public sealed class GPT2LMHeadModel : PretrainedModel
     {
         using var scope = NewDisposeScope();
         var hidden = transformer.Forward(inputIds, attentionMask, cache, positionIds);
-        return F.linear(hidden, transformer.wte.weight!).MoveToOuterDisposeScope(); // tied: lm_head.weight is wte.weight
+        return Ops.Linear(hidden, transformer.wte.weight!).MoveToOuterDisposeScope(); // tied: lm_head.weight is wte.weight
     }
 
     /// <summary>Next-token cross-entropy (labels are the inputs shifted left; -100 is ignored).</summary>
@@ -281,14 +280,14 @@ public sealed class GPT2LMHeadModel : PretrainedModel
 public sealed class GPT2ForSequenceClassification : PretrainedModel
 {
     public readonly GPT2Model transformer;
-    readonly Linear score;
+    readonly Dense score;
 
     public GPT2ForSequenceClassification(Gpt2Config c) : base(nameof(GPT2ForSequenceClassification))
     {
         transformer = new GPT2Model(c);
-        score = Linear(c.NEmbd, c.NumLabels, hasBias: false);
+        score = new Dense(c.NEmbd, c.NumLabels, hasBias: false);
         RegisterComponents();
-        using (no_grad()) init.normal_(score.weight!, 0, c.InitializerRange);
+        using (no_grad()) init.normal_(score.weight, 0, c.InitializerRange);
     }
 
     public override ModelConfig Config => transformer.Cfg;

@@ -276,12 +276,6 @@ public static class TrainingRuns
         Notes = new Dictionary<string, string> { ["event"] = e.Kind }.Concat(e.Message is null ? [] : [new("message", e.Message)]).ToDictionary(),
     };
 
-    /// <summary>fp32 everywhere; reduced precision is refused with the reason rather than run silently slow or wrong.</summary>
-    public static void CheckPrecision(string precision, Device device)
-    {
-        if (precision == "fp32") return;
-        throw new GptBertException(device.type == DeviceType.CPU
-            ? $"--precision {precision} is not supported on the CPU: mixed precision needs autocast, which TorchSharp 0.107 does not expose, and pure {precision} weights lose too much precision for training; use --precision fp32"
-            : $"--precision {precision} is not supported yet: mixed precision needs autocast, which TorchSharp 0.107 does not expose; use --precision fp32 (fp32 training on {device.type} works)");
-    }
+    /// <summary>Fails early, before data is tokenized, when --precision cannot run natively on the device.</summary>
+    public static void CheckPrecision(string precision, Device device) => MixedPrecision.Resolve(precision, device);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using GptBert.Engine;
 using GptBert.Models;
 using GptBert.Tokenizers;
 using TorchSharp;
@@ -33,7 +34,8 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
     const string OptimizerFile = "optimizer.bin";
 
     sealed record State(long Step, long Tokens, double ElapsedSeconds, double? BestMetric, long? BestStep,
-        Dictionary<string, double>? BestMetrics, int EvalsWithoutImprovement, long Seed);
+        Dictionary<string, double>? BestMetrics, int EvalsWithoutImprovement, long Seed,
+        double? LossScale = null, int LossScaleCleanSteps = 0, long SkippedSteps = 0);
 
     public TrainingResult Train(bool resume = false)
     {
@@ -43,6 +45,9 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         long examplesPerStep = (long)options.BatchSize * options.GradientAccumulation;
         var opts = options.Resolve(objective.ExamplesPerEpoch);
 
+        // Mixed precision: matrix products in 16 bits, weights, optimizer and losses in fp32 (see MixedPrecision).
+        var halfType = MixedPrecision.Resolve(opts.Precision, model.parameters().First().device);
+        var scaler = halfType == ScalarType.Float16 ? new LossScaler() : null;
         using var optimizer = CreateOptimizer(model, opts);
         var state = new State(0, 0, 0, null, null, null, 0, opts.Seed);
         if (resume && LatestCheckpoint(outputDirectory) is { } ckpt)
@@ -50,6 +55,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
             state = LoadCheckpoint(ckpt, model, optimizer);
             if (state.Seed != opts.Seed)
                 throw new GptBertException($"--resume: {ckpt} was trained with --seed {state.Seed}, not {opts.Seed}; pass the same seed to continue it");
+            if (scaler is not null && state.LossScale is double ls) scaler.Restore(ls, state.LossScaleCleanSteps);
             Emit(new TrainingEvent("resume", state.Step, state.Tokens, state.ElapsedSeconds, Message: $"resumed from {ckpt}"));
         }
         else if (resume)
@@ -59,7 +65,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         var clock = Stopwatch.StartNew();
         double elapsedBefore = state.ElapsedSeconds;
         double Elapsed() => elapsedBefore + clock.Elapsed.TotalSeconds;
-        long step = state.Step, tokens = state.Tokens;
+        long step = state.Step, tokens = state.Tokens, skipped = state.SkippedSteps;
         double? lastLoss = null;
         double windowLoss = 0; int windowSteps = 0; long windowTokens = 0; double windowStart = Elapsed();
         string stopReason = "budget";
@@ -83,16 +89,25 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
             {
                 using var scope = NewDisposeScope();
                 using var batch = objective.GetBatch(cursor + (long)micro * opts.BatchSize, opts.BatchSize, rng);
-                var loss = objective.Loss(batch) / opts.GradientAccumulation;
-                loss.backward();
+                Tensor loss;
+                using (MixedPrecision.Use(halfType)) loss = objective.Loss(batch) / opts.GradientAccumulation;
+                (scaler?.ScaleLoss(loss) ?? loss).backward();
                 float l = loss.item<float>();
                 if (float.IsNaN(l) || float.IsInfinity(l))
                     throw new GptBertException($"training diverged at step {step + 1} (loss is {l}); lower --lr or raise --warmup, then --resume from the last checkpoint");
                 stepLoss += l;
                 tokens += batch.Tokens; windowTokens += batch.Tokens;
             }
-            if (opts.ClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), opts.ClipNorm);
-            optimizer.step();
+            if (scaler is null || scaler.UnscaleOrSkip(model.parameters()))
+            {
+                if (opts.ClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), opts.ClipNorm);
+                optimizer.step();
+            }
+            else
+            {
+                skipped++; // fp16 gradients overflowed: this step's update is dropped and the loss scale halved
+                Emit(new TrainingEvent("skip", step + 1, tokens, Elapsed(), Message: $"fp16 gradients overflowed; step skipped, loss scale now {scaler.Scale:G}"));
+            }
             step++;
             lastLoss = stepLoss; windowLoss += stepLoss; windowSteps++;
 
@@ -108,7 +123,8 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
             bool stop = false;
             if ((opts.EvalEvery > 0 && step % opts.EvalEvery == 0) || last)
             {
-                var metrics = objective.Evaluate();
+                IReadOnlyDictionary<string, double>? metrics;
+                using (MixedPrecision.Use(halfType)) metrics = objective.Evaluate();
                 model.train();
                 if (metrics is not null)
                 {
@@ -128,13 +144,13 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
                     }
                 }
             }
-            var current = best with { Step = step, Tokens = tokens, ElapsedSeconds = Elapsed() };
+            var current = best with { Step = step, Tokens = tokens, ElapsedSeconds = Elapsed(), LossScale = scaler?.Scale, LossScaleCleanSteps = scaler?.CleanSteps ?? 0, SkippedSteps = skipped };
             if ((opts.SaveEvery > 0 && step % opts.SaveEvery == 0) || last || stop)
                 SaveCheckpoint(current, model, optimizer);
             if (stop) break;
         }
 
-        var final = best with { Step = step, Tokens = tokens, ElapsedSeconds = Elapsed() };
+        var final = best with { Step = step, Tokens = tokens, ElapsedSeconds = Elapsed(), LossScale = scaler?.Scale, LossScaleCleanSteps = scaler?.CleanSteps ?? 0, SkippedSteps = skipped };
         if (LatestCheckpoint(outputDirectory) is not { } latest || StepOf(latest) != step) SaveCheckpoint(final, model, optimizer);
         // The directory itself holds the model to use: the best by validation metric, else the last.
         var bestDir = Path.Combine(outputDirectory, "best");

@@ -196,13 +196,25 @@ public class CliPretrainTests
         Assert.True(new FileInfo(Path.Combine(dir, "one", "tokens-validation.bin")).Length > 0);
     }
 
-    [Fact]
-    public void ReducedPrecisionIsRefused()
+    [Theory]
+    [InlineData("bf16", new[] { "avx512_bf16", "amx_bf16", "bf16" })]
+    [InlineData("fp16", new[] { "avx512_fp16", "amx_fp16", "fphp" })]
+    public void ReducedPrecisionRunsWhereTheCpuHasItAndIsRefusedWhereNot(string precision, string[] nativeFlags)
     {
-        var dir = TestUtil.TempDir("cli-pretrain-bf16");
-        var line = AssertOneLineError(Run(null, Pretrain("gpt", Path.Combine(dir, "out"), TrainingData.MobyValidation(dir), "--max-steps", "5", "--precision", "bf16")));
-        Assert.Contains("--precision", line);
-        Assert.Contains("fp32", line);
+        var dir = TestUtil.TempDir("cli-pretrain-" + precision);
+        var r = Run(null, Pretrain("gpt", Path.Combine(dir, "out"), TrainingData.MobyValidation(dir), "--max-steps", "3", "--precision", precision));
+        if (GptBert.Engine.MixedPrecision.CpuFlags().Overlaps(nativeFlags))
+        {
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.True(File.Exists(Path.Combine(dir, "out", "model.safetensors")));
+        }
+        else
+        {
+            var line = AssertOneLineError(r);
+            Assert.Contains($"--precision {precision}", line);
+            Assert.Contains("fp32", line);
+            Assert.False(File.Exists(Path.Combine(dir, "out", "log.jsonl")), "refused before any work");
+        }
     }
 
     [Theory]
@@ -411,10 +423,12 @@ public class CliFinetuneTests
     }
 
     [Fact]
-    public void ReducedPrecisionIsRefused()
+    public void Fp16IsRefusedOnACpuWithoutIt()
     {
-        var line = FinetuneError(TrainingData.Repo("data", "classification", "fortune-category", "validation.csv"), "--precision", "bf16");
-        Assert.Contains("--precision", line);
+        if (GptBert.Engine.MixedPrecision.CpuFlags().Overlaps(["avx512_fp16", "amx_fp16", "fphp"])) return; // native here: nothing to refuse
+        var line = FinetuneError(TrainingData.Repo("data", "classification", "fortune-category", "validation.csv"), "--precision", "fp16");
+        Assert.Contains("--precision fp16", line);
+        Assert.Contains("no native fp16", line);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using GptBert.Engine;
 using GptBert.Models;
 using GptBert.Training;
 using static TorchSharp.torch;
@@ -98,11 +99,49 @@ public class TrainerTests
         Assert.Equal(1.0, result.BestMetrics!["accuracy"]);
     }
 
-    [Fact]
-    public void ResumedRunEndsWithTheSameParametersAsAnUninterruptedOne()
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("fp16")]
+    public void MixedPrecisionTrainingLearnsAndKeepsFp32Weights(string precision)
+    {
+        MixedPrecision.AssumeNativeCpuSupport = true; // libtorch emulates what this CPU lacks: slow, but the arithmetic is the same
+        try
+        {
+            TestUtil.Init();
+            var tok = TrainingTestUtil.Vocab();
+            using var model = new GPT2LMHeadModel(TrainingTestUtil.TinyGpt(tok.VocabSize));
+            using var stream = TokenStream.FromIds(Periodic(4000, tok.VocabSize));
+            var obj = new CausalLmObjective(model, stream, stream, blockSize: 32, seed: 1, CPU) { EvalBatches = 2 };
+            var dir = TestUtil.TempDir("clm-" + precision);
+            var result = new Trainer(obj, tok, new TrainingOptions { MaxSteps = 80, BatchSize = 8, LearningRate = 5e-3, EvalEvery = 0, SaveEvery = 40, Precision = precision }, dir).Train();
+            var after = obj.Evaluate()!["loss"];
+            Assert.True(after < 1.0, $"{precision} loss after training {after:F3}");
+            Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype)); // master weights stay fp32
+            var saved = GptBert.Checkpoints.SafeTensors.Load(Path.Combine(dir, "model.safetensors"));
+            Assert.All(saved.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
+            foreach (var t in saved.Values) t.Dispose();
+            var state = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Trainer.LatestCheckpoint(dir)!, "trainer_state.json"))).RootElement;
+            if (precision == "fp16") Assert.True(state.GetProperty("LossScale").GetDouble() >= 1, "fp16 keeps its loss scale in the checkpoint");
+            else Assert.Equal(System.Text.Json.JsonValueKind.Null, state.GetProperty("LossScale").ValueKind);
+            Assert.Equal(80, result.Steps);
+        }
+        finally { MixedPrecision.AssumeNativeCpuSupport = false; }
+    }
+
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("fp16")] // the loss scale resumes too
+    public void ResumedRunEndsWithTheSameParametersAsAnUninterruptedOne(string precision)
+    {
+        MixedPrecision.AssumeNativeCpuSupport = true;
+        try { ResumeMatches(precision); }
+        finally { MixedPrecision.AssumeNativeCpuSupport = false; }
+    }
+
+    void ResumeMatches(string precision)
     {
         var tok = TrainingTestUtil.Vocab();
-        var opts = new TrainingOptions { MaxSteps = 8, BatchSize = 4, GradientAccumulation = 2, LearningRate = 2e-3, EvalEvery = 0, SaveEvery = 3, KeepCheckpoints = 3, Seed = 11 };
+        var opts = new TrainingOptions { MaxSteps = 8, BatchSize = 4, GradientAccumulation = 2, LearningRate = 2e-3, EvalEvery = 0, SaveEvery = 3, KeepCheckpoints = 3, Seed = 11, Precision = precision };
         var ids = Periodic(3000, tok.VocabSize);
 
         Dictionary<string, Tensor> Run(string dir, long? crashAt, TrainingOptions? options = null)

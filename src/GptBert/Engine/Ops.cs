@@ -1,0 +1,56 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace GptBert.Engine;
+
+/// <summary>
+/// The matrix products of both model families, in one place so that the compute precision
+/// (<see cref="MixedPrecision"/>) and the small-batch inference kernels (<see cref="SmallGemm"/>) apply to all of them.
+/// </summary>
+public static class Ops
+{
+    /// <summary>y = x·Wᵀ + b with W stored (out, in), as nn.Linear and BERT store it.</summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        if (Half(x) is ScalarType t)
+        {
+            using var scope = NewDisposeScope();
+            return F.linear(x.to(t), weight.to(t), bias?.to(t)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+        return SmallGemm.TryLinear(x, weight, bias) ?? F.linear(x, weight, bias);
+    }
+
+    /// <summary>y = x·W + b with W stored (in, out), as GPT-2's Conv1D stores it. <paramref name="x"/> is (N, in).</summary>
+    public static Tensor LinearInOut(Tensor x, Tensor weight, Tensor bias)
+    {
+        if (Half(x) is ScalarType t)
+        {
+            using var scope = NewDisposeScope();
+            return addmm(bias.to(t), x.to(t), weight.to(t), 1, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+        return SmallGemm.TryLinearInOut(x, weight, bias) ?? addmm(bias, x, weight, 1, 1);
+    }
+
+    /// <summary>
+    /// softmax(q·kᵀ/√d + mask)·v; q, k, v (B, nh, T, hs). <paramref name="mask"/> is additive (0 or a large
+    /// negative); in 16 bits it is clamped to the type's range, so a fully masked row stays finite.
+    /// </summary>
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, double dropout, bool causal = false)
+    {
+        if (Half(q) is ScalarType t)
+        {
+            using var scope = NewDisposeScope();
+            var m = mask is null || mask.dtype == ScalarType.Bool ? mask : mask.clamp_min(t == ScalarType.Float16 ? -65504.0 : -1e30).to(t);
+            return SelfAttention(q.to(t), k.to(t), v.to(t), m, dropout, causal).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+        return SelfAttention(q, k, v, mask, dropout, causal);
+    }
+
+    static Tensor SelfAttention(Tensor q, Tensor k, Tensor v, Tensor? mask, double dropout, bool causal) => causal && mask is null
+        ? F.scaled_dot_product_attention(q, k, v, p: dropout, is_casual: true)
+        : F.scaled_dot_product_attention(q, k, v, mask, p: dropout);
+
+    /// <summary>The 16-bit type to compute in, when mixed precision is on and the input is fp32.</summary>
+    static ScalarType? Half(Tensor x) => MixedPrecision.Current is ScalarType t && x.dtype == ScalarType.Float32 ? t : null;
+}

@@ -1,0 +1,195 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GptBert.Engine;
+
+/// <summary>
+/// fp32 matrix products with few rows — one short sentence, one decoding step — for inference on x86 CPUs.
+/// libtorch hands every linear layer to MKL's sgemm, which at M ≤ 32 rows runs at about a third of this
+/// CPU's fp32 peak (measured: MiniLM's 36 GEMMs at 1×16 tokens take 5.6 ms in MKL, 2 threads; see
+/// bench/results/embedding-throughput.md), and that alone is more than ONNX Runtime's whole forward. These
+/// kernels read the weights in place (no packed copy that could go stale when weights change) with AVX2 + FMA,
+/// split the output columns over <see cref="Workers"/>, and are used only when no gradient is needed.
+/// </summary>
+public static unsafe class SmallGemm
+{
+    /// <summary>Largest row count sent here; above it MKL's blocking wins (measured, bench `embed`).</summary>
+    public static int MaxRows { get; set; } = 32;
+
+    /// <summary>Off switch (tests compare against libtorch with it off; GPTBERT_SMALL_GEMM=0 disables it).</summary>
+    public static bool Enabled { get; set; } = Fma.IsSupported && Avx2.IsSupported && Environment.GetEnvironmentVariable("GPTBERT_SMALL_GEMM") != "0";
+
+    /// <summary>y = x·Wᵀ + b with W (N, K) as nn.Linear stores it, or null when the product is not one for these kernels.</summary>
+    public static Tensor? TryLinear(Tensor x, Tensor weight, Tensor? bias) => TryProduct(x, weight, bias, weightIsInOut: false);
+
+    /// <summary>y = x·W + b with W (K, N) as GPT-2's Conv1D stores it, or null when the product is not one for these kernels.</summary>
+    public static Tensor? TryLinearInOut(Tensor x, Tensor weight, Tensor bias) => TryProduct(x, weight, bias, weightIsInOut: true);
+
+    static Tensor? TryProduct(Tensor x, Tensor weight, Tensor? bias, bool weightIsInOut)
+    {
+        if (!Enabled || weight.dim() != 2) return null;
+        long K = weightIsInOut ? weight.shape[0] : weight.shape[1];
+        long N = weightIsInOut ? weight.shape[1] : weight.shape[0];
+        long M = x.dim() == 0 || x.shape[^1] != K ? -1 : x.numel() / K;
+        if (M < 1 || M > MaxRows || K < 8 || N < 8) return null;
+        if (x.dtype != ScalarType.Float32 || weight.dtype != ScalarType.Float32 || bias is { dtype: not ScalarType.Float32 }) return null;
+        if (x.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU || bias is { device_type: not DeviceType.CPU }) return null;
+        if (torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias is { requires_grad: true })) return null;
+        if (!weight.is_contiguous() || bias is not null && (!bias.is_contiguous() || bias.numel() != N)) return null;
+
+        using var scope = NewDisposeScope();
+        var xc = x.is_contiguous() ? x : x.contiguous();
+        var shape = x.shape.ToArray(); shape[^1] = N;
+        var y = empty(shape, ScalarType.Float32);
+        var job = new Job
+        {
+            X = (float*)Data(xc), W = (float*)Data(weight), B = bias is null ? null : (float*)Data(bias), Y = (float*)Data(y),
+            M = (int)M, N = (int)N, K = (int)K, InOut = weightIsInOut,
+        };
+        // Split the columns into equal runs of whole tiles, one per thread; tiny products stay on this thread.
+        int tile = weightIsInOut ? 16 : 4;
+        int tiles = (job.N + tile - 1) / tile;
+        int parts = (int)Math.Min(Math.Min(torch.get_num_threads(), tiles), Math.Max(1, M * N * K / 65536));
+        Workers.Run(parts, p =>
+        {
+            int n0 = (int)((long)tiles * p / parts) * tile, n1 = Math.Min(job.N, (int)((long)tiles * (p + 1) / parts) * tile);
+            if (job.InOut) InOutColumns(job, n0, n1); else RowMajorColumns(job, n0, n1);
+        });
+        GC.KeepAlive(xc); GC.KeepAlive(weight); GC.KeepAlive(bias);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    sealed class Job
+    {
+        public float* X, W, B, Y;
+        public int M, N, K;
+        public bool InOut;
+    }
+
+    [DllImport("LibTorchSharp")]
+    static extern IntPtr THSTensor_data(IntPtr handle);
+
+    static IntPtr Data(Tensor t)
+    {
+        var p = THSTensor_data(t.Handle);
+        if (p == IntPtr.Zero) torch.CheckForErrors();
+        return p;
+    }
+
+    /// <summary>Columns [n0, n1) of y = x·Wᵀ + b, W (N, K): 2 rows × 4 columns at a time, each a dot product over K.</summary>
+    static void RowMajorColumns(Job j, int n0, int n1)
+    {
+        int M = j.M, K = j.K;
+        int n = n0;
+        for (; n + 4 <= n1; n += 4)
+        {
+            float* w0 = j.W + (long)n * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
+            int m = 0;
+            for (; m + 2 <= M; m += 2)
+            {
+                float* xa = j.X + (long)m * K, xb = xa + K;
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+                int k = 0;
+                for (; k + 8 <= K; k += 8)
+                {
+                    var va = Avx.LoadVector256(xa + k); var vb = Avx.LoadVector256(xb + k);
+                    var v0 = Avx.LoadVector256(w0 + k); var v1 = Avx.LoadVector256(w1 + k);
+                    var v2 = Avx.LoadVector256(w2 + k); var v3 = Avx.LoadVector256(w3 + k);
+                    a0 = Fma.MultiplyAdd(va, v0, a0); a1 = Fma.MultiplyAdd(va, v1, a1); a2 = Fma.MultiplyAdd(va, v2, a2); a3 = Fma.MultiplyAdd(va, v3, a3);
+                    b0 = Fma.MultiplyAdd(vb, v0, b0); b1 = Fma.MultiplyAdd(vb, v1, b1); b2 = Fma.MultiplyAdd(vb, v2, b2); b3 = Fma.MultiplyAdd(vb, v3, b3);
+                }
+                var sa = Sum4(a0, a1, a2, a3); var sb = Sum4(b0, b1, b2, b3);
+                for (; k < K; k++)
+                {
+                    var w = Vector128.Create(w0[k], w1[k], w2[k], w3[k]);
+                    sa += w * xa[k]; sb += w * xb[k];
+                }
+                if (j.B is not null) { var bias = Sse.LoadVector128(j.B + n); sa += bias; sb += bias; }
+                Sse.Store(j.Y + (long)m * j.N + n, sa);
+                Sse.Store(j.Y + (long)(m + 1) * j.N + n, sb);
+            }
+            for (; m < M; m++) for (int c = n; c < n + 4; c++) j.Y[(long)m * j.N + c] = Dot(j, m, c);
+        }
+        for (; n < n1; n++) for (int m = 0; m < M; m++) j.Y[(long)m * j.N + n] = Dot(j, m, n);
+    }
+
+    /// <summary>One output of y = x·Wᵀ + b, W (N, K).</summary>
+    static float Dot(Job j, int m, int n)
+    {
+        float* x = j.X + (long)m * j.K, w = j.W + (long)n * j.K;
+        var acc = Vector256<float>.Zero;
+        int k = 0;
+        for (; k + 8 <= j.K; k += 8) acc = Fma.MultiplyAdd(Avx.LoadVector256(x + k), Avx.LoadVector256(w + k), acc);
+        float s = Vector256.Sum(acc);
+        for (; k < j.K; k++) s += x[k] * w[k];
+        return s + (j.B is null ? 0 : j.B[n]);
+    }
+
+    /// <summary>The four horizontal sums of a, b, c, d.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    {
+        var ab = Avx.HorizontalAdd(a, b); // a01 a23 b01 b23 | a45 a67 b45 b67
+        var cd = Avx.HorizontalAdd(c, d);
+        var abcd = Avx.HorizontalAdd(ab, cd); // a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+        return abcd.GetLower() + abcd.GetUpper();
+    }
+
+    /// <summary>Columns [n0, n1) of y = x·W + b, W (K, N): 4 rows × 16 columns at a time, accumulating x[m, k]·W[k, :].</summary>
+    static void InOutColumns(Job j, int n0, int n1)
+    {
+        int M = j.M, K = j.K, N = j.N;
+        int n = n0;
+        for (; n + 16 <= n1; n += 16)
+        {
+            int m = 0;
+            for (; m + 4 <= M; m += 4)
+            {
+                float* x0 = j.X + (long)m * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
+                Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+                float* w = j.W + n;
+                for (int k = 0; k < K; k++, w += N)
+                {
+                    var v0 = Avx.LoadVector256(w); var v1 = Avx.LoadVector256(w + 8);
+                    var s = Vector256.Create(x0[k]); a0 = Fma.MultiplyAdd(s, v0, a0); a1 = Fma.MultiplyAdd(s, v1, a1);
+                    s = Vector256.Create(x1[k]); b0 = Fma.MultiplyAdd(s, v0, b0); b1 = Fma.MultiplyAdd(s, v1, b1);
+                    s = Vector256.Create(x2[k]); c0 = Fma.MultiplyAdd(s, v0, c0); c1 = Fma.MultiplyAdd(s, v1, c1);
+                    s = Vector256.Create(x3[k]); d0 = Fma.MultiplyAdd(s, v0, d0); d1 = Fma.MultiplyAdd(s, v1, d1);
+                }
+                Store16(j, m, n, a0, a1); Store16(j, m + 1, n, b0, b1); Store16(j, m + 2, n, c0, c1); Store16(j, m + 3, n, d0, d1);
+            }
+            for (; m < M; m++)
+            {
+                float* x = j.X + (long)m * K;
+                Vector256<float> a0 = default, a1 = default;
+                float* w = j.W + n;
+                for (int k = 0; k < K; k++, w += N)
+                {
+                    var s = Vector256.Create(x[k]);
+                    a0 = Fma.MultiplyAdd(s, Avx.LoadVector256(w), a0); a1 = Fma.MultiplyAdd(s, Avx.LoadVector256(w + 8), a1);
+                }
+                Store16(j, m, n, a0, a1);
+            }
+        }
+        for (; n < n1; n++)
+            for (int m = 0; m < M; m++)
+            {
+                float s = j.B is null ? 0 : j.B[n];
+                float* x = j.X + (long)m * K;
+                for (int k = 0; k < K; k++) s += x[k] * j.W[(long)k * N + n];
+                j.Y[(long)m * N + n] = s;
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store16(Job j, int m, int n, Vector256<float> lo, Vector256<float> hi)
+    {
+        if (j.B is not null) { lo += Avx.LoadVector256(j.B + n); hi += Avx.LoadVector256(j.B + n + 8); }
+        float* y = j.Y + (long)m * j.N + n;
+        Avx.Store(y, lo); Avx.Store(y + 8, hi);
+    }
+}

@@ -1,0 +1,30 @@
+using GptBert.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace GptBert.Models;
+
+/// <summary>
+/// nn.Linear's parameters (<c>weight</c> (out, in), optional <c>bias</c>) and initialisation, with the product
+/// routed through <see cref="Ops.Linear"/> so mixed precision applies to it.
+/// </summary>
+public sealed class Dense : Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    public readonly Parameter? bias;
+
+    public Dense(long inFeatures, long outFeatures, bool hasBias = true) : base("Linear")
+    {
+        weight = new Parameter(empty(outFeatures, inFeatures));
+        if (hasBias) bias = new Parameter(empty(outFeatures));
+        RegisterComponents();
+        using var _ = no_grad();
+        // PyTorch's defaults: Kaiming-uniform weights (a = √5), bias uniform in ±1/√in.
+        nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
+        if (bias is not null) nn.init.uniform_(bias, -1 / Math.Sqrt(inFeatures), 1 / Math.Sqrt(inFeatures));
+    }
+
+    public override Tensor forward(Tensor x) => Ops.Linear(x, weight, bias);
+}

@@ -1,0 +1,92 @@
+using GptBert.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GptBert.Tests.Engine;
+
+public class SmallGemmTests
+{
+    /// <summary>The product in fp64, from the definition.</summary>
+    static Tensor Reference(Tensor x, Tensor w, Tensor? b, bool inOut)
+    {
+        var y = x.to(ScalarType.Float64).matmul((inOut ? w : w.t()).to(ScalarType.Float64));
+        return (b is null ? y : y + b.to(ScalarType.Float64)).to(ScalarType.Float32);
+    }
+
+    [Theory]
+    [InlineData(1, 384, 1536)]
+    [InlineData(16, 384, 384)]
+    [InlineData(32, 1536, 384)]
+    [InlineData(3, 13, 9)]     // every tail: odd rows, K not a multiple of 8, N not a multiple of 4 or 16
+    [InlineData(5, 8, 33)]
+    [InlineData(7, 100, 17)]
+    public void ProductsEqualTheDefinitionInBothWeightLayouts(int M, int K, int N)
+    {
+        TestUtil.Init();
+        using var _ = no_grad();
+        var x = randn(M, K); var b = randn(N);
+        var w = randn(N, K) / Math.Sqrt(K);
+        foreach (var bias in new[] { b, null })
+        {
+            var y = SmallGemm.TryLinear(x, w, bias);
+            Assert.NotNull(y);
+            Assert.True(TestUtil.MaxAbsDiff(y!, Reference(x, w, bias, inOut: false)) < 1e-5, $"linear {M}x{K}x{N}");
+        }
+        var wt = w.t().contiguous(); // (K, N), GPT-2's Conv1D layout
+        var y2 = SmallGemm.TryLinearInOut(x, wt, b);
+        Assert.NotNull(y2);
+        Assert.True(TestUtil.MaxAbsDiff(y2!, Reference(x, wt, b, inOut: true)) < 1e-5, $"in-out {M}x{K}x{N}");
+    }
+
+    [Fact]
+    public void BatchedAndStridedInputsKeepTheirShape()
+    {
+        TestUtil.Init();
+        using var _ = no_grad();
+        var x = randn(2, 24, 5).transpose(1, 2); // (2, 5, 24), not contiguous
+        var w = randn(40, 24);
+        var y = SmallGemm.TryLinear(x, w, null)!;
+        Assert.Equal(new long[] { 2, 5, 40 }, y.shape);
+        Assert.True(TestUtil.MaxAbsDiff(y, x.matmul(w.t())) < 1e-5);
+    }
+
+    [Fact]
+    public void LeavesToLibtorchWhatItCannotDo()
+    {
+        TestUtil.Init();
+        var w = randn(16, 16).requires_grad_();
+        Assert.Null(SmallGemm.TryLinear(randn(4, 16), w, null)); // a gradient is wanted: autograd must see the op
+        using (no_grad())
+        {
+            Assert.NotNull(SmallGemm.TryLinear(randn(4, 16), w, null));
+            Assert.Null(SmallGemm.TryLinear(randn(SmallGemm.MaxRows + 1, 16), w, null)); // many rows: MKL is faster
+            Assert.Null(SmallGemm.TryLinear(randn(4, 16, dtype: ScalarType.Float64), w.detach().to(ScalarType.Float64), null));
+            Assert.Null(SmallGemm.TryLinear(randn(4, 15), w, null)); // shapes disagree: libtorch reports it
+        }
+    }
+
+    [Fact]
+    public void OpsUseTheKernelsOnlyForInference()
+    {
+        TestUtil.Init();
+        var w = randn(12, 20).requires_grad_(); var b = randn(12).requires_grad_();
+        var x = randn(3, 20);
+        var trained = Ops.Linear(x, w, b);
+        trained.sum().backward(); // autograd went through libtorch
+        Assert.NotNull(w.grad);
+        using var _ = no_grad();
+        Assert.True(TestUtil.MaxAbsDiff(Ops.Linear(x, w, b), trained) < 1e-5);
+    }
+
+    [Fact]
+    public void WorkersRunEveryPartAndRethrow()
+    {
+        var seen = new int[5];
+        for (int round = 0; round < 50; round++) Workers.Run(5, p => Interlocked.Increment(ref seen[p]));
+        Assert.All(seen, n => Assert.Equal(50, n));
+        var e = Assert.Throws<InvalidOperationException>(() => Workers.Run(3, p => { if (p == 2) throw new InvalidOperationException("part 2"); }));
+        Assert.Equal("part 2", e.Message);
+        Workers.Run(3, p => Interlocked.Increment(ref seen[p])); // still usable after a failure
+        Assert.Equal(51, seen[2]);
+    }
+}
