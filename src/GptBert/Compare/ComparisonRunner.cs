@@ -204,14 +204,13 @@ public static class ComparisonRunner
 
     static Plan Pretrained(string source, string role, CompareSpec spec)
     {
-        string dir = ModelHub.IsBuiltIn(source) ? ModelHub.EnsureMiniLm() : source;
+        string dir = ModelHub.ResolveDirectory(source);
         if (!Directory.Exists(dir)) throw new GptBertException($"--{role} {source}: not a built-in (minilm) and no such directory");
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
         string family = config is Gpt2Config ? "gpt" : "bert";
         if (family != role)
             throw new GptBertException($"--{role} {source} is a {(family == "gpt" ? "GPT-2" : "BERT")} checkpoint; pass it as --{family} instead");
-        string name = ModelHub.IsBuiltIn(source) ? "MiniLM (pretrained BERT)" : $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(source))} ({(family == "gpt" ? "GPT" : "BERT")})";
-        return new Plan(name, family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
+        return new Plan(ModelHub.DisplayName(source, family), family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
     }
 
     /// <summary>Bytes of a model's weights, whichever checkpoint format the directory holds.</summary>

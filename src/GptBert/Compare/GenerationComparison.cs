@@ -37,7 +37,7 @@ static class GenerationComparison
         {
             if (ModelConfig.Load(Path.Combine(spec.Gpt, "config.json")) is not Gpt2Config)
                 throw new GptBertException($"--gpt {spec.Gpt} is a BERT checkpoint; pass it as --bert instead");
-            gpts.Add(($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.Gpt))} (GPT)", spec.Gpt, spec.Gpt, spec.Gpt, new ModelShape(MaxLength: spec.MaxLength)));
+            gpts.Add((ModelHub.DisplayName(spec.Gpt, "gpt"), spec.Gpt, spec.Gpt, spec.Gpt, new ModelShape(MaxLength: spec.MaxLength)));
         }
         if (spec.FromScratch)
         {
@@ -99,7 +99,7 @@ static class GenerationComparison
         if (spec.Bert is not null || spec.FromScratch)
             results.Add(new CandidateResult
             {
-                Name = spec.Bert is not null && ModelHub.IsBuiltIn(spec.Bert) ? "MiniLM (pretrained BERT)" : spec.Bert ?? "BERT from scratch",
+                Name = spec.Bert is not null ? ModelHub.DisplayName(spec.Bert, "bert") : "BERT from scratch",
                 Family = "bert", Source = spec.Bert ?? "scratch", Architecture = "BertForMaskedLM", Supported = false,
                 NotSupportedReason = "BERT is an encoder trained to fill in masked tokens; it does not generate text left to right",
             });

@@ -207,8 +207,7 @@ public static class TrainingRuns
     /// </summary>
     public static (PretrainedModel Model, ITextTokenizer Tokenizer) LoadClassifier(string source, IReadOnlyList<string> labels, string? tokenizer = null)
     {
-        string dir = ModelHub.IsBuiltIn(source) ? ModelHub.EnsureMiniLm() : source;
-        if (!Directory.Exists(dir)) throw new GptBertException($"model '{source}' not found: not a built-in (minilm) and no such directory");
+        string dir = ModelHub.ExistingDirectory(source);
         var cfg = ModelConfig.Load(Path.Combine(dir, "config.json"));
         var arch = cfg is Gpt2Config ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
         bool sameLabels = cfg.Id2Label is { Count: > 0 } && cfg.Labels.SequenceEqual(labels);
@@ -218,15 +217,7 @@ public static class TrainingRuns
             if (c is Gpt2Config g) g.PadTokenId ??= g.EosTokenId;
         }, dropHead: !sameLabels);
         ITextTokenizer tok;
-        try
-        {
-            tok = tokenizer is not null ? TokenizerLoader.Load(tokenizer)
-                : File.Exists(Path.Combine(dir, "vocab.txt")) || File.Exists(Path.Combine(dir, "vocab.json")) || File.Exists(Path.Combine(dir, "tokenizer.json"))
-                    ? TokenizerLoader.Load(dir)
-                    : throw new GptBertException($"{source} has no tokenizer files; pass --tokenizer NAME|DIR");
-            if (tok.VocabSize > model.Config.VocabSize)
-                throw new GptBertException($"the tokenizer has {tok.VocabSize} tokens but {source} has a vocabulary of {model.Config.VocabSize}; use the tokenizer the model was trained with");
-        }
+        try { tok = ModelHub.LoadTokenizer(tokenizer, dir, source, model.Config); }
         catch { model.Dispose(); throw; }
         model.train();
         return (model, tok);
