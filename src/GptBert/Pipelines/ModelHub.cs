@@ -39,10 +39,11 @@ public static class ModelHub
     /// <summary>
     /// Loads <paramref name="nameOrDirectory"/> as <paramref name="architecture"/> (null: what config.json says).
     /// When <paramref name="requireHead"/> is set, a checkpoint without that head's weights is refused instead
-    /// of running with random ones.
+    /// of running with random ones. Without <paramref name="requireTokenizer"/>, a directory that has no tokenizer
+    /// files (and no <paramref name="tokenizer"/> given) loads without one, for describing the model.
     /// </summary>
     public static ModelHandle Load(string nameOrDirectory, string? architecture = null, string? tokenizer = null,
-        string? device = null, bool requireHead = true)
+        string? device = null, bool requireHead = true, bool requireTokenizer = true)
     {
         var dev = TorchRuntime.ResolveDevice(device);
         string dir = ExistingDirectory(nameOrDirectory);
@@ -53,13 +54,17 @@ public static class ModelHub
             throw new GptBertException(
                 $"{nameOrDirectory} has no trained weights for {architecture}'s head (e.g. '{report.NewlyInitialized[0]}'); use a checkpoint saved as {architecture} or fine-tune one first");
         }
-        ITextTokenizer tok;
-        try { tok = LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config); }
+        ITextTokenizer? tok;
+        try
+        {
+            tok = tokenizer is null && !requireTokenizer && !HasTokenizer(dir) ? null
+                : LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config);
+        }
         catch { model.Dispose(); throw; }
         model.to(dev);
         return new ModelHandle
         {
-            Model = model, Tokenizer = tok, Source = nameOrDirectory, Directory = dir, Device = dev,
+            Model = model, OptionalTokenizer = tok, Source = nameOrDirectory, Directory = dir, Device = dev,
             MaxLength = Math.Min(ReadMaxSeqLength(dir) ?? model.Config.MaxPositions, model.Config.MaxPositions),
             Report = report,
         };
