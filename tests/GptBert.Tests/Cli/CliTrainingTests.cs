@@ -446,41 +446,6 @@ public class CliFinetuneTests
     }
 }
 
-public class CliTrainingHelpTests
-{
-    [Theory]
-    [InlineData("pretrain")]
-    [InlineData("finetune")]
-    [InlineData("evaluate")]
-    [InlineData("classify")]
-    [InlineData("tokenizer")]
-    [InlineData("tokenizer", "train")]
-    public void HelpHasDescriptionAndExamples(params string[] command)
-    {
-        var r = Run(null, [.. command, "--help"]);
-        Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Contains("Description:", r.Stdout);
-        Assert.Contains("Examples:", r.Stdout);
-        Assert.Contains($"gptbert {string.Join(' ', command)}", r.Stdout[r.Stdout.IndexOf("Examples:", StringComparison.Ordinal)..]);
-        Assert.Equal("", r.Stderr);
-    }
-
-    [Fact]
-    public void RootHelpListsTheTrainingCommands()
-    {
-        var r = Run(null, "--help");
-        foreach (var c in new[] { "classify", "tokenizer", "pretrain", "finetune", "evaluate" })
-            Assert.Contains($"  {c} ", r.Stdout);
-    }
-
-    [Fact]
-    public void UsageErrorsOfNestedCommandsPointAtTheirHelp()
-    {
-        var r = Run(null, "tokenizer", "train", "--kind", "bpe", "--bogus");
-        Assert.Contains("gptbert tokenizer train --help", AssertOneLineError(r, exitCode: 2));
-    }
-}
-
 public class DurationsTests
 {
     [Theory]
