@@ -163,11 +163,18 @@ public static class ComparisonRunner
             });
         }
 
-        var verdict = Decision.Choose(spec.Task, profile, spec.Requirements, results);
+        return Report(spec.Task, spec, profile, results, total, workSeconds);
+    }
+
+    /// <summary>The verdict on the measured candidates, and the report around it; what is not training or measuring counts as overhead.</summary>
+    internal static ComparisonReport Report(CompareTask task, CompareSpec spec, DatasetProfile profile, List<CandidateResult> results,
+        Stopwatch total, double workSeconds)
+    {
+        var verdict = Decision.Choose(task, profile, spec.Requirements, results);
         double totalSeconds = total.Elapsed.TotalSeconds;
         return new ComparisonReport
         {
-            Task = spec.Task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
+            Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
             Command = spec.Command, Versions = Versions(), Machine = Machine(), Date = DateTime.UtcNow, Budget = BudgetText(spec),
             OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
         };

@@ -104,14 +104,7 @@ static class GenerationComparison
                 NotSupportedReason = "BERT is an encoder trained to fill in masked tokens; it does not generate text left to right",
             });
 
-        var verdict = Decision.Choose(CompareTask.Generate, profile, spec.Requirements, results);
-        double totalSeconds = total.Elapsed.TotalSeconds;
-        return new ComparisonReport
-        {
-            Task = CompareTask.Generate, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
-            Command = spec.Command, Versions = ComparisonRunner.Versions(), Machine = ComparisonRunner.Machine(), Date = DateTime.UtcNow,
-            Budget = ComparisonRunner.BudgetText(spec), OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
-        };
+        return ComparisonRunner.Report(CompareTask.Generate, spec, profile, results, total, workSeconds);
     }
 
     /// <summary>Held-out loss in nats per character (summed token NLL over all characters) and per-token perplexity.</summary>

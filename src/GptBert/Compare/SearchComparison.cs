@@ -130,14 +130,7 @@ public static class SearchComparison
                 Seeds = Enumerable.Range(1, runs).ToList(),
             });
         }
-        var verdict = Decision.Choose(CompareTask.Search, profile, spec.Requirements, results);
-        double totalSeconds = total.Elapsed.TotalSeconds;
-        return new ComparisonReport
-        {
-            Task = CompareTask.Search, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
-            Command = spec.Command, Versions = ComparisonRunner.Versions(), Machine = ComparisonRunner.Machine(), Date = DateTime.UtcNow,
-            Budget = ComparisonRunner.BudgetText(spec), OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
-        };
+        return ComparisonRunner.Report(CompareTask.Search, spec, profile, results, total, workSeconds);
     }
 
     static List<(string Query, string Doc)> LoadPairs(string path, LabeledFormatOptions format)
