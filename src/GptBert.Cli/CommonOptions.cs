@@ -81,10 +81,10 @@ public sealed class CommonOptions
     /// Loads a model with --device/--threads/--tokenizer applied. --threads is applied again after loading
     /// because device resolution re-runs the runtime's default configuration.
     /// </summary>
-    public ModelHandle LoadModel(ParseResult r, string model, string? architecture, bool requireHead)
+    public ModelHandle LoadModel(ParseResult r, string model, string? architecture, bool requireHead, bool requireTokenizer = true)
     {
         ConfigureRuntime(r);
-        var handle = ModelHub.Load(model, architecture, TokenizerName(r), DeviceName(r), requireHead);
+        var handle = ModelHub.Load(model, architecture, TokenizerName(r), DeviceName(r), requireHead, requireTokenizer);
         ConfigureRuntime(r);
         return handle;
     }

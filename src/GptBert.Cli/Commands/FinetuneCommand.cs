@@ -66,17 +66,12 @@ public static class FinetuneCommand
             train.ConfigureRuntime(r);
             if (start is not null)
             {
-                var config = StartConfig(start, out string dir);
+                var config = StartConfig(start);
                 int positions = config.MaxPositions;
                 if (requested > positions)
                     throw new UsageException($"--max-length {requested} exceeds what {start} supports ({positions} positions)");
                 length = requested ?? Math.Min(DefaultMaxLength, positions);
-                if (tok is not null)
-                {
-                    var t = TokenizerLoader.Load(tok);
-                    if (t.VocabSize > config.VocabSize)
-                        throw new GptBertException($"--tokenizer {tok} has {t.VocabSize} tokens but {start} has a vocabulary of {config.VocabSize} (vocab_size in {Path.Combine(dir, "config.json")}); use the tokenizer the model was trained with");
-                }
+                if (tok is not null) ModelHub.CheckTokenizerFits(TokenizerLoader.Load(tok), config, start);
             }
             else
             {
@@ -130,13 +125,7 @@ public static class FinetuneCommand
     }
 
     /// <summary>config.json of --model (the built-in is converted on first use).</summary>
-    static ModelConfig StartConfig(string model, out string dir)
-    {
-        dir = ModelHub.IsBuiltIn(model) ? ModelHub.EnsureMiniLm() : model;
-        if (!Directory.Exists(dir))
-            throw new GptBertException($"model '{model}' not found: not a built-in ({ModelHub.MiniLm}) and no such directory");
-        return ModelConfig.Load(Path.Combine(dir, "config.json"));
-    }
+    static ModelConfig StartConfig(string model) => ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(model), "config.json"));
 
     /// <summary>Always predicting the training set's most frequent label, measured on the validation set.</summary>
     static (string Label, double Accuracy)? Baseline(string train, string validation, LabeledFormatOptions format)

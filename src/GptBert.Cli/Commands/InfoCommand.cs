@@ -26,7 +26,7 @@ public static class InfoCommand
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
         command.SetAction(r =>
         {
-            using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false);
+            using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false, requireTokenizer: false);
             var info = ModelInfo.Of(handle);
             int maxContext = handle.Config.MaxPositions;
             if (r.GetValue(json))
@@ -48,7 +48,8 @@ public static class InfoCommand
                     j.WriteNumber("heads", info.Heads);
                     j.WriteNumber("vocab_size", info.VocabSize);
                     j.WriteString("tokenizer", info.TokenizerKind);
-                    j.WriteNumber("tokenizer_vocab_size", info.TokenizerVocabSize);
+                    if (info.TokenizerVocabSize is int n) j.WriteNumber("tokenizer_vocab_size", n);
+                    else j.WriteNull("tokenizer_vocab_size");
                     j.WriteString("device", info.Device);
                 });
             }
@@ -68,7 +69,9 @@ public static class InfoCommand
                 Row("hidden size", info.Hidden.ToString(inv));
                 Row("heads", info.Heads.ToString(inv));
                 Row("vocab size", info.VocabSize.ToString(inv));
-                Row("tokenizer", $"{info.TokenizerKind} ({info.TokenizerVocabSize.ToString(inv)} tokens)");
+                Row("tokenizer", info.TokenizerVocabSize is int n
+                    ? $"{info.TokenizerKind} ({n.ToString(inv)} tokens)"
+                    : "none (pass --tokenizer to commands that need text)");
                 Row("device", info.Device);
             }
             return ExitCodes.Ok;

@@ -7,8 +7,6 @@ namespace GptBert.Cli.Commands;
 /// <summary>`gptbert tokenize`: token ids and token strings as Hugging Face's tokenizers return them.</summary>
 public static class TokenizeCommand
 {
-    static readonly string[] TokenizerFiles = ["vocab.txt", "vocab.json", "tokenizer.json"];
-
     public static Command Create(CliContext ctx)
     {
         var command = new Command("tokenize", """
@@ -77,11 +75,7 @@ public static class TokenizeCommand
         if (tokenizer is not null) return TokenizerLoader.Load(tokenizer);
         if (model is null)
             throw new UsageException("tokenize needs --tokenizer NAME|DIR (e.g. gpt2, bert-base-uncased) or --model NAME|DIR");
-        string dir = ModelHub.IsBuiltIn(model) ? ModelHub.EnsureMiniLm() : model;
-        if (!Directory.Exists(dir))
-            throw new GptBertException($"model '{model}' not found: not a built-in (minilm) and no such directory");
-        if (!TokenizerFiles.Any(f => File.Exists(Path.Combine(dir, f))))
-            throw new GptBertException($"{model} has no tokenizer files (vocab.txt, vocab.json + merges.txt, or tokenizer.json); pass --tokenizer NAME|DIR");
-        return TokenizerLoader.Load(dir);
+        string dir = ModelHub.ExistingDirectory(model);
+        return ModelHub.HasTokenizer(dir) ? TokenizerLoader.Load(dir) : throw ModelHub.NoTokenizer(model);
     }
 }

@@ -163,11 +163,18 @@ public static class ComparisonRunner
             });
         }
 
-        var verdict = Decision.Choose(spec.Task, profile, spec.Requirements, results);
+        return Report(spec.Task, spec, profile, results, total, workSeconds);
+    }
+
+    /// <summary>The verdict on the measured candidates, and the report around it; what is not training or measuring counts as overhead.</summary>
+    internal static ComparisonReport Report(CompareTask task, CompareSpec spec, DatasetProfile profile, List<CandidateResult> results,
+        Stopwatch total, double workSeconds)
+    {
+        var verdict = Decision.Choose(task, profile, spec.Requirements, results);
         double totalSeconds = total.Elapsed.TotalSeconds;
         return new ComparisonReport
         {
-            Task = spec.Task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
+            Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
             Command = spec.Command, Versions = Versions(), Machine = Machine(), Date = DateTime.UtcNow, Budget = BudgetText(spec),
             OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
         };
@@ -204,14 +211,13 @@ public static class ComparisonRunner
 
     static Plan Pretrained(string source, string role, CompareSpec spec)
     {
-        string dir = ModelHub.IsBuiltIn(source) ? ModelHub.EnsureMiniLm() : source;
+        string dir = ModelHub.ResolveDirectory(source);
         if (!Directory.Exists(dir)) throw new GptBertException($"--{role} {source}: not a built-in (minilm) and no such directory");
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
         string family = config is Gpt2Config ? "gpt" : "bert";
         if (family != role)
             throw new GptBertException($"--{role} {source} is a {(family == "gpt" ? "GPT-2" : "BERT")} checkpoint; pass it as --{family} instead");
-        string name = ModelHub.IsBuiltIn(source) ? "MiniLM (pretrained BERT)" : $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(source))} ({(family == "gpt" ? "GPT" : "BERT")})";
-        return new Plan(name, family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
+        return new Plan(ModelHub.DisplayName(source, family), family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
     }
 
     /// <summary>Bytes of a model's weights, whichever checkpoint format the directory holds.</summary>

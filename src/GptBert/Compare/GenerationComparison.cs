@@ -37,7 +37,7 @@ static class GenerationComparison
         {
             if (ModelConfig.Load(Path.Combine(spec.Gpt, "config.json")) is not Gpt2Config)
                 throw new GptBertException($"--gpt {spec.Gpt} is a BERT checkpoint; pass it as --bert instead");
-            gpts.Add(($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.Gpt))} (GPT)", spec.Gpt, spec.Gpt, spec.Gpt, new ModelShape(MaxLength: spec.MaxLength)));
+            gpts.Add((ModelHub.DisplayName(spec.Gpt, "gpt"), spec.Gpt, spec.Gpt, spec.Gpt, new ModelShape(MaxLength: spec.MaxLength)));
         }
         if (spec.FromScratch)
         {
@@ -99,19 +99,12 @@ static class GenerationComparison
         if (spec.Bert is not null || spec.FromScratch)
             results.Add(new CandidateResult
             {
-                Name = spec.Bert is not null && ModelHub.IsBuiltIn(spec.Bert) ? "MiniLM (pretrained BERT)" : spec.Bert ?? "BERT from scratch",
+                Name = spec.Bert is not null ? ModelHub.DisplayName(spec.Bert, "bert") : "BERT from scratch",
                 Family = "bert", Source = spec.Bert ?? "scratch", Architecture = "BertForMaskedLM", Supported = false,
                 NotSupportedReason = "BERT is an encoder trained to fill in masked tokens; it does not generate text left to right",
             });
 
-        var verdict = Decision.Choose(CompareTask.Generate, profile, spec.Requirements, results);
-        double totalSeconds = total.Elapsed.TotalSeconds;
-        return new ComparisonReport
-        {
-            Task = CompareTask.Generate, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
-            Command = spec.Command, Versions = ComparisonRunner.Versions(), Machine = ComparisonRunner.Machine(), Date = DateTime.UtcNow,
-            Budget = ComparisonRunner.BudgetText(spec), OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
-        };
+        return ComparisonRunner.Report(CompareTask.Generate, spec, profile, results, total, workSeconds);
     }
 
     /// <summary>Held-out loss in nats per character (summed token NLL over all characters) and per-token perplexity.</summary>

@@ -33,16 +33,16 @@ public static class SearchComparison
         var plans = new List<(string Name, string Family, string Source, Func<int, string> ModelDir, Pooling Pooling, bool Trained)>();
         if (spec.Bert is not null)
         {
-            string dir = ModelHub.IsBuiltIn(spec.Bert) ? ModelHub.EnsureMiniLm() : spec.Bert;
+            string dir = ModelHub.ResolveDirectory(spec.Bert);
             if (ModelConfig.Load(Path.Combine(dir, "config.json")) is not BertConfig)
                 throw new GptBertException($"--bert {spec.Bert} is a GPT-2 checkpoint; pass it as --gpt instead");
-            plans.Add((ModelHub.IsBuiltIn(spec.Bert) ? "MiniLM (pretrained BERT)" : $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.Bert))} (BERT)", "bert", spec.Bert, _ => dir, Pooling.Mean, false));
+            plans.Add((ModelHub.DisplayName(spec.Bert, "bert"), "bert", spec.Bert, _ => dir, Pooling.Mean, false));
         }
         if (spec.Gpt is not null)
         {
             if (ModelConfig.Load(Path.Combine(spec.Gpt, "config.json")) is not Gpt2Config)
                 throw new GptBertException($"--gpt {spec.Gpt} is a BERT checkpoint; pass it as --bert instead");
-            plans.Add(($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.Gpt))} (GPT, mean pooling)", "gpt", spec.Gpt, _ => spec.Gpt, Pooling.Mean, false));
+            plans.Add((ModelHub.DisplayName(spec.Gpt, "gpt", "mean pooling"), "gpt", spec.Gpt, _ => spec.Gpt, Pooling.Mean, false));
         }
         if (spec.FromScratch)
         {
@@ -130,14 +130,7 @@ public static class SearchComparison
                 Seeds = Enumerable.Range(1, runs).ToList(),
             });
         }
-        var verdict = Decision.Choose(CompareTask.Search, profile, spec.Requirements, results);
-        double totalSeconds = total.Elapsed.TotalSeconds;
-        return new ComparisonReport
-        {
-            Task = CompareTask.Search, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
-            Command = spec.Command, Versions = ComparisonRunner.Versions(), Machine = ComparisonRunner.Machine(), Date = DateTime.UtcNow,
-            Budget = ComparisonRunner.BudgetText(spec), OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
-        };
+        return ComparisonRunner.Report(CompareTask.Search, spec, profile, results, total, workSeconds);
     }
 
     static List<(string Query, string Doc)> LoadPairs(string path, LabeledFormatOptions format)

@@ -18,7 +18,7 @@ public sealed class Classifier : IDisposable
 
     public Classifier(string modelDir, string? tokenizer = null, string? device = null, int? maxLength = null)
     {
-        var cfg = ModelConfig.Load(Path.Combine(ModelHub.IsBuiltIn(modelDir) ? ModelHub.EnsureMiniLm() : modelDir, "config.json"));
+        var cfg = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json"));
         var arch = cfg is Gpt2Config ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
         if (!ModelFactory.DefaultArchitecture(cfg).EndsWith("ForSequenceClassification"))
             throw new GptBertException($"{modelDir} is a {ModelFactory.DefaultArchitecture(cfg)}, not a classifier; fine-tune it first with `gptbert finetune`");

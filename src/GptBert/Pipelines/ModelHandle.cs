@@ -9,7 +9,14 @@ namespace GptBert.Pipelines;
 public sealed class ModelHandle : IDisposable
 {
     public required PretrainedModel Model { get; init; }
-    public required ITextTokenizer Tokenizer { get; init; }
+    /// <summary>Null only for a model loaded to be described (`info`) from a directory without tokenizer files.</summary>
+    public ITextTokenizer? OptionalTokenizer { get; init; }
+    /// <summary>The tokenizer; a model loaded without one fails here with the --tokenizer fix.</summary>
+    public ITextTokenizer Tokenizer
+    {
+        get => OptionalTokenizer ?? throw ModelHub.NoTokenizer(Source, Config);
+        init => OptionalTokenizer = value;
+    }
     /// <summary>Built-in name or directory the user gave.</summary>
     public required string Source { get; init; }
     /// <summary>The HF-layout directory the weights were read from (the cache for built-ins).</summary>

@@ -19,18 +19,34 @@ public static class ModelHub
 
     public static bool IsBuiltIn(string name) => BuiltInNames.Contains(name.Trim().ToLowerInvariant());
 
+    /// <summary>The HF directory behind a model argument: a built-in's cache (converted on first use), else the path as given.</summary>
+    public static string ResolveDirectory(string nameOrDirectory) => IsBuiltIn(nameOrDirectory) ? EnsureMiniLm() : nameOrDirectory;
+
+    /// <summary><see cref="ResolveDirectory"/>, refusing a path that does not exist with the fix in one line.</summary>
+    public static string ExistingDirectory(string nameOrDirectory)
+    {
+        string dir = ResolveDirectory(nameOrDirectory);
+        if (!Directory.Exists(dir))
+            throw new GptBertException($"model '{nameOrDirectory}' not found: not a built-in ({MiniLm}) and no such directory");
+        return dir;
+    }
+
+    /// <summary>How comparison reports name a candidate: "MiniLM (pretrained BERT)" or "FOLDER (GPT)" / "FOLDER (BERT, detail)".</summary>
+    public static string DisplayName(string nameOrDirectory, string family, string? detail = null) =>
+        IsBuiltIn(nameOrDirectory) ? "MiniLM (pretrained BERT)"
+            : $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(nameOrDirectory))} ({(family == "gpt" ? "GPT" : "BERT")}{(detail is null ? "" : ", " + detail)})";
+
     /// <summary>
     /// Loads <paramref name="nameOrDirectory"/> as <paramref name="architecture"/> (null: what config.json says).
     /// When <paramref name="requireHead"/> is set, a checkpoint without that head's weights is refused instead
-    /// of running with random ones.
+    /// of running with random ones. Without <paramref name="requireTokenizer"/>, a directory that has no tokenizer
+    /// files (and no <paramref name="tokenizer"/> given) loads without one, for describing the model.
     /// </summary>
     public static ModelHandle Load(string nameOrDirectory, string? architecture = null, string? tokenizer = null,
-        string? device = null, bool requireHead = true)
+        string? device = null, bool requireHead = true, bool requireTokenizer = true)
     {
         var dev = TorchRuntime.ResolveDevice(device);
-        string dir = IsBuiltIn(nameOrDirectory) ? EnsureMiniLm() : nameOrDirectory;
-        if (!Directory.Exists(dir))
-            throw new GptBertException($"model '{nameOrDirectory}' not found: not a built-in ({string.Join(", ", BuiltInNames[..1])}) and no such directory");
+        string dir = ExistingDirectory(nameOrDirectory);
         var (model, report) = ModelFactory.Load(dir, architecture);
         if (requireHead && report.NewlyInitialized.Count > 0)
         {
@@ -38,32 +54,51 @@ public static class ModelHub
             throw new GptBertException(
                 $"{nameOrDirectory} has no trained weights for {architecture}'s head (e.g. '{report.NewlyInitialized[0]}'); use a checkpoint saved as {architecture} or fine-tune one first");
         }
-        ITextTokenizer tok;
-        try { tok = LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config); }
+        ITextTokenizer? tok;
+        try
+        {
+            tok = tokenizer is null && !requireTokenizer && !HasTokenizer(dir) ? null
+                : LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config);
+        }
         catch { model.Dispose(); throw; }
         model.to(dev);
         return new ModelHandle
         {
-            Model = model, Tokenizer = tok, Source = nameOrDirectory, Directory = dir, Device = dev,
+            Model = model, OptionalTokenizer = tok, Source = nameOrDirectory, Directory = dir, Device = dev,
             MaxLength = Math.Min(ReadMaxSeqLength(dir) ?? model.Config.MaxPositions, model.Config.MaxPositions),
             Report = report,
         };
     }
 
-    static ITextTokenizer LoadTokenizer(string? overrideName, string dir, string source, ModelConfig config)
+    static readonly string[] TokenizerFiles = ["vocab.txt", "vocab.json", "tokenizer.json"];
+
+    /// <summary>Whether a model directory carries its own tokenizer files.</summary>
+    public static bool HasTokenizer(string dir) => TokenizerFiles.Any(f => File.Exists(Path.Combine(dir, f)));
+
+    /// <summary>
+    /// The tokenizer for the model in <paramref name="dir"/>: <paramref name="overrideName"/> (--tokenizer) when given,
+    /// else the directory's own files. One with more ids than the model's vocab_size is refused.
+    /// </summary>
+    public static ITextTokenizer LoadTokenizer(string? overrideName, string dir, string source, ModelConfig config)
     {
-        ITextTokenizer tok;
-        if (overrideName is not null) tok = TokenizerLoader.Load(overrideName);
-        else
-        {
-            bool hasFiles = new[] { "vocab.txt", "vocab.json", "tokenizer.json" }.Any(f => File.Exists(Path.Combine(dir, f)));
-            if (!hasFiles)
-                throw new GptBertException($"{source} has no tokenizer files (vocab.txt, or vocab.json + merges.txt); pass --tokenizer NAME|DIR (e.g. --tokenizer {(config is Gpt2Config ? "gpt2" : "bert-base-uncased")})");
-            tok = TokenizerLoader.Load(dir);
-        }
-        if (tok.VocabSize > config.VocabSize)
-            throw new GptBertException($"tokenizer has {tok.VocabSize} tokens but the model's vocab_size is {config.VocabSize}; use the tokenizer the model was trained with");
+        var tok = overrideName is not null ? TokenizerLoader.Load(overrideName)
+            : HasTokenizer(dir) ? TokenizerLoader.Load(dir)
+            : throw NoTokenizer(source, config);
+        CheckTokenizerFits(tok, config, source);
         return tok;
+    }
+
+    /// <summary>The error for a model directory without tokenizer files; the example follows the family when known.</summary>
+    public static GptBertException NoTokenizer(string source, ModelConfig? config = null) => new(
+        $"{source} has no tokenizer files (vocab.txt, vocab.json + merges.txt, or tokenizer.json); pass --tokenizer NAME|DIR" +
+        (config is null ? "" : $" (e.g. --tokenizer {(config is Gpt2Config ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased)})"));
+
+    /// <summary>Ids past the embedding table would fail deep inside the model, so a larger tokenizer is refused up front.</summary>
+    public static void CheckTokenizerFits(ITextTokenizer tok, ModelConfig config, string source)
+    {
+        if (tok.VocabSize > config.VocabSize)
+            throw new GptBertException(
+                $"the tokenizer has {tok.VocabSize} tokens but {source} has vocab_size {config.VocabSize}; pass a matching --tokenizer (the one {source} was trained with)");
     }
 
     static int? ReadMaxSeqLength(string dir)

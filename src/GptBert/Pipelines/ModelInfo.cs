@@ -2,10 +2,10 @@ using GptBert.Models;
 
 namespace GptBert.Pipelines;
 
-/// <summary>What `gptbert info` reports about a model.</summary>
+/// <summary>What `gptbert info` reports about a model; the tokenizer fields are null when it has none.</summary>
 public sealed record ModelInfo(
     string Source, string Directory, string ModelType, string Architecture, long Parameters, long SizeOnDiskBytes,
-    string Dtype, int MaxContext, int Layers, int Hidden, int Heads, int VocabSize, string TokenizerKind, int TokenizerVocabSize, string Device)
+    string Dtype, int MaxContext, int Layers, int Hidden, int Heads, int VocabSize, string? TokenizerKind, int? TokenizerVocabSize, string Device)
 {
     public static ModelInfo Of(ModelHandle h)
     {
@@ -19,6 +19,6 @@ public sealed record ModelInfo(
             .Where(f => !f.Name.StartsWith('.')).Sum(f => f.Length);
         var dtype = h.Model.parameters().FirstOrDefault()?.dtype.ToString().ToLowerInvariant() ?? "float32";
         return new ModelInfo(h.Source, h.Directory, h.Config.ModelType, h.Model.Architecture, h.Model.ParameterCount, size,
-            dtype, h.MaxLength, layers, hidden, heads, h.Config.VocabSize, h.Tokenizer.Kind, h.Tokenizer.VocabSize, h.Device.ToString());
+            dtype, h.MaxLength, layers, hidden, heads, h.Config.VocabSize, h.OptionalTokenizer?.Kind, h.OptionalTokenizer?.VocabSize, h.Device.ToString());
     }
 }

@@ -39,7 +39,7 @@ public sealed record PretrainSpec
     public string? Validation { get; init; }
     public string? Tokenizer { get; init; }
     public ModelShape Shape { get; init; } = new();
-    /// <summary>Continue from this pretrained directory (its config and tokenizer) instead of a fresh model of <see cref="Shape"/>.</summary>
+    /// <summary>Continue from this built-in name or pretrained directory (its config, and its tokenizer unless <see cref="Tokenizer"/> is set) instead of a fresh model of <see cref="Shape"/>.</summary>
     public string? InitFrom { get; init; }
     public bool NextSentencePrediction { get; init; }
     public bool WholeWordMasking { get; init; }
@@ -80,8 +80,10 @@ public static class TrainingRuns
         var device = TorchRuntime.ResolveDevice(spec.Device);
         CheckPrecision(spec.Training.Precision, device);
         Directory.CreateDirectory(spec.Output);
-        var tok = TokenizerLoader.Load(spec.Tokenizer ?? spec.InitFrom ?? (spec.Arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
-        if (spec.Arch == "bert" && tok.MaskId is null) throw new GptBertException("BERT pretraining needs a tokenizer with [MASK] (a WordPiece vocab); pass --tokenizer bert-base-uncased or a trained WordPiece directory");
+        // The model comes before the corpus is tokenized, so a tokenizer that does not fit it fails at once.
+        TorchRuntime.Seed(spec.Training.Seed);
+        var (model, tok) = spec.InitFrom is null ? NewPretrainingModel(spec) : LoadPretrainingModel(spec, spec.InitFrom);
+        using var _m = model;
         int? separator = spec.Arch == "gpt" ? tok.EosId : tok.SepId;
 
         // Tokenize once into memory-mapped streams next to the checkpoints; held-out documents for validation.
@@ -91,28 +93,46 @@ public static class TrainingRuns
         using var _t = train; using var _v = validation;
         reporting?.Info?.Invoke($"{train.Length:N0} training tokens, {validation?.Length ?? 0:N0} validation tokens");
 
-        TorchRuntime.Seed(spec.Training.Seed);
-        PretrainedModel model;
-        if (spec.InitFrom is not null)
-        {
-            string arch = spec.Arch == "gpt" ? "GPT2LMHeadModel" : spec.NextSentencePrediction ? "BertForPreTraining" : "BertForMaskedLM";
-            (model, _) = ModelFactory.Load(spec.InitFrom, arch);
-            model.train();
-        }
-        else
-        {
-            var config = spec.Shape.Config(spec.Arch, tok.VocabSize);
-            config.Validate("model shape");
-            model = spec.Arch == "gpt" ? new GPT2LMHeadModel((Gpt2Config)config)
-                : spec.NextSentencePrediction ? new BertForPreTraining((BertConfig)config) : new BertForMaskedLM((BertConfig)config);
-        }
-        using var _m = model;
         model.to(device);
         ITrainingObjective objective = spec.Arch == "gpt"
             ? new CausalLmObjective((GPT2LMHeadModel)model, train, validation, spec.Shape.MaxLength, spec.Training.Seed, device)
             : new MaskedLmObjective(model, tok, train, validation, spec.Shape.MaxLength, spec.Training.Seed, device, spec.WholeWordMasking);
         reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters, {objective.ExamplesPerEpoch:N0} blocks of {spec.Shape.MaxLength} tokens per epoch");
         return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+    }
+
+    /// <summary>A fresh model of the spec's shape, sized to the tokenizer's vocabulary.</summary>
+    static (PretrainedModel, ITextTokenizer) NewPretrainingModel(PretrainSpec spec)
+    {
+        var tok = TokenizerLoader.Load(spec.Tokenizer ?? (spec.Arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
+        RequireMaskToken(spec, tok);
+        var config = spec.Shape.Config(spec.Arch, tok.VocabSize);
+        config.Validate("model shape");
+        PretrainedModel model = spec.Arch == "gpt" ? new GPT2LMHeadModel((Gpt2Config)config)
+            : spec.NextSentencePrediction ? new BertForPreTraining((BertConfig)config) : new BertForMaskedLM((BertConfig)config);
+        return (model, tok);
+    }
+
+    /// <summary>--init-from: a built-in name or HF directory, with its own tokenizer unless --tokenizer names another that fits.</summary>
+    static (PretrainedModel, ITextTokenizer) LoadPretrainingModel(PretrainSpec spec, string initFrom)
+    {
+        string dir = ModelHub.ExistingDirectory(initFrom);
+        string arch = spec.Arch == "gpt" ? "GPT2LMHeadModel" : spec.NextSentencePrediction ? "BertForPreTraining" : "BertForMaskedLM";
+        var (model, _) = ModelFactory.Load(dir, arch);
+        try
+        {
+            var tok = ModelHub.LoadTokenizer(spec.Tokenizer, dir, initFrom, model.Config);
+            RequireMaskToken(spec, tok);
+            model.train();
+            return (model, tok);
+        }
+        catch { model.Dispose(); throw; }
+    }
+
+    static void RequireMaskToken(PretrainSpec spec, ITextTokenizer tok)
+    {
+        if (spec.Arch == "bert" && tok.MaskId is null)
+            throw new GptBertException("BERT pretraining needs a tokenizer with [MASK] (a WordPiece vocab); pass --tokenizer bert-base-uncased or a trained WordPiece directory");
     }
 
     static (TokenStream Train, TokenStream? Validation) BuildStreams(PretrainSpec spec, TextCorpus corpus, ITextTokenizer tok, int? separator)
@@ -207,8 +227,7 @@ public static class TrainingRuns
     /// </summary>
     public static (PretrainedModel Model, ITextTokenizer Tokenizer) LoadClassifier(string source, IReadOnlyList<string> labels, string? tokenizer = null)
     {
-        string dir = ModelHub.IsBuiltIn(source) ? ModelHub.EnsureMiniLm() : source;
-        if (!Directory.Exists(dir)) throw new GptBertException($"model '{source}' not found: not a built-in (minilm) and no such directory");
+        string dir = ModelHub.ExistingDirectory(source);
         var cfg = ModelConfig.Load(Path.Combine(dir, "config.json"));
         var arch = cfg is Gpt2Config ? "GPT2ForSequenceClassification" : "BertForSequenceClassification";
         bool sameLabels = cfg.Id2Label is { Count: > 0 } && cfg.Labels.SequenceEqual(labels);
@@ -218,15 +237,7 @@ public static class TrainingRuns
             if (c is Gpt2Config g) g.PadTokenId ??= g.EosTokenId;
         }, dropHead: !sameLabels);
         ITextTokenizer tok;
-        try
-        {
-            tok = tokenizer is not null ? TokenizerLoader.Load(tokenizer)
-                : File.Exists(Path.Combine(dir, "vocab.txt")) || File.Exists(Path.Combine(dir, "vocab.json")) || File.Exists(Path.Combine(dir, "tokenizer.json"))
-                    ? TokenizerLoader.Load(dir)
-                    : throw new GptBertException($"{source} has no tokenizer files; pass --tokenizer NAME|DIR");
-            if (tok.VocabSize > model.Config.VocabSize)
-                throw new GptBertException($"the tokenizer has {tok.VocabSize} tokens but {source} has a vocabulary of {model.Config.VocabSize}; use the tokenizer the model was trained with");
-        }
+        try { tok = ModelHub.LoadTokenizer(tokenizer, dir, source, model.Config); }
         catch { model.Dispose(); throw; }
         model.train();
         return (model, tok);

@@ -47,19 +47,14 @@ public sealed record ByteLevelBpeOptions
 /// offset handling are not HF's. Microsoft.ML.Tokenizers is used for the built-in GPT-2 data (tiktoken ranks, see
 /// <see cref="Gpt2Data"/>) and as the reference in tests.
 /// </remarks>
-public sealed class ByteLevelBpeTokenizer : ITextTokenizer
+public sealed class ByteLevelBpeTokenizer : VocabularyTokenizer, ITextTokenizer
 {
-    readonly Dictionary<string, int> vocab;
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> vocabLookup;
-    readonly string?[] idToToken;
     readonly int[] tokenBytes;               // bytes each token stands for (its length in byte-level chars)
     readonly int[] byteIds = new int[256];   // id of each single-byte token, -1 when missing
     readonly Dictionary<long, int> mergeRank;
     readonly int[] mergeResult;              // rank → merged token id
     readonly (string Left, string Right)[] merges;
-    readonly AddedTokenMatcher added;
-    readonly HashSet<int> specialIds;
-    readonly EncodingTemplate template;
     readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> cacheLookup;
     const int CacheCapacity = 50_000;
@@ -76,20 +71,13 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
 
     internal ByteLevelBpeTokenizer(IReadOnlyDictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges,
         ByteLevelBpeOptions? options, IEnumerable<AddedToken>? extraAdded, EncodingTemplate? customTemplate = null)
+        : base("BPE", new Dictionary<string, int>(vocab, StringComparer.Ordinal))
     {
         Options = options ?? new ByteLevelBpeOptions();
         if (vocab.Count == 0) throw new GptBertException("BPE vocabulary is empty; give vocab.json with the 256 byte tokens at least");
-        this.vocab = new Dictionary<string, int>(vocab, StringComparer.Ordinal);
         vocabLookup = this.vocab.GetAlternateLookup<ReadOnlySpan<char>>();
-        int size = 0;
-        foreach (var (tok, id) in vocab)
-        {
-            if (id < 0) throw new GptBertException($"BPE vocabulary has a negative id {id} for '{tok}'; ids must be 0..n-1");
-            size = Math.Max(size, id + 1);
-        }
-        idToToken = new string?[size];
-        tokenBytes = new int[size];
-        foreach (var (tok, id) in vocab) { idToToken[id] = tok; tokenBytes[id] = tok.Length; }
+        tokenBytes = new int[idToToken.Length];
+        for (int id = 0; id < idToToken.Length; id++) tokenBytes[id] = idToToken[id]?.Length ?? 0;
         Array.Fill(byteIds, -1);
         for (int b = 0; b < 256; b++)
             if (this.vocab.TryGetValue(ByteLevel.ByteToChar[b].ToString(), out var id)) byteIds[b] = id;
@@ -109,14 +97,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         }
         cacheLookup = cache.GetAlternateLookup<ReadOnlySpan<char>>();
 
-        var specials = new List<AddedToken>();
-        foreach (var t in new[] { Options.UnkToken, Options.BosToken, Options.EosToken, Options.PadToken, Options.MaskToken }
-                     .Concat(Options.AdditionalSpecialTokens))
-            if (t is not null && this.vocab.TryGetValue(t, out var id)) specials.Add(new AddedToken(t, id, Special: true));
-        if (extraAdded is not null) specials.AddRange(extraAdded);
-        added = new AddedTokenMatcher(specials);
-        specialIds = specials.Where(t => t.Special).Select(t => t.Id).ToHashSet();
-
+        SetAddedTokens([Options.UnkToken, Options.BosToken, Options.EosToken, Options.PadToken, Options.MaskToken, .. Options.AdditionalSpecialTokens], extraAdded);
         template = customTemplate ?? BuildTemplate();
     }
 
@@ -179,7 +160,6 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     }
 
     public string Kind => "bpe";
-    public int VocabSize => idToToken.Length;
     public int? PadId => Options.PadToken is null ? null : TokenToId(Options.PadToken);
     public int? UnkId => Options.UnkToken is null ? null : TokenToId(Options.UnkToken);
     public int? ClsId => Options.Template == BpeTemplate.Roberta ? BosId : null;
@@ -192,36 +172,13 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     /// <summary>The merges in rank order.</summary>
     public IReadOnlyList<(string Left, string Right)> Merges => merges;
 
-    public string IdToToken(int id) =>
-        (uint)id < (uint)idToToken.Length && idToToken[id] is { } t ? t
-            : throw new GptBertException($"token id {id} is not in this BPE vocabulary (0..{idToToken.Length - 1})");
+    // GPT-2 has no pad token: pad with EOS (attention 0), as is customary.
+    private protected override (int? Id, string? Token) BatchPadding =>
+        PadId is not null ? (PadId, Options.PadToken) : (EosId, EosId is null ? null : Options.EosToken);
 
-    public int? TokenToId(string token) => vocab.TryGetValue(token, out var id) ? id : null;
-
-    public TokenizedText Encode(string text, string? pair = null, bool addSpecialTokens = true, int? maxLength = null)
+    internal override RawEncoding EncodeRaw(string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var a = EncodeRaw(text);
-        var b = pair is null ? null : EncodeRaw(pair);
-        return template.Build(a, b, addSpecialTokens, maxLength);
-    }
-
-    public IReadOnlyList<TokenizedText> EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs,
-        bool addSpecialTokens = true, int? maxLength = null, bool padToLongest = true)
-    {
-        var results = new TokenizedText[inputs.Count];
-        for (int i = 0; i < results.Length; i++) results[i] = Encode(inputs[i].Text, inputs[i].Pair, addSpecialTokens, maxLength);
-        if (!padToLongest) return results;
-        // GPT-2 has no pad token: pad with EOS (attention 0), as is customary.
-        int? padId = PadId ?? EosId;
-        string? padToken = PadId is not null ? Options.PadToken : EosId is not null ? Options.EosToken : null;
-        return EncodingTemplate.PadToLongest(results, padId, padToken);
-    }
-
-    internal RawEncoding EncodeRaw(string text)
-    {
-        var raw = new RawEncoding();
-        added.Split(text, (s, e) => EncodeSegment(text, s, e, raw), (t, s, e) => raw.Add(t.Id, t.Content, s, e));
+        var raw = base.EncodeRaw(text);
         if (Options.TrimOffsets) TrimOffsets(raw);
         return raw;
     }
@@ -231,7 +188,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     [ThreadStatic] static byte[]? tBytes;
     [ThreadStatic] static int[]? tByteStart, tByteEnd;
 
-    void EncodeSegment(string text, int from, int to, RawEncoding raw)
+    private protected override void EncodeSegment(string text, int from, int to, RawEncoding raw)
     {
         // The segment, with the optional prefix space; orig[k] is where char k comes from in text.
         ReadOnlySpan<char> seg;
@@ -397,10 +354,8 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         var bytes = new List<byte>(64);
-        foreach (int id in ids)
+        foreach (string tok in TokensToDecode(ids, skipSpecialTokens))
         {
-            if (skipSpecialTokens && specialIds.Contains(id)) continue;
-            if ((uint)id >= (uint)idToToken.Length || idToToken[id] is not { } tok) continue;   // unknown ids are skipped, as in tokenizers
             bool mapped = true;
             foreach (char c in tok) if (ByteLevel.ByteOf(c) < 0) { mapped = false; break; }
             if (mapped) foreach (char c in tok) bytes.Add((byte)ByteLevel.ByteOf(c));
@@ -427,7 +382,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         sb.Append("#version: 0.2\n");
         foreach (var (l, r) in merges) sb.Append(l).Append(' ').Append(r).Append('\n');
         AtomicFile.WriteAllText(Path.Combine(directory, "merges.txt"), sb.ToString());
-        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), s => WordPieceTokenizer.WriteJson(s, w =>
+        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), s => TokenizerFiles.WriteJson(s, w =>
         {
             w.WriteString("tokenizer_class", Options.TokenizerClass);
             w.WriteBoolean("add_prefix_space", Options.AddPrefixSpace);
@@ -440,7 +395,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
             w.WriteString("errors", "replace");
             WriteSpecialTokens(w);
         }));
-        AtomicFile.Write(Path.Combine(directory, "special_tokens_map.json"), s => WordPieceTokenizer.WriteJson(s, WriteSpecialTokens));
+        AtomicFile.Write(Path.Combine(directory, "special_tokens_map.json"), s => TokenizerFiles.WriteJson(s, WriteSpecialTokens));
     }
 
     void WriteSpecialTokens(Utf8JsonWriter w)
@@ -451,11 +406,6 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         Opt("unk_token", Options.UnkToken);
         if (Options.PadToken is not null) w.WriteString("pad_token", Options.PadToken);
         if (Options.MaskToken is not null) w.WriteString("mask_token", Options.MaskToken);
-        if (Options.AdditionalSpecialTokens.Count > 0)
-        {
-            w.WriteStartArray("additional_special_tokens");
-            foreach (var t in Options.AdditionalSpecialTokens) w.WriteStringValue(t);
-            w.WriteEndArray();
-        }
+        TokenizerFiles.WriteAdditionalSpecialTokens(w, Options.AdditionalSpecialTokens);
     }
 }

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 
 namespace GptBert.Tokenizers;
 
@@ -245,6 +247,23 @@ internal sealed class AddedTokenMatcher
 
 internal static class TokenizerFiles
 {
+    /// <summary>One indented JSON object, non-ASCII tokens written as themselves (as Hugging Face saves them).</summary>
+    public static void WriteJson(Stream s, Action<Utf8JsonWriter> body)
+    {
+        using var w = new Utf8JsonWriter(s, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        w.WriteStartObject();
+        body(w);
+        w.WriteEndObject();
+    }
+
+    public static void WriteAdditionalSpecialTokens(Utf8JsonWriter w, IReadOnlyList<string> tokens)
+    {
+        if (tokens.Count == 0) return;
+        w.WriteStartArray("additional_special_tokens");
+        foreach (var t in tokens) w.WriteStringValue(t);
+        w.WriteEndArray();
+    }
+
     /// <summary>Hugging Face's clean_up_tokenization (transformers) after the WordPiece decoder's own cleanup.</summary>
     public static string CleanUpTokenization(string s)
     {

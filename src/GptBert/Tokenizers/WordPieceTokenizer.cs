@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace GptBert.Tokenizers;
@@ -42,43 +41,35 @@ public sealed record WordPieceOptions
 /// the original range of every normalized char; the pre-tokenizer and a greedy longest-match WordPiece then run on
 /// that buffer with span-based dictionary lookups (no per-char or per-token string allocation; ~10M tokens/s).
 /// </remarks>
-public sealed class WordPieceTokenizer : ITextTokenizer
+public sealed class WordPieceTokenizer : VocabularyTokenizer, ITextTokenizer
 {
-    readonly string?[] idToToken;
-    readonly Dictionary<string, int> vocab;
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> wordStart;
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> wordContinue;
     readonly int maxStartChars, maxContinueChars;
-    readonly bool strip, lower, cleanText, chinese;
+    readonly BertNormalization normalization;
     readonly int unkId;
-    readonly AddedTokenMatcher added;
-    readonly HashSet<int> specialIds;
-    readonly EncodingTemplate template;
 
     public WordPieceOptions Options { get; }
 
     /// <summary>Builds a tokenizer from the tokens of vocab.txt (id = index; for a duplicate, the last one wins, as in HF).</summary>
     public WordPieceTokenizer(IReadOnlyList<string> vocab, WordPieceOptions? options = null)
-        : this(ToDictionary(vocab), vocab.Count, options) { }
+        : this(ToDictionary(vocab), vocab.Count, options, null, null) { }
 
     /// <summary>Builds a tokenizer from a token → id map (tokenizer.json "model.vocab").</summary>
     public WordPieceTokenizer(IReadOnlyDictionary<string, int> vocab, WordPieceOptions? options = null)
-        : this(new Dictionary<string, int>(vocab, StringComparer.Ordinal), 0, options) { }
+        : this(vocab, options, null, null) { }
 
-    WordPieceTokenizer(Dictionary<string, int> vocab, int minSize, WordPieceOptions? options)
+    /// <summary>tokenizer.json: its added tokens and post-processor template on top of the options' special tokens.</summary>
+    internal WordPieceTokenizer(IReadOnlyDictionary<string, int> vocab, WordPieceOptions? options,
+        IEnumerable<AddedToken>? extraAdded, EncodingTemplate? customTemplate)
+        : this(new Dictionary<string, int>(vocab, StringComparer.Ordinal), 0, options, extraAdded, customTemplate) { }
+
+    WordPieceTokenizer(Dictionary<string, int> vocab, int minSize, WordPieceOptions? options,
+        IEnumerable<AddedToken>? extraAdded, EncodingTemplate? customTemplate) : base("WordPiece", vocab, minSize)
     {
         Options = options ?? new WordPieceOptions();
         if (vocab.Count == 0) throw new GptBertException("WordPiece vocabulary is empty; give at least the special tokens and some words");
         if (Options.MaxInputCharsPerWord < 1) throw new GptBertException("WordPiece MaxInputCharsPerWord must be at least 1");
-        this.vocab = vocab;
-        int size = minSize;
-        foreach (var (tok, id) in vocab)
-        {
-            if (id < 0) throw new GptBertException($"WordPiece vocabulary has a negative id {id} for token '{tok}'; ids must be 0..n-1");
-            size = Math.Max(size, id + 1);
-        }
-        idToToken = new string?[size];
-        foreach (var (tok, id) in vocab) idToToken[id] = tok;
 
         string prefix = Options.ContinuingSubwordPrefix;
         var cont = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -95,10 +86,7 @@ public sealed class WordPieceTokenizer : ITextTokenizer
         wordStart = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         wordContinue = cont.GetAlternateLookup<ReadOnlySpan<char>>();
 
-        lower = Options.LowerCase;
-        strip = Options.StripAccents ?? Options.LowerCase;
-        cleanText = Options.CleanText;
-        chinese = Options.HandleChineseChars;
+        normalization = new BertNormalization(Options.LowerCase, Options.StripAccents ?? Options.LowerCase, Options.CleanText, Options.HandleChineseChars);
 
         unkId = vocab.TryGetValue(Options.UnkToken, out var u) ? u
             : throw new GptBertException($"WordPiece vocabulary has no unknown token '{Options.UnkToken}'; add it to vocab.txt or set unk_token in tokenizer_config.json");
@@ -106,23 +94,8 @@ public sealed class WordPieceTokenizer : ITextTokenizer
             : throw new GptBertException($"WordPiece vocabulary has no '{Options.ClsToken}' token; add it to vocab.txt or set cls_token in tokenizer_config.json");
         int sepId = vocab.TryGetValue(Options.SepToken, out var s) ? s
             : throw new GptBertException($"WordPiece vocabulary has no '{Options.SepToken}' token; add it to vocab.txt or set sep_token in tokenizer_config.json");
-        template = EncodingTemplate.Bert(Options.ClsToken, clsId, Options.SepToken, sepId);
-
-        var specials = new List<AddedToken>();
-        foreach (var t in new[] { Options.PadToken, Options.UnkToken, Options.ClsToken, Options.SepToken, Options.MaskToken }
-                     .Concat(Options.AdditionalSpecialTokens))
-            if (vocab.TryGetValue(t, out var id)) specials.Add(new AddedToken(t, id, Special: true));
-        added = new AddedTokenMatcher(specials);
-        specialIds = specials.Select(t => t.Id).ToHashSet();
-    }
-
-    internal WordPieceTokenizer(IReadOnlyDictionary<string, int> vocab, WordPieceOptions options,
-        IEnumerable<AddedToken> extraAdded, EncodingTemplate? customTemplate) : this(vocab, options)
-    {
-        var all = added.Tokens.Concat(extraAdded).ToList();
-        added = new AddedTokenMatcher(all);
-        foreach (var t in all) if (t.Special) specialIds.Add(t.Id);
-        if (customTemplate is not null) template = customTemplate;
+        template = customTemplate ?? EncodingTemplate.Bert(Options.ClsToken, clsId, Options.SepToken, sepId);
+        SetAddedTokens([Options.PadToken, Options.UnkToken, Options.ClsToken, Options.SepToken, Options.MaskToken, .. Options.AdditionalSpecialTokens], extraAdded);
     }
 
     static Dictionary<string, int> ToDictionary(IReadOnlyList<string> tokens)
@@ -157,7 +130,6 @@ public sealed class WordPieceTokenizer : ITextTokenizer
     }
 
     public string Kind => "wordpiece";
-    public int VocabSize => idToToken.Length;
     public int? PadId => TokenToId(Options.PadToken);
     public int? UnkId => unkId;
     public int? ClsId => TokenToId(Options.ClsToken);
@@ -168,141 +140,24 @@ public sealed class WordPieceTokenizer : ITextTokenizer
     public string? MaskToken => MaskId is null ? null : Options.MaskToken;
     public int? ModelMaxLength => Options.ModelMaxLength;
 
-    public string IdToToken(int id) =>
-        (uint)id < (uint)idToToken.Length && idToToken[id] is { } t ? t
-            : throw new GptBertException($"token id {id} is not in this WordPiece vocabulary (0..{idToToken.Length - 1})");
+    private protected override (int? Id, string? Token) BatchPadding => (PadId, Options.PadToken);
 
-    public int? TokenToId(string token) => vocab.TryGetValue(token, out var id) ? id : null;
+    // One normalization buffer per thread keeps encoding allocation-free and thread-safe.
+    [ThreadStatic] static BertNormalizedText? tText;
 
-    public TokenizedText Encode(string text, string? pair = null, bool addSpecialTokens = true, int? maxLength = null)
+    private protected override void EncodeSegment(string text, int from, int to, RawEncoding raw)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var a = EncodeRaw(text);
-        var b = pair is null ? null : EncodeRaw(pair);
-        return template.Build(a, b, addSpecialTokens, maxLength);
+        var normalized = tText ??= new BertNormalizedText();
+        normalized.Normalize(text, from, to, normalization);
+        int pos = 0;
+        while (normalized.NextWord(ref pos, out int start, out int end)) WordPiece(normalized, start, end, raw);
     }
 
-    public IReadOnlyList<TokenizedText> EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs,
-        bool addSpecialTokens = true, int? maxLength = null, bool padToLongest = true)
+    /// <summary>Greedy longest-match-first WordPiece over the normalized chars [ws..we); the whole word becomes [UNK] if any part fails.</summary>
+    void WordPiece(BertNormalizedText normalized, int ws, int we, RawEncoding raw)
     {
-        var results = new TokenizedText[inputs.Count];
-        for (int i = 0; i < results.Length; i++) results[i] = Encode(inputs[i].Text, inputs[i].Pair, addSpecialTokens, maxLength);
-        return padToLongest ? EncodingTemplate.PadToLongest(results, PadId, Options.PadToken) : results;
-    }
-
-    /// <summary>The tokens of text alone (no special tokens), offsets into text.</summary>
-    internal RawEncoding EncodeRaw(string text)
-    {
-        var raw = new RawEncoding();
-        added.Split(text, (s, e) => EncodeSegment(text, s, e, raw), (t, s, e) => raw.Add(t.Id, t.Content, s, e));
-        return raw;
-    }
-
-    // ---- normalization (BertNormalizer) with alignments, into per-thread buffers ----
-
-    [ThreadStatic] static char[]? tBuf;
-    [ThreadStatic] static int[]? tStart;
-    [ThreadStatic] static int[]? tEnd;
-
-    static void Ensure(ref char[] buf, ref int[] os, ref int[] oe, int needed)
-    {
-        if (buf.Length >= needed) return;
-        int size = Math.Max(needed, buf.Length * 2);
-        Array.Resize(ref buf, size);
-        Array.Resize(ref os, size);
-        Array.Resize(ref oe, size);
-        tBuf = buf; tStart = os; tEnd = oe;
-    }
-
-    void EncodeSegment(string text, int from, int to, RawEncoding raw)
-    {
-        var buf = tBuf ??= new char[1024];
-        var os = tStart ??= new int[1024];
-        var oe = tEnd ??= new int[1024];
-        Ensure(ref buf, ref os, ref oe, (to - from) + 16);
-
-        int n = 0;
-        int i = from;
-        while (i < to)
-        {
-            char ch = text[i];
-            if (ch < 0x80)
-            {
-                byte f = UnicodeTables.Bert(ch);
-                if ((f & UnicodeTables.BertAsciiSimple) != 0)
-                {
-                    if (n >= buf.Length) Ensure(ref buf, ref os, ref oe, n + 1 + (to - i));
-                    buf[n] = lower && ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-                    os[n] = i; oe[n] = i + 1; n++;
-                    i++;
-                    continue;
-                }
-            }
-            int cp = UnicodeTables.CodePointAt(text, i, out int len);
-            byte flags = UnicodeTables.Bert(cp);
-            if (n + 8 >= buf.Length) Ensure(ref buf, ref os, ref oe, n + 16 + 2 * (to - i));
-            if (cleanText)
-            {
-                if ((flags & UnicodeTables.BertDrop) != 0) { i += len; continue; }
-                if ((flags & UnicodeTables.BertSpace) != 0)
-                {
-                    buf[n] = ' '; os[n] = i; oe[n] = i + len; n++;
-                    i += len;
-                    continue;
-                }
-            }
-            bool spaced = chinese && (flags & UnicodeTables.BertChinese) != 0;
-            if (spaced) { buf[n] = ' '; os[n] = i; oe[n] = i + len; n++; }
-            if (cp < 0x80)
-            {
-                buf[n] = lower && cp >= 'A' && cp <= 'Z' ? (char)(cp + 32) : (char)cp;
-                os[n] = i; oe[n] = i + 1; n++;
-            }
-            else if (strip || lower)
-            {
-                string t = UnicodeTables.Transform(cp, strip, lower);
-                if (n + t.Length + 2 >= buf.Length) Ensure(ref buf, ref os, ref oe, n + t.Length + 16 + 2 * (to - i));
-                foreach (char tc in t) { buf[n] = tc; os[n] = i; oe[n] = i + len; n++; }
-            }
-            else
-            {
-                for (int k = 0; k < len; k++) { buf[n] = text[i + k]; os[n] = i; oe[n] = i + len; n++; }
-            }
-            if (spaced) { buf[n] = ' '; os[n] = i; oe[n] = i + len; n++; }
-            i += len;
-        }
-
-        // ---- BertPreTokenizer: split on whitespace (dropped), isolate punctuation ----
-        int p = 0;
-        while (p < n)
-        {
-            int cp = UnicodeTables.CodePointAt(buf.AsSpan(0, n), p, out int l);
-            byte f = UnicodeTables.Bert(cp);
-            if ((f & UnicodeTables.BertSpace) != 0) { p += l; continue; }
-            if ((f & UnicodeTables.BertPunct) != 0) { WordPiece(buf, os, oe, p, p + l, raw); p += l; continue; }
-            int ws = p;
-            p += l;
-            while (p < n)
-            {
-                char c = buf[p];
-                if (c < 0x80)
-                {
-                    if ((UnicodeTables.Bert(c) & UnicodeTables.BertAsciiSimple) != 0) { p++; continue; }
-                    if ((UnicodeTables.Bert(c) & (UnicodeTables.BertSpace | UnicodeTables.BertPunct)) != 0) break;
-                    p++;
-                    continue;
-                }
-                cp = UnicodeTables.CodePointAt(buf.AsSpan(0, n), p, out l);
-                if ((UnicodeTables.Bert(cp) & (UnicodeTables.BertSpace | UnicodeTables.BertPunct)) != 0) break;
-                p += l;
-            }
-            WordPiece(buf, os, oe, ws, p, raw);
-        }
-    }
-
-    /// <summary>Greedy longest-match-first WordPiece over buf[ws..we); the whole word becomes [UNK] if any part fails.</summary>
-    void WordPiece(char[] buf, int[] os, int[] oe, int ws, int we, RawEncoding raw)
-    {
+        char[] buf = normalized.Chars;
+        int[] os = normalized.Starts, oe = normalized.Ends;
         int max = Options.MaxInputCharsPerWord;
         if (we - ws > max)
         {
@@ -341,10 +196,8 @@ public sealed class WordPieceTokenizer : ITextTokenizer
         var sb = new StringBuilder();
         string prefix = Options.ContinuingSubwordPrefix;
         bool first = true;
-        foreach (int id in ids)
+        foreach (string tok in TokensToDecode(ids, skipSpecialTokens))
         {
-            if (skipSpecialTokens && specialIds.Contains(id)) continue;
-            if ((uint)id >= (uint)idToToken.Length || idToToken[id] is not { } tok) continue;   // unknown ids are skipped, as in tokenizers
             if (first) sb.Append(tok);
             else if (prefix.Length > 0 && tok.StartsWith(prefix, StringComparison.Ordinal)) sb.Append(tok, prefix.Length, tok.Length - prefix.Length);
             else sb.Append(' ').Append(tok);
@@ -373,7 +226,7 @@ public sealed class WordPieceTokenizer : ITextTokenizer
             sb.Append(tok).Append('\n');
         }
         AtomicFile.WriteAllText(Path.Combine(directory, "vocab.txt"), sb.ToString());
-        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), s => WriteJson(s, w =>
+        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), s => TokenizerFiles.WriteJson(s, w =>
         {
             w.WriteString("tokenizer_class", "BertTokenizer");
             w.WriteBoolean("do_lower_case", Options.LowerCase);
@@ -386,7 +239,7 @@ public sealed class WordPieceTokenizer : ITextTokenizer
             if (Options.MaxInputCharsPerWord != 100) w.WriteNumber("max_input_chars_per_word", Options.MaxInputCharsPerWord);
             WriteSpecialTokens(w);
         }));
-        AtomicFile.Write(Path.Combine(directory, "special_tokens_map.json"), s => WriteJson(s, WriteSpecialTokens));
+        AtomicFile.Write(Path.Combine(directory, "special_tokens_map.json"), s => TokenizerFiles.WriteJson(s, WriteSpecialTokens));
     }
 
     void WriteSpecialTokens(Utf8JsonWriter w)
@@ -396,19 +249,6 @@ public sealed class WordPieceTokenizer : ITextTokenizer
         w.WriteString("pad_token", Options.PadToken);
         w.WriteString("cls_token", Options.ClsToken);
         w.WriteString("mask_token", Options.MaskToken);
-        if (Options.AdditionalSpecialTokens.Count > 0)
-        {
-            w.WriteStartArray("additional_special_tokens");
-            foreach (var t in Options.AdditionalSpecialTokens) w.WriteStringValue(t);
-            w.WriteEndArray();
-        }
-    }
-
-    internal static void WriteJson(Stream s, Action<Utf8JsonWriter> body)
-    {
-        using var w = new Utf8JsonWriter(s, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        w.WriteStartObject();
-        body(w);
-        w.WriteEndObject();
+        TokenizerFiles.WriteAdditionalSpecialTokens(w, Options.AdditionalSpecialTokens);
     }
 }

@@ -71,10 +71,7 @@ public sealed class MlmMasking
         int mask = tok.MaskId ?? throw new GptBertException("the tokenizer has no [MASK] token; masked-LM pretraining needs a WordPiece tokenizer with [MASK]");
         var specials = new HashSet<int>(new[] { tok.PadId, tok.ClsId, tok.SepId, tok.MaskId, tok.UnkId, tok.BosId, tok.EosId }.OfType<int>());
         var continuation = new bool[tok.VocabSize];
-        for (int id = 0; id < tok.VocabSize; id++)
-        {
-            try { continuation[id] = tok.IdToToken(id).StartsWith("##", StringComparison.Ordinal); } catch (Exception) { }
-        }
+        foreach (var (id, token) in tok.Entries()) continuation[id] = token.StartsWith("##", StringComparison.Ordinal);
         return new MlmMasking { MaskId = mask, VocabSize = tok.VocabSize, SpecialIds = specials, WholeWord = wholeWord, IsContinuation = id => id < continuation.Length && continuation[id] };
     }
 }

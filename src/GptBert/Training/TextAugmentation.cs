@@ -15,12 +15,11 @@ public sealed class TextAugmentation(IReadOnlyList<string> vocabularyWords)
     public static TextAugmentation For(ITextTokenizer tok)
     {
         var words = new List<string>();
-        for (int id = 0; id < tok.VocabSize && words.Count < 50_000; id++)
+        foreach (var (_, token) in tok.Entries())
         {
-            string t;
-            try { t = tok.IdToToken(id); } catch (Exception) { continue; }
-            if (t.StartsWith('Ġ')) t = t[1..]; // GPT-2: a leading space is part of the token
+            string t = token.StartsWith('Ġ') ? token[1..] : token; // GPT-2: a leading space is part of the token
             if (t.Length >= 3 && t.All(char.IsLetter)) words.Add(t);
+            if (words.Count == 50_000) break;
         }
         if (words.Count == 0) throw new GptBertException("--augment needs a vocabulary with whole words; this tokenizer has none");
         return new TextAugmentation(words);

@@ -209,4 +209,22 @@ public class CliEncoderTests
         Assert.Contains("parameters:", plain.Stdout);
         Assert.Contains("MiB", plain.Stdout);
     }
+
+    [Fact]
+    public void InfoOnADirectoryWithoutTokenizerFilesDescribesTheModelAndSaysSo()
+    {
+        var plain = Run(null, "info", TinyModels.Gpt2);
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Contains("GPT2LMHeadModel", plain.Stdout);
+        Assert.Contains("parameters:", plain.Stdout);
+        Assert.Contains("vocab size:   50257", plain.Stdout);
+        Assert.Contains("tokenizer:    none (pass --tokenizer to commands that need text)", plain.Stdout);
+
+        var json = Run(null, "info", TinyModels.Gpt2, "--json");
+        Assert.True(json.ExitCode == 0, json.ToString());
+        var j = JsonDocument.Parse(json.Stdout).RootElement;
+        Assert.Equal(JsonValueKind.Null, j.GetProperty("tokenizer").ValueKind);
+        Assert.Equal(JsonValueKind.Null, j.GetProperty("tokenizer_vocab_size").ValueKind);
+        Assert.Equal(50257, j.GetProperty("vocab_size").GetInt32());
+    }
 }

@@ -9,15 +9,8 @@ namespace GptBert.Tests.Cli;
 /// <summary>Shipped data the training commands are tested on, and tiny files derived from it.</summary>
 internal static class TrainingData
 {
-    public static string Repo(params string[] parts)
-    {
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !File.Exists(Path.Combine(d.FullName, "GptBert.sln"))) d = d.Parent;
-        return Path.Combine([d!.FullName, .. parts]);
-    }
-
     /// <summary>data/samples/moby-dick-openings.txt: 75 KB, one paragraph per line, no blank lines (one document).</summary>
-    public static string Moby => Repo("data", "samples", "moby-dick-openings.txt");
+    public static string Moby => RepoFiles.At("data", "samples", "moby-dick-openings.txt");
 
     /// <summary>A few paragraphs of Moby-Dick as a validation file.</summary>
     public static string MobyValidation(string dir)
@@ -32,7 +25,7 @@ internal static class TrainingData
     /// <summary>The first <paramref name="perLabel"/> examples of each of three labels of a fortune-category split, as CSV.</summary>
     public static string FortuneSubset(string split, int perLabel, string dir)
     {
-        var all = LabeledDataset.Load(Repo("data", "classification", "fortune-category", split + ".csv"));
+        var all = LabeledDataset.Load(RepoFiles.At("data", "classification", "fortune-category", split + ".csv"));
         var picked = Labels.SelectMany(l => all.Where(e => e.Label == l).Take(perLabel)).ToList();
         var path = Path.Combine(dir, split + ".csv");
         LabeledDataset.FromExamples(picked).Save(path);
@@ -425,8 +418,8 @@ public class CliFinetuneTests
     [Fact]
     public void Fp16IsRefusedOnACpuWithoutIt()
     {
-        if (GptBert.Engine.MixedPrecision.CpuFlags().Overlaps(["avx512_fp16", "amx_fp16", "fphp"])) return; // native here: nothing to refuse
-        var line = FinetuneError(TrainingData.Repo("data", "classification", "fortune-category", "validation.csv"), "--precision", "fp16");
+        if (GptBert.Engine.MixedPrecision.CpuHasNative(TorchSharp.torch.ScalarType.Float16)) return; // native here: nothing to refuse
+        var line = FinetuneError(RepoFiles.At("data", "classification", "fortune-category", "validation.csv"), "--precision", "fp16");
         Assert.Contains("--precision fp16", line);
         Assert.Contains("no native fp16", line);
     }
@@ -436,7 +429,7 @@ public class CliFinetuneTests
     {
         var dir = TestUtil.TempDir("cli-ft-vocab");
         var line = AssertOneLineError(Run(null, "finetune", "--model", TinyModels.Bert, "--tokenizer", "gpt2",
-            "--train", TrainingData.Repo("data", "classification", "fortune-category", "validation.csv"), "--output", Path.Combine(dir, "out"), "--max-steps", "3"));
+            "--train", RepoFiles.At("data", "classification", "fortune-category", "validation.csv"), "--output", Path.Combine(dir, "out"), "--max-steps", "3"));
         Assert.Contains("50257", line);
         Assert.Contains("30522", line);
         Assert.False(Directory.Exists(Path.Combine(dir, "out")));
@@ -453,45 +446,10 @@ public class CliFinetuneTests
     public void ContradictoryFlagsAreUsageErrors(params string[] flags)
     {
         var dir = TestUtil.TempDir("cli-ft-usage");
-        var r = Run(null, ["finetune", "--train", TrainingData.Repo("data", "classification", "fortune-category", "validation.csv"), "--output", Path.Combine(dir, "out"), .. flags]);
+        var r = Run(null, ["finetune", "--train", RepoFiles.At("data", "classification", "fortune-category", "validation.csv"), "--output", Path.Combine(dir, "out"), .. flags]);
         AssertOneLineError(r, exitCode: 2);
         Assert.Equal("", r.Stdout);
         Assert.False(Directory.Exists(Path.Combine(dir, "out")));
-    }
-}
-
-public class CliTrainingHelpTests
-{
-    [Theory]
-    [InlineData("pretrain")]
-    [InlineData("finetune")]
-    [InlineData("evaluate")]
-    [InlineData("classify")]
-    [InlineData("tokenizer")]
-    [InlineData("tokenizer", "train")]
-    public void HelpHasDescriptionAndExamples(params string[] command)
-    {
-        var r = Run(null, [.. command, "--help"]);
-        Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Contains("Description:", r.Stdout);
-        Assert.Contains("Examples:", r.Stdout);
-        Assert.Contains($"gptbert {string.Join(' ', command)}", r.Stdout[r.Stdout.IndexOf("Examples:", StringComparison.Ordinal)..]);
-        Assert.Equal("", r.Stderr);
-    }
-
-    [Fact]
-    public void RootHelpListsTheTrainingCommands()
-    {
-        var r = Run(null, "--help");
-        foreach (var c in new[] { "classify", "tokenizer", "pretrain", "finetune", "evaluate" })
-            Assert.Contains($"  {c} ", r.Stdout);
-    }
-
-    [Fact]
-    public void UsageErrorsOfNestedCommandsPointAtTheirHelp()
-    {
-        var r = Run(null, "tokenizer", "train", "--kind", "bpe", "--bogus");
-        Assert.Contains("gptbert tokenizer train --help", AssertOneLineError(r, exitCode: 2));
     }
 }
 

@@ -112,7 +112,7 @@ public class GenerationComparisonTests
     {
         TestUtil.Init();
         var dir = TestUtil.TempDir("cmp-generate");
-        var lines = File.ReadAllLines(Path.Combine(FinetuneRepo.Root, "data", "samples", "moby-dick-openings.txt"));
+        var lines = File.ReadAllLines(RepoFiles.At("data", "samples", "moby-dick-openings.txt"));
         var train = Path.Combine(dir, "train.txt"); var test = Path.Combine(dir, "test.txt");
         File.WriteAllLines(train, lines.Take(100));
         File.WriteAllLines(test, lines.Skip(120).Take(5));
@@ -132,19 +132,6 @@ public class GenerationComparisonTests
     }
 }
 
-static class FinetuneRepo
-{
-    public static string Root
-    {
-        get
-        {
-            var d = new DirectoryInfo(AppContext.BaseDirectory);
-            while (d is not null && !File.Exists(Path.Combine(d.FullName, "GptBert.sln"))) d = d.Parent;
-            return d!.FullName;
-        }
-    }
-}
-
 public class SearchComparisonTests
 {
     [Fact]
@@ -153,7 +140,7 @@ public class SearchComparisonTests
         TestUtil.Init();
         var dir = TestUtil.TempDir("cmp-search");
         // Known by construction: each query is the first sentence of its document (a Moby-Dick chapter opening).
-        var openings = File.ReadAllLines(Path.Combine(FinetuneRepo.Root, "data", "samples", "moby-dick-openings.txt"));
+        var openings = File.ReadAllLines(RepoFiles.At("data", "samples", "moby-dick-openings.txt"));
         string Row(string p) => $"\"{p.Split(". ")[0].Replace("\"", "\"\"")}\",\"{p.Replace("\"", "\"\"")}\"";
         var train = Path.Combine(dir, "train.csv"); var test = Path.Combine(dir, "test.csv");
         File.WriteAllLines(train, ["text,text_pair", .. openings.Take(60).Select(Row)]);   // no label column: search needs none

@@ -32,17 +32,7 @@ internal sealed class DataDir : IDisposable
 
 internal static class DataTestUtil
 {
-    /// <summary>The repository root (the folder holding GptBert.sln), found upwards from the test binaries.</summary>
-    public static string RepoRoot { get; } = FindRoot();
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "GptBert.sln"))) return d.FullName;
-        throw new InvalidOperationException("GptBert.sln not found above " + AppContext.BaseDirectory);
-    }
-
-    public static string DataPath(params string[] parts) => Path.Combine([RepoRoot, "data", .. parts]);
+    public static string DataPath(params string[] parts) => RepoFiles.At(["data", .. parts]);
 
     public static byte[] Utf8(string s) => new UTF8Encoding(false).GetBytes(s);
 

@@ -52,7 +52,7 @@ public class ShippedDataTests
         Assert.Equal(4, rows.Count);
         foreach (Match m in rows)
         {
-            var path = Path.Combine(RepoRoot, m.Groups[1].Value);
+            var path = Path.Combine(RepoFiles.Root, m.Groups[1].Value);
             var options = path.EndsWith("fortunes") ? new TextCorpusOptions { DocumentSeparator = "%" } : null;
             var st = TextCorpus.Open(path, options).Measure();
             long N(int g) => long.Parse(m.Groups[g].Value.Replace(",", ""));

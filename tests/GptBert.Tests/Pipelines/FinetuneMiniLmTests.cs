@@ -9,13 +9,6 @@ namespace GptBert.Tests.Pipelines;
 
 public class FinetuneMiniLmTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    static string Repo(params string[] parts)
-    {
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !File.Exists(Path.Combine(d.FullName, "GptBert.sln"))) d = d.Parent;
-        return Path.Combine([d!.FullName, .. parts]);
-    }
-
     /// <summary>
     /// State of the Union passages → era (1790-1860 / 1861-1945 / 1946-2021), a balanced 3-class set shipped
     /// in data/classification/sotu-era. The majority-class baseline is 1/3. Fine-tuning the built-in MiniLM on
@@ -28,16 +21,16 @@ public class FinetuneMiniLmTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         TestUtil.Init();
         var dir = TestUtil.TempDir("sotu-era");
-        var full = LabeledDataset.Load(Repo("data", "classification", "sotu-era", "train.csv"));
+        var full = LabeledDataset.Load(RepoFiles.At("data", "classification", "sotu-era", "train.csv"));
         var small = LabeledDataset.FromExamples(full.GroupBy(e => e.Label).SelectMany(g => g.Take(80)), "train-240");
         var trainPath = Path.Combine(dir, "train.csv");
         small.Save(trainPath);
-        var test = LabeledDataset.Load(Repo("data", "classification", "sotu-era", "test.csv"));
+        var test = LabeledDataset.Load(RepoFiles.At("data", "classification", "sotu-era", "test.csv"));
         Assert.Equal(1.0 / 3, test.MajorityBaselineAccuracy(), 3);
 
         var result = TrainingRuns.Finetune(new FinetuneSpec
         {
-            Model = "minilm", Train = trainPath, Validation = Repo("data", "classification", "sotu-era", "validation.csv"), Output = Path.Combine(dir, "out"),
+            Model = "minilm", Train = trainPath, Validation = RepoFiles.At("data", "classification", "sotu-era", "validation.csv"), Output = Path.Combine(dir, "out"),
             MaxLength = 64,
             Training = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 1e-4, WarmupFraction = 0.1, EvalEvery = 0, SaveEvery = 0, Seed = 1 },
         }, new RunReporting(Progress: TextWriter.Null));

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace GptBert.Tokenizers.Training;
@@ -49,7 +48,7 @@ public sealed class BpeTrainer
         var byteIds = new int[256];
         for (int b = 0; b < 256; b++) byteIds[b] = tokenToId[ByteLevel.ByteToChar[b].ToString()];
 
-        var wordCounts = CountWords(texts, specials);
+        var wordCounts = TrainerCommon.CountWords(texts, specials, Options.ShowProgress, SplitWords);
         if (wordCounts.Count == 0)
             throw new GptBertException("the training corpus is empty: there is no text to learn from; give at least one non-empty text");
 
@@ -72,33 +71,16 @@ public sealed class BpeTrainer
         return new ByteLevelBpeTokenizer(tokenToId, mergeStrings, TokenizerOptions(specials));
     }
 
-    /// <summary>Counts the GPT-2 pre-tokenized words of texts (special tokens are cut out first and not counted).</summary>
-    Dictionary<string, long> CountWords(IEnumerable<string> texts, IReadOnlyList<string> specials)
+    /// <summary>GPT-2 pre-tokenization: the words of text[from..to) as the tokenizer cuts them.</summary>
+    static void SplitWords(string text, int from, int to, WordSink onWord)
     {
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
-        var matcher = new AddedTokenMatcher(specials.Select((t, i) => new AddedToken(t, i, Special: true)));
-        var progress = Options.ShowProgress;
-        long total = texts is System.Collections.ICollection col ? col.Count : 0, done = 0;
-        progress?.Invoke(new TrainingProgress("Count words", 0, total));
-        foreach (var text in texts)
+        var seg = text.AsSpan(from, to - from);
+        for (int i = 0; i < seg.Length;)
         {
-            if (!string.IsNullOrEmpty(text))
-                matcher.Split(text, (from, to) =>
-                {
-                    var seg = text.AsSpan(from, to - from);
-                    int i = 0;
-                    while (i < seg.Length)
-                    {
-                        int end = ByteLevel.NextPiece(seg, i);
-                        CollectionsMarshal.GetValueRefOrAddDefault(lookup, seg[i..end], out _)++;
-                        i = end;
-                    }
-                }, static (_, _, _) => { });
-            if (++done % 10_000 == 0) progress?.Invoke(new TrainingProgress("Count words", done, total));
+            int end = ByteLevel.NextPiece(seg, i);
+            onWord(seg[i..end]);
+            i = end;
         }
-        progress?.Invoke(new TrainingProgress("Count words", done, done));
-        return counts;
     }
 
     ByteLevelBpeOptions TokenizerOptions(IReadOnlyList<string> specials)
@@ -115,28 +97,5 @@ public sealed class BpeTrainer
         };
         var roles = new[] { o.UnkToken, o.BosToken, o.EosToken, o.PadToken, o.MaskToken };
         return o with { AdditionalSpecialTokens = specials.Where(s => !roles.Contains(s)).ToList() };
-    }
-}
-
-internal static class TrainerCommon
-{
-    /// <summary>The special tokens without repeats (first wins, as tokenizers' add_special_tokens); each must be non-empty.</summary>
-    public static List<string> CheckSpecials(IReadOnlyList<string>? specials)
-    {
-        var list = new List<string>();
-        foreach (var s in specials ?? [])
-        {
-            if (string.IsNullOrEmpty(s))
-                throw new GptBertException("a special token is empty; give non-empty special tokens (e.g. <|endoftext|> or [CLS])");
-            if (s.AsSpan().Trim().Length != s.Length || s.Contains('\n'))
-                throw new GptBertException($"special token '{s}' starts or ends with whitespace; give it without the whitespace");
-            if (!list.Contains(s)) list.Add(s);
-        }
-        return list;
-    }
-
-    public static void AddToken(List<string> idToToken, Dictionary<string, int> tokenToId, string token)
-    {
-        if (tokenToId.TryAdd(token, idToToken.Count)) idToToken.Add(token);
     }
 }

@@ -57,7 +57,8 @@ public sealed class WordPieceTrainer
         if (o.VocabSize < specials.Count + 1)
             throw new GptBertException($"--vocab-size {o.VocabSize} is too small: the {specials.Count} special tokens and the alphabet alone need more; use at least a few hundred (thousands are typical)");
 
-        var wordCounts = CountWords(texts, specials);
+        var splitter = new BertWordSplitter(o.LowerCase, o.StripAccents ?? o.LowerCase);
+        var wordCounts = TrainerCommon.CountWords(texts, specials, o.ShowProgress, splitter.Split);
         if (wordCounts.Count == 0)
             throw new GptBertException("the training corpus is empty: there are no words to learn from; give at least one text with words");
 
@@ -123,26 +124,5 @@ public sealed class WordPieceTrainer
             ContinuingSubwordPrefix = prefix,
             AdditionalSpecialTokens = specials.Where(s => s is not ("[PAD]" or "[UNK]" or "[CLS]" or "[SEP]" or "[MASK]")).ToList(),
         });
-    }
-
-    /// <summary>Counts the BERT words of texts (special tokens are cut out first and not counted).</summary>
-    Dictionary<string, long> CountWords(IEnumerable<string> texts, IReadOnlyList<string> specials)
-    {
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
-        var matcher = new AddedTokenMatcher(specials.Select((t, i) => new AddedToken(t, i, Special: true)));
-        var splitter = new BertWordSplitter(Options.LowerCase, Options.StripAccents ?? Options.LowerCase);
-        WordSink count = w => CollectionsMarshal.GetValueRefOrAddDefault(lookup, w, out _)++;
-        var progress = Options.ShowProgress;
-        long total = texts is System.Collections.ICollection col ? col.Count : 0, done = 0;
-        progress?.Invoke(new TrainingProgress("Count words", 0, total));
-        foreach (var text in texts)
-        {
-            if (!string.IsNullOrEmpty(text))
-                matcher.Split(text, (from, to) => splitter.Split(text, from, to, count), static (_, _, _) => { });
-            if (++done % 10_000 == 0) progress?.Invoke(new TrainingProgress("Count words", done, total));
-        }
-        progress?.Invoke(new TrainingProgress("Count words", done, done));
-        return counts;
     }
 }

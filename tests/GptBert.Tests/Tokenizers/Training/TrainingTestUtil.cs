@@ -6,23 +6,13 @@ namespace GptBert.Tests.Tokenizers.Training;
 /// <summary>Corpus and independent references for the trainer tests (nothing here calls the trainers).</summary>
 internal static class TrainingTestUtil
 {
-    static readonly Lazy<string> moby = new(() => File.ReadAllText(FindSample("moby-dick-openings.txt"), Encoding.UTF8));
+    static readonly Lazy<string> moby = new(() => File.ReadAllText(RepoFiles.At("data", "samples", "moby-dick-openings.txt"), Encoding.UTF8));
 
     /// <summary>data/samples/moby-dick-openings.txt (75 KB, public domain).</summary>
     public static string MobyDick => moby.Value;
 
     /// <summary>Moby-Dick as paragraphs (one text per non-empty line).</summary>
     public static string[] MobyParagraphs => MobyDick.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    static string FindSample(string name)
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "data", "samples", name);
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException($"data/samples/{name} not found above {AppContext.BaseDirectory}");
-    }
 
     /// <summary>GPT-2's bytes_to_unicode(), written out again.</summary>
     public static readonly char[] ByteToChar = BuildByteToChar();
