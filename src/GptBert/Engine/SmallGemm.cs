@@ -51,9 +51,9 @@ public static unsafe class SmallGemm
             M = (int)M, N = (int)N, K = (int)K, InOut = weightIsInOut,
         };
         // Split the columns into equal runs of whole tiles, one per thread; tiny products stay on this thread.
-        int tile = weightIsInOut ? 16 : 4;
+        int tile = weightIsInOut ? (Wide ? 32 : 16) : 4;
         int tiles = (job.N + tile - 1) / tile;
-        int parts = (int)Math.Min(Math.Min(torch.get_num_threads(), tiles), Math.Max(1, M * N * K / 65536));
+        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, tiles), Math.Max(1, M * N * K / 65536));
         Workers.Run(parts, p =>
         {
             int n0 = (int)((long)tiles * p / parts) * tile, n1 = Math.Min(job.N, (int)((long)tiles * (p + 1) / parts) * tile);
@@ -61,6 +61,28 @@ public static unsafe class SmallGemm
         });
         GC.KeepAlive(xc); GC.KeepAlive(weight); GC.KeepAlive(bias);
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Wrap a whole inference forward pass over <paramref name="inputIds"/> in this. When its matrix products will run
+    /// here, libtorch's own ops (LayerNorm, softmax, GELU) are tiny and run on the calling thread: libtorch's
+    /// OpenMP workers then sleep instead of spinning on the cores these kernels' workers need (two spinning pools
+    /// on the same cores made a 1×16 MiniLM forward 7× slower, measured). Null when the forward is not a small one.
+    /// </summary>
+    public static IDisposable? ForwardScope(Tensor inputIds)
+    {
+        if (!Enabled || inputIds.numel() > MaxRows || inputIds.device_type != DeviceType.CPU || torch.is_grad_enabled()
+            || MixedPrecision.Current is not null || TorchRuntime.Threads <= 1)
+            return null;
+        int previous = torch.get_num_threads();
+        if (previous == 1) return null;
+        torch.set_num_threads(1);
+        return new RestoreThreads(previous);
+    }
+
+    sealed class RestoreThreads(int threads) : IDisposable
+    {
+        public void Dispose() => torch.set_num_threads(threads);
     }
 
     sealed class Job
@@ -81,6 +103,7 @@ public static unsafe class SmallGemm
     }
 
     /// <summary>Columns [n0, n1) of y = x·Wᵀ + b, W (N, K): 2 rows × 4 columns at a time, each a dot product over K.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
     static void RowMajorColumns(Job j, int n0, int n1)
     {
         int M = j.M, K = j.K;
@@ -88,7 +111,7 @@ public static unsafe class SmallGemm
         for (; n + 4 <= n1; n += 4)
         {
             float* w0 = j.W + (long)n * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
-            int m = 0;
+            int m = Wide ? RowMajorTiles512(j, n, w0, w1, w2, w3) : 0;
             for (; m + 2 <= M; m += 2)
             {
                 float* xa = j.X + (long)m * K, xb = xa + K;
@@ -117,7 +140,50 @@ public static unsafe class SmallGemm
         for (; n < n1; n++) for (int m = 0; m < M; m++) j.Y[(long)m * j.N + n] = Dot(j, m, n);
     }
 
+    static readonly bool Wide = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    /// <summary>
+    /// With AVX-512's 32 registers: 4 rows × 4 columns at a time (16 accumulators, 8 loads per 16 FMAs), for
+    /// K a multiple of 16. Returns the first row left for the narrower tiles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
+    static int RowMajorTiles512(Job j, int n, float* w0, float* w1, float* w2, float* w3)
+    {
+        int M = j.M, K = j.K;
+        if (K % 16 != 0) return 0;
+        int m = 0;
+        for (; m + 4 <= M; m += 4)
+        {
+            float* x0 = j.X + (long)m * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+            for (int k = 0; k < K; k += 16)
+            {
+                var v0 = Vector512.Load(w0 + k); var v1 = Vector512.Load(w1 + k); var v2 = Vector512.Load(w2 + k); var v3 = Vector512.Load(w3 + k);
+                var x = Vector512.Load(x0 + k);
+                a0 = Avx512F.FusedMultiplyAdd(x, v0, a0); a1 = Avx512F.FusedMultiplyAdd(x, v1, a1); a2 = Avx512F.FusedMultiplyAdd(x, v2, a2); a3 = Avx512F.FusedMultiplyAdd(x, v3, a3);
+                x = Vector512.Load(x1 + k);
+                b0 = Avx512F.FusedMultiplyAdd(x, v0, b0); b1 = Avx512F.FusedMultiplyAdd(x, v1, b1); b2 = Avx512F.FusedMultiplyAdd(x, v2, b2); b3 = Avx512F.FusedMultiplyAdd(x, v3, b3);
+                x = Vector512.Load(x2 + k);
+                c0 = Avx512F.FusedMultiplyAdd(x, v0, c0); c1 = Avx512F.FusedMultiplyAdd(x, v1, c1); c2 = Avx512F.FusedMultiplyAdd(x, v2, c2); c3 = Avx512F.FusedMultiplyAdd(x, v3, c3);
+                x = Vector512.Load(x3 + k);
+                d0 = Avx512F.FusedMultiplyAdd(x, v0, d0); d1 = Avx512F.FusedMultiplyAdd(x, v1, d1); d2 = Avx512F.FusedMultiplyAdd(x, v2, d2); d3 = Avx512F.FusedMultiplyAdd(x, v3, d3);
+            }
+            var bias = j.B is null ? Vector128<float>.Zero : Sse.LoadVector128(j.B + n);
+            Sse.Store(j.Y + (long)m * j.N + n, Sum4(a0, a1, a2, a3) + bias);
+            Sse.Store(j.Y + (long)(m + 1) * j.N + n, Sum4(b0, b1, b2, b3) + bias);
+            Sse.Store(j.Y + (long)(m + 2) * j.N + n, Sum4(c0, c1, c2, c3) + bias);
+            Sse.Store(j.Y + (long)(m + 3) * j.N + n, Sum4(d0, d1, d2, d3) + bias);
+        }
+        return m;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Sum4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d) =>
+        Sum4(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper(), c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
+
     /// <summary>One output of y = x·Wᵀ + b, W (N, K).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
     static float Dot(Job j, int m, int n)
     {
         float* x = j.X + (long)m * j.K, w = j.W + (long)n * j.K;
@@ -140,41 +206,19 @@ public static unsafe class SmallGemm
     }
 
     /// <summary>Columns [n0, n1) of y = x·W + b, W (K, N): 4 rows × 16 columns at a time, accumulating x[m, k]·W[k, :].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
     static void InOutColumns(Job j, int n0, int n1)
     {
         int M = j.M, K = j.K, N = j.N;
         int n = n0;
-        for (; n + 16 <= n1; n += 16)
-        {
-            int m = 0;
-            for (; m + 4 <= M; m += 4)
+        if (Wide)
+            for (; n + 32 <= n1; n += 32)
             {
-                float* x0 = j.X + (long)m * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
-                Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
-                float* w = j.W + n;
-                for (int k = 0; k < K; k++, w += N)
-                {
-                    var v0 = Avx.LoadVector256(w); var v1 = Avx.LoadVector256(w + 8);
-                    var s = Vector256.Create(x0[k]); a0 = Fma.MultiplyAdd(s, v0, a0); a1 = Fma.MultiplyAdd(s, v1, a1);
-                    s = Vector256.Create(x1[k]); b0 = Fma.MultiplyAdd(s, v0, b0); b1 = Fma.MultiplyAdd(s, v1, b1);
-                    s = Vector256.Create(x2[k]); c0 = Fma.MultiplyAdd(s, v0, c0); c1 = Fma.MultiplyAdd(s, v1, c1);
-                    s = Vector256.Create(x3[k]); d0 = Fma.MultiplyAdd(s, v0, d0); d1 = Fma.MultiplyAdd(s, v1, d1);
-                }
-                Store16(j, m, n, a0, a1); Store16(j, m + 1, n, b0, b1); Store16(j, m + 2, n, c0, c1); Store16(j, m + 3, n, d0, d1);
+                int m = 0;
+                for (; m + 8 <= M; m += 8) InOutTile512(j, m, n);
+                for (; m < M; m++) InOutRow512(j, m, n);
             }
-            for (; m < M; m++)
-            {
-                float* x = j.X + (long)m * K;
-                Vector256<float> a0 = default, a1 = default;
-                float* w = j.W + n;
-                for (int k = 0; k < K; k++, w += N)
-                {
-                    var s = Vector256.Create(x[k]);
-                    a0 = Fma.MultiplyAdd(s, Avx.LoadVector256(w), a0); a1 = Fma.MultiplyAdd(s, Avx.LoadVector256(w + 8), a1);
-                }
-                Store16(j, m, n, a0, a1);
-            }
-        }
+        for (; n + 16 <= n1; n += 16) InOutTail(j, 0, n);
         for (; n < n1; n++)
             for (int m = 0; m < M; m++)
             {
@@ -183,6 +227,97 @@ public static unsafe class SmallGemm
                 for (int k = 0; k < K; k++) s += x[k] * j.W[(long)k * N + n];
                 j.Y[(long)m * N + n] = s;
             }
+    }
+
+    /// <summary>With AVX-512: rows [m, m+8) × columns [n, n+32), 16 accumulators, 10 loads per 16 FMAs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
+    static void InOutTile512(Job j, int m, int n)
+    {
+        int K = j.K, N = j.N;
+        float* x = j.X + (long)m * K;
+        Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        Vector512<float> e0 = default, e1 = default, f0 = default, f1 = default, g0 = default, g1 = default, h0 = default, h1 = default;
+        float* w = j.W + n;
+        for (int k = 0; k < K; k++, w += N)
+        {
+            var v0 = Vector512.Load(w); var v1 = Vector512.Load(w + 16);
+            var s = Vector512.Create(x[k]); a0 = Avx512F.FusedMultiplyAdd(s, v0, a0); a1 = Avx512F.FusedMultiplyAdd(s, v1, a1);
+            s = Vector512.Create(x[K + k]); b0 = Avx512F.FusedMultiplyAdd(s, v0, b0); b1 = Avx512F.FusedMultiplyAdd(s, v1, b1);
+            s = Vector512.Create(x[2 * K + k]); c0 = Avx512F.FusedMultiplyAdd(s, v0, c0); c1 = Avx512F.FusedMultiplyAdd(s, v1, c1);
+            s = Vector512.Create(x[3 * K + k]); d0 = Avx512F.FusedMultiplyAdd(s, v0, d0); d1 = Avx512F.FusedMultiplyAdd(s, v1, d1);
+            s = Vector512.Create(x[4 * K + k]); e0 = Avx512F.FusedMultiplyAdd(s, v0, e0); e1 = Avx512F.FusedMultiplyAdd(s, v1, e1);
+            s = Vector512.Create(x[5 * K + k]); f0 = Avx512F.FusedMultiplyAdd(s, v0, f0); f1 = Avx512F.FusedMultiplyAdd(s, v1, f1);
+            s = Vector512.Create(x[6 * K + k]); g0 = Avx512F.FusedMultiplyAdd(s, v0, g0); g1 = Avx512F.FusedMultiplyAdd(s, v1, g1);
+            s = Vector512.Create(x[7 * K + k]); h0 = Avx512F.FusedMultiplyAdd(s, v0, h0); h1 = Avx512F.FusedMultiplyAdd(s, v1, h1);
+        }
+        Store32(j, m, n, a0, a1); Store32(j, m + 1, n, b0, b1); Store32(j, m + 2, n, c0, c1); Store32(j, m + 3, n, d0, d1);
+        Store32(j, m + 4, n, e0, e1); Store32(j, m + 5, n, f0, f1); Store32(j, m + 6, n, g0, g1); Store32(j, m + 7, n, h0, h1);
+    }
+
+    /// <summary>With AVX-512: row m × columns [n, n+32); two k at a time, so four independent accumulators hide the FMA latency.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void InOutRow512(Job j, int m, int n)
+    {
+        int K = j.K, N = j.N;
+        float* x = j.X + (long)m * K;
+        float* w = j.W + n;
+        Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default;
+        int k = 0;
+        for (; k + 2 <= K; k += 2, w += 2 * N)
+        {
+            var s = Vector512.Create(x[k]); var t = Vector512.Create(x[k + 1]);
+            a0 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(w), a0); a1 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(w + 16), a1);
+            b0 = Avx512F.FusedMultiplyAdd(t, Vector512.Load(w + N), b0); b1 = Avx512F.FusedMultiplyAdd(t, Vector512.Load(w + N + 16), b1);
+        }
+        if (k < K)
+        {
+            var s = Vector512.Create(x[k]);
+            a0 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(w), a0); a1 = Avx512F.FusedMultiplyAdd(s, Vector512.Load(w + 16), a1);
+        }
+        Store32(j, m, n, a0 + b0, a1 + b1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store32(Job j, int m, int n, Vector512<float> lo, Vector512<float> hi)
+    {
+        if (j.B is not null) { lo += Vector512.Load(j.B + n); hi += Vector512.Load(j.B + n + 16); }
+        float* y = j.Y + (long)m * j.N + n;
+        lo.Store(y); hi.Store(y + 16);
+    }
+
+    /// <summary>Rows [m0, M) × columns [n, n+16) with AVX2: 4 rows at a time, then one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
+    static void InOutTail(Job j, int m0, int n)
+    {
+        int M = j.M, K = j.K, N = j.N;
+        int m = m0;
+        for (; m + 4 <= M; m += 4)
+        {
+            float* x0 = j.X + (long)m * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
+            Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+            float* w = j.W + n;
+            for (int k = 0; k < K; k++, w += N)
+            {
+                var v0 = Avx.LoadVector256(w); var v1 = Avx.LoadVector256(w + 8);
+                var s = Vector256.Create(x0[k]); a0 = Fma.MultiplyAdd(s, v0, a0); a1 = Fma.MultiplyAdd(s, v1, a1);
+                s = Vector256.Create(x1[k]); b0 = Fma.MultiplyAdd(s, v0, b0); b1 = Fma.MultiplyAdd(s, v1, b1);
+                s = Vector256.Create(x2[k]); c0 = Fma.MultiplyAdd(s, v0, c0); c1 = Fma.MultiplyAdd(s, v1, c1);
+                s = Vector256.Create(x3[k]); d0 = Fma.MultiplyAdd(s, v0, d0); d1 = Fma.MultiplyAdd(s, v1, d1);
+            }
+            Store16(j, m, n, a0, a1); Store16(j, m + 1, n, b0, b1); Store16(j, m + 2, n, c0, c1); Store16(j, m + 3, n, d0, d1);
+        }
+        for (; m < M; m++)
+        {
+            float* x = j.X + (long)m * K;
+            Vector256<float> a0 = default, a1 = default;
+            float* w = j.W + n;
+            for (int k = 0; k < K; k++, w += N)
+            {
+                var s = Vector256.Create(x[k]);
+                a0 = Fma.MultiplyAdd(s, Avx.LoadVector256(w), a0); a1 = Fma.MultiplyAdd(s, Avx.LoadVector256(w + 8), a1);
+            }
+            Store16(j, m, n, a0, a1);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -39,6 +39,12 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>The configured intra-op thread count (what libtorch uses outside <see cref="SmallGemm.ForwardScope"/>).</summary>
+    public static int Threads
+    {
+        get { lock (gate) return explicitThreads ?? Environment.ProcessorCount; }
+    }
+
     [DllImport("libc", SetLastError = true)]
     static extern int setenv(string name, string value, int overwrite);
 

@@ -232,6 +232,7 @@ public sealed class BertModel : PretrainedModel
     public BertOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null)
     {
         using var scope = NewDisposeScope();
+        using var small = SmallGemm.ForwardScope(inputIds);
         long B = inputIds.shape[0], T = inputIds.shape[1];
         if (T > Cfg.MaxPositionEmbeddings)
             throw new GptBertException($"sequence of {T} tokens exceeds BERT's {Cfg.MaxPositionEmbeddings} positions; truncate it (--max-length)");

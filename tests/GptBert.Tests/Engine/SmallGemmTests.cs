@@ -36,6 +36,14 @@ public class SmallGemmTests
         var y2 = SmallGemm.TryLinearInOut(x, wt, b);
         Assert.NotNull(y2);
         Assert.True(TestUtil.MaxAbsDiff(y2!, Reference(x, wt, b, inOut: true)) < 1e-5, $"in-out {M}x{K}x{N}");
+        // Split over two threads, each column run computed by one of them.
+        TorchRuntime.Configure(threads: 2);
+        try
+        {
+            Assert.True(TestUtil.MaxAbsDiff(SmallGemm.TryLinear(x, w, b)!, Reference(x, w, b, inOut: false)) < 1e-5, $"linear {M}x{K}x{N}, 2 threads");
+            Assert.True(TestUtil.MaxAbsDiff(SmallGemm.TryLinearInOut(x, wt, b)!, Reference(x, wt, b, inOut: true)) < 1e-5, $"in-out {M}x{K}x{N}, 2 threads");
+        }
+        finally { TorchRuntime.Configure(threads: 1); }
     }
 
     [Fact]
@@ -76,6 +84,29 @@ public class SmallGemmTests
         Assert.NotNull(w.grad);
         using var _ = no_grad();
         Assert.True(TestUtil.MaxAbsDiff(Ops.Linear(x, w, b), trained) < 1e-5);
+    }
+
+    [Fact]
+    public void SmallInferenceForwardsRunLibtorchOnOneThreadAndRestoreIt()
+    {
+        TestUtil.Init();
+        TorchRuntime.Configure(threads: 2);
+        try
+        {
+            var small = TestUtil.RandomIds(100, 1, 16);
+            using (no_grad())
+            {
+                using (var scope = SmallGemm.ForwardScope(small))
+                {
+                    Assert.NotNull(scope);
+                    Assert.Equal(1, torch.get_num_threads());
+                }
+                Assert.Equal(2, torch.get_num_threads());
+                Assert.Null(SmallGemm.ForwardScope(TestUtil.RandomIds(100, 4, 16))); // 64 rows: libtorch's threads and MKL
+            }
+            Assert.Null(SmallGemm.ForwardScope(small)); // training: autograd needs libtorch's ops
+        }
+        finally { TorchRuntime.Configure(threads: 1); }
     }
 
     [Fact]
