@@ -198,7 +198,7 @@ public static class ComparisonRunner
                 var shape = CostModel.MatchedShape(family, spec.ScratchParameters, tok.VocabSize, spec.MaxLength, ModelHead.Classification);
                 plans.Add(new Plan($"{family.ToUpperInvariant()} from scratch", family, "scratch", labelSet =>
                 {
-                    var config = shape.Config(family, tok.VocabSize);
+                    var config = shape.Config(family, tok);
                     config.SetLabels(labelSet);
                     config.PadTokenId ??= tok.PadId ?? tok.EosId;
                     PretrainedModel m = family == "gpt" ? new GPT2ForSequenceClassification((Gpt2Config)config) : new BertForSequenceClassification((BertConfig)config);

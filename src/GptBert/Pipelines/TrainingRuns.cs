@@ -20,6 +20,19 @@ public sealed record ModelShape(int Layers = 4, int Hidden = 256, int Heads = 4,
         _ => throw new GptBertException($"--arch must be gpt or bert (got '{arch}')"),
     };
 
+    /// <summary>
+    /// The config for a model trained with <paramref name="tok"/>: its size, and the special-token ids config.json
+    /// carries (transformers' generate() stops at eos_token_id, and BERT zeroes the pad_token_id embedding), so a
+    /// trained tokenizer's ids replace GPT-2's and BERT's defaults.
+    /// </summary>
+    public ModelConfig Config(string arch, ITextTokenizer tok)
+    {
+        var config = Config(arch, tok.VocabSize);
+        if (config is Gpt2Config g) { g.EosTokenId = tok.EosId; g.BosTokenId = tok.BosId ?? tok.EosId; }
+        else config.PadTokenId = tok.PadId ?? config.PadTokenId;
+        return config;
+    }
+
     public void Validate()
     {
         if (Layers < 1 || Hidden < 1 || Heads < 1) throw new GptBertException("--layers, --hidden and --heads must be positive");
@@ -106,7 +119,7 @@ public static class TrainingRuns
     {
         var tok = TokenizerLoader.Load(spec.Tokenizer ?? (spec.Arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
         RequireMaskToken(spec, tok);
-        var config = spec.Shape.Config(spec.Arch, tok.VocabSize);
+        var config = spec.Shape.Config(spec.Arch, tok);
         config.Validate("model shape");
         PretrainedModel model = spec.Arch == "gpt" ? new GPT2LMHeadModel((Gpt2Config)config)
             : spec.NextSentencePrediction ? new BertForPreTraining((BertConfig)config) : new BertForMaskedLM((BertConfig)config);
@@ -213,7 +226,7 @@ public static class TrainingRuns
             var arch = spec.Arch ?? throw new GptBertException("give --model NAME|DIR to fine-tune, or --arch gpt|bert (with size flags) to train from scratch");
             spec.Shape.Validate();
             var tok = TokenizerLoader.Load(spec.Tokenizer ?? (arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
-            var config = spec.Shape.Config(arch, tok.VocabSize);
+            var config = spec.Shape.Config(arch, tok);
             config.SetLabels(labels);
             config.PadTokenId ??= tok.PadId ?? tok.EosId;
             return (arch == "gpt" ? new GPT2ForSequenceClassification((Gpt2Config)config) : new BertForSequenceClassification((BertConfig)config), tok);

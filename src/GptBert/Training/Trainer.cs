@@ -182,7 +182,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
     void SaveModel(string dir, PretrainedModel model)
     {
         var tmp = Path.Combine(outputDirectory, $".tmp-{Path.GetFileName(dir)}-{Environment.ProcessId}");
-        WriteDirectoryAtomically(tmp, dir, () => { model.SavePretrained(tmp); tokenizer.Save(tmp); });
+        WriteDirectoryAtomically(tmp, dir, () => { model.SavePretrained(tmp); tokenizer.SaveForModel(tmp, model.Config.MaxPositions); });
     }
 
     void SaveCheckpoint(State s, PretrainedModel model, AdamW optimizer)
@@ -192,7 +192,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         WriteDirectoryAtomically(tmp, dir, () =>
         {
             model.SavePretrained(tmp);
-            tokenizer.Save(tmp);
+            tokenizer.SaveForModel(tmp, model.Config.MaxPositions);
             AtomicFile.Write(Path.Combine(tmp, OptimizerFile), stream =>
             {
                 using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);

@@ -33,6 +33,10 @@ public class TrainerTests
         Assert.Equal(80L * 8 * 32, result.Tokens);
         Assert.True(File.Exists(Path.Combine(dir, "model.safetensors")));
         Assert.NotNull(Trainer.LatestCheckpoint(dir));
+        // The WordPiece vocabulary says 512 tokens, the model has 64 positions: transformers must truncate to 64.
+        var tokConfig = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "tokenizer_config.json"))).RootElement;
+        Assert.Equal(64, tokConfig.GetProperty("model_max_length").GetInt32());
+        Assert.Equal(64, GptBert.Tokenizers.TokenizerLoader.Load(dir).ModelMaxLength);
     }
 
     [Fact]
