@@ -54,10 +54,11 @@ public static unsafe class SmallGemm
             X = (float*)Data(xc), W = (float*)Data(weight), B = bias is null ? null : (float*)Data(bias), Y = (float*)Data(y),
             M = (int)M, N = (int)N, K = (int)K, InOut = weightIsInOut,
         };
-        // Split the columns into equal runs of whole tiles, one per thread; tiny products stay on this thread.
+        // Split the columns into equal runs of whole tiles, one per thread, each worth at least ~1M multiply-adds
+        // (~10 µs; a fork-join costs a few µs); smaller products stay on this thread.
         int tile = weightIsInOut ? (Wide ? 32 : 16) : 4;
         int tiles = (job.N + tile - 1) / tile;
-        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, tiles), Math.Max(1, M * N * K / 65536));
+        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, tiles), Math.Max(1, M * N * K / (1 << 20)));
         Workers.Run(parts, p =>
         {
             int n0 = (int)((long)tiles * p / parts) * tile, n1 = Math.Min(job.N, (int)((long)tiles * (p + 1) / parts) * tile);
