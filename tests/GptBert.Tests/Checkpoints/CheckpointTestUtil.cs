@@ -6,12 +6,7 @@ namespace GptBert.Tests.Checkpoints;
 /// <summary>Byte-level helpers that follow the published safetensors layout, independent of the code under test.</summary>
 static class CheckpointTestUtil
 {
-    public static string TempDir(string name)
-    {
-        var d = Path.Combine(Path.GetTempPath(), "gptbert-tests", $"{name}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(d);
-        return d;
-    }
+    public static string TempDir(string name) => TestUtil.TempDir(name);
 
     /// <summary>8-byte little-endian header length, the JSON header, then the data buffer.</summary>
     public static byte[] SafetensorsFile(string headerJson, byte[] data, ulong? headerLengthOverride = null)
