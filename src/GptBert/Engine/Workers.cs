@@ -15,8 +15,12 @@ public static class Workers
     static readonly object gate = new();
     static Worker[] pool = [];
 
-    /// <summary>Runs body(0..parts-1) in parallel and returns when all are done; exceptions are rethrown here.</summary>
-    public static void Run(int parts, Action<int> body)
+    /// <summary>
+    /// Runs body(0..parts-1) in parallel and returns when all are done; exceptions are rethrown here.
+    /// <paramref name="background"/>, when given, runs on the first worker after its part is done and reported, while
+    /// the caller goes on; it must return soon after the function it is given says a new job has arrived.
+    /// </summary>
+    public static void Run(int parts, Action<int> body, Action<Func<bool>>? background = null)
     {
         if (parts <= 1) { body(0); return; }
         Worker[] workers;
@@ -34,7 +38,7 @@ public static class Workers
         // One caller at a time: the workers hold one job each.
         lock (workers)
         {
-            for (int i = 0; i < parts - 1; i++) workers[i].Start(body);
+            for (int i = 0; i < parts - 1; i++) workers[i].Start(body, i == 0 ? background : null);
             Exception? error = null;
             try { body(0); }
             catch (Exception e) { error = e; }
@@ -58,10 +62,13 @@ public static class Workers
             new Thread(Loop) { IsBackground = true, Name = $"gptbert-worker-{part}" }.Start();
         }
 
-        public void Start(Action<int> body)
+        Action<Func<bool>>? after;
+
+        public void Start(Action<int> body, Action<Func<bool>>? background)
         {
             error = null;
             done = false;
+            after = background;
             Interlocked.Exchange(ref job, body); // full fences on both sides: no lost wake-up
             if (Volatile.Read(ref sleeping) == 1) wake.Release();
         }
@@ -88,9 +95,13 @@ public static class Workers
                     idleSince = Stopwatch.GetTimestamp();
                 }
                 Volatile.Write(ref job, null);
+                var background = after;
                 try { body(part); }
                 catch (Exception e) { error = e; }
                 done = true;
+                if (background is not null)
+                    try { background(() => Volatile.Read(ref job) is not null); }
+                    catch (Exception) { /* a hint that failed changes nothing */ }
             }
         }
     }

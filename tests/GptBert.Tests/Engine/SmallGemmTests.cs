@@ -110,6 +110,29 @@ public class SmallGemmTests
     }
 
     [Fact]
+    public void BackgroundWorkRunsAfterThePartsAndYieldsToTheNextJob()
+    {
+        int ran = 0, stoppedByJob = 0;
+        var started = new ManualResetEventSlim();
+        Workers.Run(2, _ => { }, stop =>
+        {
+            Interlocked.Increment(ref ran);
+            started.Set();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!stop() && DateTime.UtcNow < deadline) Thread.SpinWait(100);
+            if (stop()) Interlocked.Increment(ref stoppedByJob);
+        });
+        Assert.True(started.Wait(5000), "background work did not start");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var seen = new int[2];
+        Workers.Run(2, p => Interlocked.Increment(ref seen[p])); // must not wait for the background loop's 10 s
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"the next job waited {sw.Elapsed}");
+        Assert.Equal([1, 1], seen);
+        Assert.Equal(1, ran);
+        Assert.Equal(1, stoppedByJob);
+    }
+
+    [Fact]
     public void WorkersRunEveryPartAndRethrow()
     {
         var seen = new int[5];
