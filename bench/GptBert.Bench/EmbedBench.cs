@@ -79,7 +79,7 @@ public static class EmbedBench
         {
             using var _ = inference_mode();
             using var scope = NewDisposeScope();
-            var hidden = bert.Forward(ids, mask).LastHiddenState;
+            var hidden = bert.Forward(ids, mask, pool: false).LastHiddenState; // as the embedder (ORT runs only what the requested output needs)
             var m = mask.unsqueeze(-1).to(hidden.dtype);
             var pooled = nn.functional.normalize((hidden * m).sum(1) / m.sum(1), p: 2, dim: 1);
             pooled.data<float>().ToArray();

@@ -229,7 +229,8 @@ public sealed class BertModel : PretrainedModel
     /// <param name="inputIds">(B, T)</param>
     /// <param name="attentionMask">(B, T), 1 for real tokens, 0 for padding; null when nothing is padded.</param>
     /// <param name="tokenTypeIds">(B, T) segment ids, null for all zeros.</param>
-    public BertOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null)
+    /// <param name="pool">false skips the pooler when only the hidden states are used (embeddings, MLM, token heads).</param>
+    public BertOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null, bool pool = true)
     {
         using var scope = NewDisposeScope();
         using var small = SmallGemm.ForwardScope(inputIds);
@@ -247,7 +248,7 @@ public sealed class BertModel : PretrainedModel
                 .masked_fill(attentionMask.view(B, 1, 1, T).eq(0), min);
         }
         var hidden = encoder.Forward(x, mask);
-        var pooled = pooler?.forward(hidden);
+        var pooled = pool ? pooler?.forward(hidden) : null;
         return new BertOutput(hidden.MoveToOuterDisposeScope(), pooled?.MoveToOuterDisposeScope());
     }
 

@@ -45,8 +45,8 @@ public sealed class Embedder(ModelHandle handle)
     {
         var hidden = handle.Model switch
         {
-            BertModel m => m.Forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds).LastHiddenState,
-            BertHeadModel m => m.bert.Forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds).LastHiddenState,
+            BertModel m => m.Forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds, pool: false).LastHiddenState,
+            BertHeadModel m => m.bert.Forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds, pool: false).LastHiddenState,
             GPT2Model m => m.Forward(batch.InputIds, batch.AttentionMask),
             GPT2LMHeadModel m => m.transformer.Forward(batch.InputIds, batch.AttentionMask),
             GPT2ForSequenceClassification m => m.transformer.Forward(batch.InputIds, batch.AttentionMask),
