@@ -13,22 +13,14 @@ public static class Ops
     /// <summary>y = x·Wᵀ + b with W stored (out, in), as nn.Linear and BERT store it.</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
-        if (Half(x) is ScalarType t)
-        {
-            using var scope = NewDisposeScope();
-            return F.linear(x.to(t), weight.to(t), bias?.to(t)).to(ScalarType.Float32).MoveToOuterDisposeScope();
-        }
+        if (Half(x) is ScalarType t) return Fp32Result(() => F.linear(x.to(t), weight.to(t), bias?.to(t)));
         return SmallGemm.TryLinear(x, weight, bias) ?? F.linear(x, weight, bias);
     }
 
     /// <summary>y = x·W + b with W stored (in, out), as GPT-2's Conv1D stores it. <paramref name="x"/> is (N, in).</summary>
     public static Tensor LinearInOut(Tensor x, Tensor weight, Tensor bias)
     {
-        if (Half(x) is ScalarType t)
-        {
-            using var scope = NewDisposeScope();
-            return addmm(bias.to(t), x.to(t), weight.to(t), 1, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
-        }
+        if (Half(x) is ScalarType t) return Fp32Result(() => addmm(bias.to(t), x.to(t), weight.to(t), 1, 1));
         return SmallGemm.TryLinearInOut(x, weight, bias) ?? addmm(bias, x, weight, 1, 1);
     }
 
@@ -39,17 +31,24 @@ public static class Ops
     public static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, double dropout, bool causal = false)
     {
         if (Half(q) is ScalarType t)
-        {
-            using var scope = NewDisposeScope();
-            var m = mask is null || mask.dtype == ScalarType.Bool ? mask : mask.clamp_min(t == ScalarType.Float16 ? -65504.0 : -1e30).to(t);
-            return SelfAttention(q.to(t), k.to(t), v.to(t), m, dropout, causal).to(ScalarType.Float32).MoveToOuterDisposeScope();
-        }
+            return Fp32Result(() =>
+            {
+                var m = mask is null || mask.dtype == ScalarType.Bool ? mask : mask.clamp_min(t == ScalarType.Float16 ? -65504.0 : -1e30).to(t);
+                return SelfAttention(q.to(t), k.to(t), v.to(t), m, dropout, causal);
+            });
         return SelfAttention(q, k, v, mask, dropout, causal);
     }
 
     static Tensor SelfAttention(Tensor q, Tensor k, Tensor v, Tensor? mask, double dropout, bool causal) => causal && mask is null
         ? F.scaled_dot_product_attention(q, k, v, p: dropout, is_casual: true)
         : F.scaled_dot_product_attention(q, k, v, mask, p: dropout);
+
+    /// <summary>Runs a 16-bit computation and returns its result as fp32; the 16-bit copies die with the scope.</summary>
+    static Tensor Fp32Result(Func<Tensor> compute)
+    {
+        using var scope = NewDisposeScope();
+        return compute().to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
 
     /// <summary>The 16-bit type to compute in, when mixed precision is on and the input is fp32.</summary>
     static ScalarType? Half(Tensor x) => MixedPrecision.Current is ScalarType t && x.dtype == ScalarType.Float32 ? t : null;

@@ -9,18 +9,17 @@ namespace GptBert.Engine;
 
 /// <summary>
 /// fp32 matrix products with few rows — one short sentence, one decoding step — for inference on x86 CPUs.
-/// libtorch hands every linear layer to MKL's sgemm, which at M ≤ 32 rows runs at about a third of this
-/// CPU's fp32 peak (measured: MiniLM's 36 GEMMs at 1×16 tokens take 5.6 ms in MKL, 2 threads; see
-/// bench/results/embedding-throughput.md), and that alone is more than ONNX Runtime's whole forward. These
+/// libtorch hands every linear layer to MKL's sgemm, which at a few rows runs far below this CPU's fp32 peak
+/// (bench/results/small-batch-gemm.md), and at 1×16 tokens MiniLM's products through MKL alone take longer than
+/// ONNX Runtime's whole forward (bench/results/embedding-throughput.md). These
 /// kernels read the weights in place (no packed copy that could go stale when weights change) with AVX2 + FMA,
 /// split the output columns over <see cref="Workers"/>, and are used only when no gradient is needed.
 /// </summary>
 public static unsafe class SmallGemm
 {
     /// <summary>
-    /// Largest row count sent here. Measured on MiniLM's 36 products, 2 threads, Zen 4: these kernels vs MKL
-    /// 109 vs 60 GFLOPS at 16 rows, 178 vs 152 at 128, 179 vs 150 at 256, 183 vs 177 at 512, 168 vs 183 at 1024
-    /// (the kernels do not block rows for the caches, so MKL wins once the activations outgrow L2).
+    /// Largest row count sent here. On MiniLM's 36 products these kernels beat MKL by 1.3-1.8x up to 256 rows and
+    /// only by ~1.0-1.1x at 512-1024, where MKL's row blocking catches up (bench/results/small-batch-gemm.md).
     /// </summary>
     public static int MaxRows { get; set; } = 256;
 
@@ -73,7 +72,8 @@ public static unsafe class SmallGemm
     /// Wrap a whole inference forward pass over <paramref name="inputIds"/> in this. When its matrix products will run
     /// here, libtorch's own ops (LayerNorm, softmax, GELU) are tiny and run on the calling thread: libtorch's
     /// OpenMP workers then sleep instead of spinning on the cores these kernels' workers need (two spinning pools
-    /// on the same cores made a 1×16 MiniLM forward 7× slower, measured). Null when the forward is not a small one.
+    /// on the same cores slow a 1×16 MiniLM forward several times over: compare the OMP_WAIT_POLICY=ACTIVE row of
+    /// bench/results/embedding-throughput.md). Null when the forward is not a small one.
     /// </summary>
     public static IDisposable? ForwardScope(Tensor inputIds)
     {
@@ -113,7 +113,7 @@ public static unsafe class SmallGemm
     {
         for (long offset = 0; offset < bytes; offset += 64)
         {
-            Sse.Prefetch2(data + offset); // toward L3, shared by both cores (measured best of T0/T1/T2 here)
+            Sse.Prefetch2(data + offset); // toward L3, which both cores share
             if ((offset & 0x3FFF) == 0 && stop()) return; // every 256 lines: a new job comes first
         }
     }

@@ -34,8 +34,9 @@ public static class TorchRuntime
                     setenv("OMP_WAIT_POLICY", active ? "ACTIVE" : "PASSIVE", 1);
                 else if (!userPolicy && OperatingSystem.IsLinux())
                     // libgomp's default spins ~300,000 rounds after every parallel op, holding the cores SmallGemm's
-                    // workers need: a 1x128 MiniLM forward followed by pooling took 27 ms instead of 20 (measured).
-                    // 10,000 rounds still bridges back-to-back ops; sleeping at once (PASSIVE) costs a wake-up per op.
+                    // workers need (the extreme, OMP_WAIT_POLICY=ACTIVE, makes 1x16 MiniLM ~4x slower: see
+                    // bench/results/embedding-throughput.md). 10,000 rounds still bridges back-to-back ops;
+                    // sleeping at once (PASSIVE) costs a wake-up per op.
                     setenv("GOMP_SPINCOUNT", "10000", 1);
             }
             // An explicit count sticks: later calls without one (device resolution, seeding) keep it.

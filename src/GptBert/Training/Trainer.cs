@@ -70,6 +70,12 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         double windowLoss = 0; int windowSteps = 0; long windowTokens = 0; double windowStart = Elapsed();
         string stopReason = "budget";
         var best = state;
+        // What a checkpoint records: the best so far plus where the run is now.
+        State Snapshot() => best with
+        {
+            Step = step, Tokens = tokens, ElapsedSeconds = Elapsed(),
+            LossScale = scaler?.Scale, LossScaleCleanSteps = scaler?.CleanSteps ?? 0, SkippedSteps = skipped,
+        };
 
         while (true)
         {
@@ -144,13 +150,13 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
                     }
                 }
             }
-            var current = best with { Step = step, Tokens = tokens, ElapsedSeconds = Elapsed(), LossScale = scaler?.Scale, LossScaleCleanSteps = scaler?.CleanSteps ?? 0, SkippedSteps = skipped };
+            var current = Snapshot();
             if ((opts.SaveEvery > 0 && step % opts.SaveEvery == 0) || last || stop)
                 SaveCheckpoint(current, model, optimizer);
             if (stop) break;
         }
 
-        var final = best with { Step = step, Tokens = tokens, ElapsedSeconds = Elapsed(), LossScale = scaler?.Scale, LossScaleCleanSteps = scaler?.CleanSteps ?? 0, SkippedSteps = skipped };
+        var final = Snapshot();
         if (LatestCheckpoint(outputDirectory) is not { } latest || StepOf(latest) != step) SaveCheckpoint(final, model, optimizer);
         // The directory itself holds the model to use: the best by validation metric, else the last.
         var bestDir = Path.Combine(outputDirectory, "best");
