@@ -3,6 +3,7 @@ using System.Globalization;
 using GptBert.Compare;
 using GptBert.Compare.Report;
 using GptBert.Pipelines;
+using GptBert.Training;
 
 namespace GptBert.Cli.Commands;
 

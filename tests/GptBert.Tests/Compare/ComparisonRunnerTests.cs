@@ -1,6 +1,7 @@
 using GptBert.Compare;
 using GptBert.Data;
 using GptBert.Pipelines;
+using GptBert.Training;
 
 namespace GptBert.Tests.Compare;
 
@@ -149,7 +150,7 @@ public class SearchComparisonTests
         {
             Task = CompareTask.Search, Train = train, Test = test, WorkDirectory = Path.Combine(dir, "work"), Bert = GptBert.Pipelines.ModelHub.MiniLm,
             FromScratch = true, ScratchParameters = 300_000, ScratchVocabSize = 400, BudgetSteps = 10, Seeds = 1, MaxLength = 64, LatencySamples = 3,
-        }, new GptBert.Pipelines.RunReporting(Progress: TextWriter.Null));
+        }, new RunReporting(Progress: TextWriter.Null));
         var minilm = report.Candidates.Single(c => c.Family == "bert");
         Assert.True(minilm.Quality["recall@1"].Mean >= 0.9, $"MiniLM recall@1 {minilm.Quality["recall@1"].Mean:F3}");
         Assert.True(minilm.Quality["mrr"].Mean >= minilm.Quality["recall@1"].Mean);

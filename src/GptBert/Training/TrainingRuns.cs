@@ -2,13 +2,13 @@ using System.Text.Json;
 using GptBert.Data;
 using GptBert.Engine;
 using GptBert.Models;
+using GptBert.Pipelines;
 using GptBert.Reporting;
 using GptBert.Tokenizers;
-using GptBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GptBert.Pipelines;
+namespace GptBert.Training;
 
 /// <summary>Model size for training from scratch; the same numbers build a GPT or a BERT.</summary>
 public sealed record ModelShape(int Layers = 4, int Hidden = 256, int Heads = 4, int MaxLength = 128, double Dropout = 0.1)
