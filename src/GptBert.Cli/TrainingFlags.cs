@@ -145,16 +145,21 @@ public sealed class TrainingFlags
             options = options with { MaxSteps = defaultBudget.MaxSteps, MaxTokens = defaultBudget.MaxTokens, MaxTime = defaultBudget.MaxTime, Epochs = defaultBudget.Epochs };
         try { options.Validate(); }
         catch (UsageException) { throw; }
-        catch (GptBertException e) { throw new UsageException(e.Message); }
+        catch (GptBertException e) { throw CliErrors.Usage(e); }
         return options;
     }
 
-    /// <summary>Where a run reports: the progress line and the pipeline's info lines go to stderr.</summary>
-    public static RunReporting ReportTo(CliContext ctx) => new(
+    /// <summary>
+    /// Where a run reports: the progress line and the pipeline's info lines go to stderr; <paramref name="firstNote"/>,
+    /// if any, just before the first info line (so a run that fails on its data prints only the error).
+    /// </summary>
+    public static RunReporting ReportTo(CliContext ctx, string? firstNote = null) => new(
         Progress: ctx.Stderr,
         Interactive: ctx.StderrIsTerminal,
         Info: message =>
         {
+            if (firstNote is not null) ctx.Stderr.WriteLine(firstNote);
+            firstNote = null;
             ctx.Stderr.WriteLine(message);
             ctx.Stderr.Flush();
         });
@@ -179,7 +184,7 @@ public sealed class TrainingFlags
     public static void Validate(ModelShape shape)
     {
         try { shape.Validate(); }
-        catch (GptBertException e) when (e is not UsageException) { throw new UsageException(e.Message); }
+        catch (GptBertException e) { throw CliErrors.Usage(e); }
     }
 }
 

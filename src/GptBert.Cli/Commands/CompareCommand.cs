@@ -140,7 +140,7 @@ public static class CompareCommand
 
             // Budget and candidate mistakes are usage errors (exit 2), caught before any work.
             try { spec.Validate(); }
-            catch (GptBertException e) { throw new UsageException(e.Message); }
+            catch (GptBertException e) { throw CliErrors.Usage(e); }
             ComparisonReport result;
             try
             {

@@ -51,7 +51,7 @@ public static class GenerateCommand
                 Overflow = common.OverflowMode(r),
             };
             try { options.Validate(); }
-            catch (GptBertException e) { throw new UsageException(e.Message); }
+            catch (GptBertException e) { throw CliErrors.Usage(e); }
             bool jsonl = common.IsJsonl(r);
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");

@@ -38,7 +38,7 @@ public sealed class ClassificationObjective : ITrainingObjective
             throw new GptBertException($"classification needs BertForSequenceClassification or GPT2ForSequenceClassification, not {model.Architecture}");
         if (train.Count == 0) throw new GptBertException("no training examples");
         if (maxLength > model.Config.MaxPositions)
-            throw new GptBertException($"--max-length {maxLength} exceeds the model's {model.Config.MaxPositions} positions");
+            throw new GptBertException($"MaxLength {maxLength} exceeds the model's {model.Config.MaxPositions} positions") { Parameter = "MaxLength" };
         this.model = model; this.tokenizer = tokenizer; this.validation = validation; this.device = device; this.maxLength = maxLength;
         trainExamples = train;
         Labels = labels;

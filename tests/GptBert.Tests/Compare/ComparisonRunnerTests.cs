@@ -100,7 +100,9 @@ public class ComparisonRunnerTests
         Assert.Contains("not both", e.Message);                                           // contradictory budgets
         messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { FromScratch = false, Gpt = ModelHub.MiniLm }));
-        Assert.Contains("--bert", e.Message);                                             // wrong family for the role
+        Assert.Contains("pass it as Bert instead", e.Message);                            // wrong family for the role
+        Assert.Equal("Gpt", e.Parameter);
+        Assert.Equal(["Bert"], e.RelatedParameters);
         messages.Add(e.Message);
         Assert.All(messages, m => Assert.DoesNotContain('\n', m));
     }
