@@ -26,7 +26,7 @@ public static class GenerateCommand
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate at most (default: 50)", HelpName = "N", DefaultValueFactory = _ => 50 };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (deterministic; ignores temperature/top-k/top-p)" };
         var temperature = new Option<double>("--temperature") { Description = "Sampling temperature, > 0 (default: 1.0; lower is more conservative)", HelpName = "T", DefaultValueFactory = _ => 1.0 };
-        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (default: 50; 0 = all)", HelpName = "K", DefaultValueFactory = _ => 50 };
+        var topK = new Option<int>("--top-k") { Description = "Sampling filter: sample among the K most likely tokens (default: 50; 0 = all). In fill-mask and similarity, --top is how many results to show", HelpName = "K", DefaultValueFactory = _ => 50 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling: smallest set of tokens with total probability >= P, in (0, 1] (default: 1.0 = off)", HelpName = "P", DefaultValueFactory = _ => 1.0 };
         var repetition = new Option<double>("--repetition-penalty") { Description = "Penalise tokens already present, > 0 (default: 1.0 = off; 1.2 is typical)", HelpName = "R", DefaultValueFactory = _ => 1.0 };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text is generated (repeatable); it is not printed", HelpName = "TEXT" };
@@ -50,7 +50,7 @@ public static class GenerateCommand
                 Overflow = common.OverflowMode(r),
             };
             try { options.Validate(); }
-            catch (GptBertException e) { throw new UsageException(ParameterFlags.Message(e)); }
+            catch (GptBertException e) { throw CliErrors.Usage(e); }
             bool jsonl = common.IsJsonl(r);
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
