@@ -44,7 +44,7 @@ public sealed record ModelShape(int Layers = 4, int Hidden = 256, int Heads = 4,
     }
 }
 
-/// <summary>Where a run reports: progress on stderr, and its events for callers (the CLI, the comparison).</summary>
+/// <summary>Where a run reports: progress lines to <see cref="Progress"/> (none when null: the library writes nothing to the console by itself), and its events for callers (the CLI, the comparison).</summary>
 public sealed record RunReporting(TextWriter? Progress = null, bool? Interactive = null, Action<TrainingEvent>? OnEvent = null, Action<string>? Info = null);
 
 public sealed record PretrainSpec
@@ -270,7 +270,7 @@ public static class TrainingRuns
         long? resumeStep = resume && Trainer.LatestCheckpoint(output) is { } ck ? Trainer.StepOf(ck) : null;
         using var log = RunLog.Open(Path.Combine(output, RunLog.FileName), resumeStep ?? (resume ? 0 : null));
         var progress = new ProgressReporter(new ProgressBudget(options.MaxSteps, options.MaxTokens, options.MaxTime),
-            reporting?.Progress ?? Console.Error, reporting?.Interactive, startStep: resumeStep ?? 0);
+            reporting?.Progress, reporting?.Interactive, startStep: resumeStep ?? 0);
         var trainer = new Trainer(objective, tok, options, output)
         {
             OnEvent = e =>
