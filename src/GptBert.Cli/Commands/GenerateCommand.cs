@@ -32,7 +32,8 @@ public static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text is generated (repeatable); it is not printed", HelpName = "TEXT" };
         var seed = new Option<int?>("--seed") { Description = "Random seed for repeatable sampling", HelpName = "N" };
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute all positions each step instead of reusing the key/value cache (slower; for checking)" };
-        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache }) command.Options.Add(o);
+        var batch = new Option<int>("--batch-size") { Description = "With --jsonl: prompts decoded together, continuous batching (default: 8; 1 = one at a time). Results do not depend on it", HelpName = "N", DefaultValueFactory = _ => 8 };
+        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache, batch }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, jsonlFields: "{\"text\": prompt}");
         command.SetAction(r =>
         {
@@ -57,6 +58,23 @@ public static class GenerateCommand
             var prompts = reader.Open();
             using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
             var generator = new Generator(handle) { Warn = ctx.Warn };
+            int batchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size");
+            if (jsonl && batchSize > 1 && options.UseCache)
+            {
+                // Continuous batching: up to batchSize prompts decode together; lines come out in input order.
+                using var scheduler = new GenerationScheduler(handle, batchSize);
+                var window = new Queue<Task<GenerationResult>>();
+                void PrintOldest() => WriteJson(ctx, window.Dequeue().GetAwaiter().GetResult());
+                foreach (var item in prompts)
+                {
+                    if (item.Pair is not null)
+                        throw new GptBertException($"{reader.Where(item)}: generate takes a single prompt; remove \"text_pair\"");
+                    if (window.Count == batchSize) PrintOldest();
+                    window.Enqueue(scheduler.GenerateTextAsync(generator.EncodePrompt(item.Text, options), options));
+                }
+                while (window.Count > 0) PrintOldest();
+                return ExitCodes.Ok;
+            }
             bool first = true;
             foreach (var item in prompts)
             {
@@ -79,25 +97,27 @@ public static class GenerateCommand
                     ctx.Out.Line();
                     ctx.Out.Flush();
                 }
-                if (jsonl)
-                {
-                    ctx.Out.JsonLine(j =>
-                    {
-                        Output.WriteArray(j, "ids", result.Ids);
-                        j.WriteString("text", result.Text);
-                        j.WriteString("finish_reason", result.Finish switch
-                        {
-                            FinishReason.EndOfText => "eos",
-                            FinishReason.Stop => "stop",
-                            _ => "length",
-                        });
-                    });
-                    ctx.Out.Flush();
-                }
+                if (jsonl) WriteJson(ctx, result);
                 first = false;
             }
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    static void WriteJson(CliContext ctx, GenerationResult result)
+    {
+        ctx.Out.JsonLine(j =>
+        {
+            Output.WriteArray(j, "ids", result.Ids);
+            j.WriteString("text", result.Text);
+            j.WriteString("finish_reason", result.Finish switch
+            {
+                FinishReason.EndOfText => "eos",
+                FinishReason.Stop => "stop",
+                _ => "length",
+            });
+        });
+        ctx.Out.Flush();
     }
 }
