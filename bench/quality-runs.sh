@@ -58,7 +58,7 @@ $rows
 ## MiniLM fine-tuned on sotu-era (3 eras of State of the Union passages)
 
 \`finetune --model minilm --train sotu-era/train.csv --validation sotu-era/validation.csv --epochs 1 --batch-size 16 --lr 5e-5
---max-length 128 --seed 1\`, then \`evaluate --data sotu-era/test.csv\`: test accuracy **$acc**, macro-F1 **$f1**
+--max-length 128 --seed 1\`, then \`evaluate --data sotu-era/test.csv\`: test accuracy **$acc**, macro-F1 **$(printf "%.3f" "$f1")**
 (majority baseline 0.333), ${ftsecs} s.
 MD
 cat "$out"
