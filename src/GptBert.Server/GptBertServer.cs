@@ -74,6 +74,8 @@ public sealed class GptBertServer : IAsyncDisposable
         models.MapModels();
         models.MapEmbeddings();
         models.MapTokenize();
+        models.MapCompletions();
+        models.MapChatCompletions();
         state.Metrics.Registry.AddBeforeCollectCallback(() =>
         {
             state.Metrics.QueueDepth.WithLabels("requests").Set(state.Limiter.GetStatistics()?.CurrentQueuedCount ?? 0);

@@ -10,12 +10,17 @@ using Microsoft.Extensions.Logging;
 namespace GptBert.Server;
 
 /// <summary>What one request did, filled in by its endpoint and read by the log line and metrics.</summary>
-public sealed class RequestInfo(string id)
+public sealed class RequestInfo(string id, long started)
 {
+    long completionTokens;
     public string Id { get; } = id;
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> at the request's arrival (time to first token counts from here).</summary>
+    public long Started { get; } = started;
     public string? Model { get; set; }
     public long PromptTokens { get; set; }
-    public long CompletionTokens { get; set; }
+    public long CompletionTokens => Interlocked.Read(ref completionTokens);
+    /// <summary>Counts one generated token (choices of one request generate concurrently).</summary>
+    public void AddCompletionToken() => Interlocked.Increment(ref completionTokens);
 }
 
 /// <summary>Marks the routes that run a model: they need a concurrency slot and the models to be loaded.</summary>
@@ -34,7 +39,7 @@ public sealed class RequestPipeline(RequestDelegate next, ServerState state, ILo
     public async Task InvokeAsync(HttpContext context)
     {
         long started = Stopwatch.GetTimestamp();
-        var info = new RequestInfo(RequestId(context));
+        var info = new RequestInfo(RequestId(context), started);
         context.Features.Set(info);
         context.Response.Headers["X-Request-Id"] = info.Id;
         var endpoint = context.GetEndpoint();

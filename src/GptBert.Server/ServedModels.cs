@@ -1,7 +1,7 @@
 using GptBert.Models;
 using GptBert.Pipelines;
 using GptBert.Tokenizers;
-using ITextGenerator = GptBert.Server.Pending.ITextGenerator;
+using ITextGenerator = GptBert.Pipelines.Pending.ITextGenerator;
 
 namespace GptBert.Server;
 
@@ -26,6 +26,9 @@ public sealed class ServedModel : IAsyncDisposable
     public ChatTemplate? ChatTemplate { get; init; }
 
     public ITextTokenizer Tokenizer => Handle.Tokenizer;
+
+    /// <summary>A text prompt's token ids as the library's Generator makes them (BOS for an empty prompt).</summary>
+    public IReadOnlyList<int> EncodePrompt(string prompt) => new Pipelines.Pending.PendingGenerator(Handle).EncodePrompt(prompt, new GenerationOptions());
     /// <summary>Tokens per input the encoder routes accept (sentence-transformers' max_seq_length, else the context).</summary>
     public int MaxInputLength => Handle.MaxLength;
     public int ContextLength => Handle.Config.MaxPositions;
@@ -84,7 +87,7 @@ public sealed class ServedModel : IAsyncDisposable
                 Classifier = classifier, Classifications = classifications,
                 FillMask = handle.Model is BertForMaskedLM or BertForPreTraining ? new FillMask(handle) { Overflow = Overflow.Refuse } : null,
                 // One line to swap when main has it: new GenerationScheduler(handle, o.MaxGenerationBatch).
-                Generator = generates ? new Pending.PendingGenerator(handle) : null,
+                Generator = generates ? new Pipelines.Pending.PendingGenerator(handle) : null,
                 ChatTemplate = generates ? ChatTemplate.ForModel(handle.Directory) : null,
             };
         }

@@ -82,6 +82,16 @@ public sealed class ChatTemplate
         _ => null,
     };
 
+    /// <summary>
+    /// The prompt's token ids: the rendered text tokenized without adding special tokens (the template writes its own),
+    /// as transformers' apply_chat_template(tokenize=True) does; an empty rendering becomes the tokenizer's BOS.
+    /// </summary>
+    public IReadOnlyList<int> Encode(ITextTokenizer tokenizer, IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt = true)
+    {
+        var ids = tokenizer.Encode(Render(messages, addGenerationPrompt), addSpecialTokens: false).Ids;
+        return ids.Length > 0 ? ids : tokenizer.BosId is int bos ? [bos] : throw new GptBertException("the chat template rendered an empty prompt");
+    }
+
     /// <summary>The prompt text for <paramref name="messages"/>; with <paramref name="addGenerationPrompt"/>, ending where the assistant's reply starts.</summary>
     public string Render(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt = true, IReadOnlyDictionary<string, object?>? variables = null)
     {

@@ -3,9 +3,8 @@
 // builds before it lands. Files that use it alias these names; when main has them, this file and the aliases go.
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using GptBert.Pipelines;
 
-namespace GptBert.Server.Pending;
+namespace GptBert.Pipelines.Pending;
 
 public sealed record GeneratedToken(int Id, string TextDelta)
 {
@@ -21,7 +20,8 @@ public interface ITextGenerator
 
 public sealed class PendingGenerator(ModelHandle handle) : ITextGenerator
 {
-    readonly Pipelines.Generator inner = new(handle);
+    readonly Generator inner = new(handle);
+    readonly SemaphoreSlim gate = new(1, 1); // today's Generator is not known to be safe to run twice at once
     public ModelHandle Handle => handle;
 
     public IReadOnlyList<int> EncodePrompt(string prompt, GenerationOptions options)
@@ -36,10 +36,13 @@ public sealed class PendingGenerator(ModelHandle handle) : ITextGenerator
     {
         var channel = Channel.CreateUnbounded<GeneratedToken>();
         string prompt = handle.Tokenizer.Decode(promptIds, skipSpecialTokens: false);
-        var run = Task.Run(() =>
+        var run = Task.Run(async () =>
         {
+            bool entered = false;
             try
             {
+                await gate.WaitAsync(cancellationToken);
+                entered = true;
                 GeneratedToken? last = null;
                 var result = inner.Generate(prompt, options, t =>
                 {
@@ -51,6 +54,7 @@ public sealed class PendingGenerator(ModelHandle handle) : ITextGenerator
                 channel.Writer.TryComplete();
             }
             catch (Exception e) { channel.Writer.TryComplete(e); }
+            finally { if (entered) gate.Release(); }
         }, CancellationToken.None);
         await foreach (var t in channel.Reader.ReadAllAsync(CancellationToken.None))
             yield return t;
