@@ -116,11 +116,11 @@ public static class CliApp
         switch (user)
         {
             case UsageException u:
-                ctx.Stderr.WriteLine($"error: {OneLine(u.Message)}");
+                ctx.Stderr.WriteLine($"error: {OneLine(ParameterFlags.Message(u))}");
                 rc = ExitCodes.Usage;
                 break;
             case GptBertException g:
-                ctx.Stderr.WriteLine($"error: {OneLine(g.Message)}");
+                ctx.Stderr.WriteLine($"error: {OneLine(ParameterFlags.Message(g))}");
                 rc = ExitCodes.Error;
                 break;
             case FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException:

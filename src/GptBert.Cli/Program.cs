@@ -2,6 +2,8 @@ using System.Text;
 using GptBert.Cli;
 
 // Thin entry point: real console streams in, everything else lives in CliApp (which tests call in-process).
+// The host's process-wide choice, made before libtorch loads: libgomp's workers spin briefly, not ~300,000 rounds.
+GptBert.Engine.TorchRuntime.SetOpenMpSpinCount();
 var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
 var stderr = new StreamWriter(Console.OpenStandardError(), new UTF8Encoding(false)) { AutoFlush = true };
 try

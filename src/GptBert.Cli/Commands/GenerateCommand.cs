@@ -1,5 +1,4 @@
 using System.CommandLine;
-using GptBert.Engine;
 using GptBert.Pipelines;
 
 namespace GptBert.Cli.Commands;
@@ -51,17 +50,12 @@ public static class GenerateCommand
                 Overflow = common.OverflowMode(r),
             };
             try { options.Validate(); }
-            catch (GptBertException e) { throw new UsageException(e.Message); }
+            catch (GptBertException e) { throw new UsageException(ParameterFlags.Message(e)); }
             bool jsonl = common.IsJsonl(r);
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
             var prompts = reader.Open();
             using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
-            if (options.Seed is int s)
-            {
-                TorchRuntime.Seed(s);
-                common.ConfigureRuntime(r);
-            }
             var generator = new Generator(handle) { Warn = ctx.Warn };
             bool first = true;
             foreach (var item in prompts)

@@ -25,12 +25,16 @@ public static class Ops
     }
 
     /// <summary>
-    /// softmax(q·kᵀ/√d + mask)·v; q, k, v (B, nh, T, hs). <paramref name="mask"/> is additive (0 or a large
-    /// negative); in 16 bits it is clamped to the type's range, so a fully masked row stays finite.
+    /// softmax(q·kᵀ·scale + mask)·v; q, k, v (B, nh, T, hs); scale defaults to 1/√hs. <paramref name="mask"/> is additive (0 or a large
+    /// negative); in 16 bits it is clamped to the type's range, so a fully masked row stays finite. <paramref name="fp32"/> keeps
+    /// the attention in fp32 under mixed precision (GPT-2's reorder_and_upcast_attn).
     /// </summary>
-    public static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, double dropout, bool causal = false)
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, double dropout, bool causal = false, double? scale = null, bool fp32 = false)
     {
-        if (Half(q) is ScalarType t)
+        // scaled_dot_product_attention scales by 1/√hs; another scale goes into q (one multiply of (B, nh, T, hs)).
+        double standard = 1.0 / Math.Sqrt(q.shape[^1]);
+        if (scale is double s && Math.Abs(s - standard) > 1e-12 * standard) q = q * (s / standard);
+        if (!fp32 && Half(q) is ScalarType t)
             return Fp32Result(() =>
             {
                 var m = mask is null || mask.dtype == ScalarType.Bool ? mask : mask.clamp_min(t == ScalarType.Float16 ? -65504.0 : -1e30).to(t);

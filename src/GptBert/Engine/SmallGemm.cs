@@ -23,8 +23,14 @@ public static unsafe class SmallGemm
     /// </summary>
     public static int MaxRows { get; set; } = 256;
 
-    /// <summary>Off switch (tests compare against libtorch with it off; GPTBERT_SMALL_GEMM=0 disables it).</summary>
-    public static bool Enabled { get; set; } = Fma.IsSupported && Avx2.IsSupported && Environment.GetEnvironmentVariable("GPTBERT_SMALL_GEMM") != "0";
+    /// <summary>Whether this CPU can run these kernels (AVX2 + FMA).</summary>
+    public static bool Supported => Fma.IsSupported && Avx2.IsSupported;
+
+    /// <summary>
+    /// Off switch (set by <see cref="TorchRuntime.Configure(RuntimeOptions)"/> from <see cref="RuntimeOptions.SmallKernels"/>; tests and
+    /// benches compare against libtorch with it off; GPTBERT_SMALL_GEMM=0 disables it).
+    /// </summary>
+    public static bool Enabled { get; set; } = Supported && Environment.GetEnvironmentVariable("GPTBERT_SMALL_GEMM") != "0";
 
     /// <summary>y = x·Wᵀ + b with W (N, K) as nn.Linear stores it, or null when the product is not one for these kernels.</summary>
     public static Tensor? TryLinear(Tensor x, Tensor weight, Tensor? bias) => TryProduct(x, weight, bias, weightIsInOut: false);
@@ -73,22 +79,15 @@ public static unsafe class SmallGemm
     /// here, libtorch's own ops (LayerNorm, softmax, GELU) are tiny and run on the calling thread: libtorch's
     /// OpenMP workers then sleep instead of spinning on the cores these kernels' workers need (two spinning pools
     /// on the same cores slow a 1×16 MiniLM forward several times over: compare the OMP_WAIT_POLICY=ACTIVE row of
-    /// bench/results/embedding-throughput.md). Null when the forward is not a small one.
+    /// bench/results/embedding-throughput.md). Only the calling thread's OpenMP/MKL thread counts change, and only
+    /// until the scope ends (<see cref="RuntimeOptions.SingleThreadedSmallForwards"/>). Null when the forward is not a small one.
     /// </summary>
     public static IDisposable? ForwardScope(Tensor inputIds)
     {
         if (!Enabled || inputIds.numel() > MaxRows || inputIds.device_type != DeviceType.CPU || torch.is_grad_enabled()
-            || MixedPrecision.Current is not null || TorchRuntime.Threads <= 1)
+            || MixedPrecision.Current is not null || TorchRuntime.Threads <= 1 || !TorchRuntime.Options.SingleThreadedSmallForwards)
             return null;
-        int previous = torch.get_num_threads();
-        if (previous == 1) return null;
-        torch.set_num_threads(1);
-        return new RestoreThreads(previous);
-    }
-
-    sealed class RestoreThreads(int threads) : IDisposable
-    {
-        public void Dispose() => torch.set_num_threads(threads);
+        return ThreadLocalThreads.Set(1);
     }
 
     // A forward pass multiplies by the same weights in the same order every time, and at small batch sizes it waits

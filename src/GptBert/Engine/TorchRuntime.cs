@@ -5,60 +5,97 @@ using static TorchSharp.torch;
 namespace GptBert.Engine;
 
 /// <summary>
+/// Runtime settings that belong to the host process (the CLI, the server, an application): the host chooses them
+/// once, at start-up, and applies them with <see cref="TorchRuntime.Configure(RuntimeOptions)"/>. The library itself
+/// never changes environment variables or libtorch's process-wide thread count; without a call, libtorch's own
+/// defaults stand.
+/// </summary>
+public sealed record RuntimeOptions
+{
+    /// <summary>libtorch's intra-op threads and the most parts a small product is split into; null keeps libtorch's default (one per core).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>
+    /// Small inference products (up to <see cref="SmallGemm.MaxRows"/> rows, no gradient) run on GptBert's own
+    /// kernels (<see cref="SmallGemm"/>) instead of libtorch's MKL path.
+    /// </summary>
+    public bool SmallKernels { get; init; } = true;
+
+    /// <summary>
+    /// During a small inference forward, libtorch's own ops run on the calling thread only, so libtorch's OpenMP workers do not spin on
+    /// the cores <see cref="Workers"/> need. This is a per-thread setting (OpenMP's and MKL's thread-local thread counts), so
+    /// other threads of the host are not affected.
+    /// </summary>
+    public bool SingleThreadedSmallForwards { get; init; } = true;
+}
+
+/// <summary>
 /// The one place that talks to the libtorch runtime: threads, OpenMP wait policy, devices, seeds.
 /// Everything above it uses TorchSharp tensors but never picks devices or thread counts itself, so a
 /// CUDA build of TorchSharp can be swapped in by referencing TorchSharp-cuda-* instead of TorchSharp-cpu.
 /// </summary>
 public static class TorchRuntime
 {
-    static bool configured;
-    static int? explicitThreads;
     static readonly object gate = new();
+    static RuntimeOptions options = new();
+    static int? threads;
+
+    /// <summary>The options last applied (defaults when the host applied none).</summary>
+    public static RuntimeOptions Options { get { lock (gate) return options; } }
 
     /// <summary>
-    /// Sets the intra-op thread count (default: all cores) before the first tensor op, and optionally the
-    /// OpenMP wait policy: ACTIVE workers spin between ops (lowest latency for small shapes, but burns CPU
-    /// while idle), PASSIVE workers sleep at once; null spins 10,000 rounds then sleeps (GOMP_SPINCOUNT), unless
-    /// OMP_WAIT_POLICY or GOMP_SPINCOUNT is set by the user. The policy is read when libtorch loads, so only the first call sets it.
+    /// Applies the host's choices: the intra-op thread count (when given) and the small-kernel switches. Call it once at
+    /// start-up, before serving or training; calling it again replaces the settings.
     /// </summary>
-    public static void Configure(int? threads = null, bool? activeWait = null)
+    public static void Configure(RuntimeOptions o)
     {
+        if (o.Threads is < 1) throw new GptBertException($"Threads must be at least 1 (got {o.Threads})") { Parameter = "Threads" };
         lock (gate)
         {
-            if (!configured)
+            options = o;
+            SmallGemm.Enabled = o.SmallKernels && SmallGemm.Supported;
+            if (o.Threads is int n)
             {
-                configured = true;
-                // OpenMP reads the native environment when libgomp loads; .NET's SetEnvironmentVariable does not reach it.
-                bool userPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null;
-                if (activeWait is bool active && !userPolicy && OperatingSystem.IsLinux())
-                    setenv("OMP_WAIT_POLICY", active ? "ACTIVE" : "PASSIVE", 1);
-                else if (!userPolicy && OperatingSystem.IsLinux())
-                    // libgomp's default spins ~300,000 rounds after every parallel op, holding the cores SmallGemm's
-                    // workers need (the extreme, OMP_WAIT_POLICY=ACTIVE, makes 1x16 MiniLM ~4x slower: see
-                    // bench/results/embedding-throughput.md). 10,000 rounds still bridges back-to-back ops;
-                    // sleeping at once (PASSIVE) costs a wake-up per op.
-                    setenv("GOMP_SPINCOUNT", "10000", 1);
+                if (torch.get_num_threads() != n) torch.set_num_threads(n);
+                threads = n;
             }
-            // An explicit count sticks: later calls without one (device resolution, seeding) keep it.
-            if (threads is int t && t > 0) explicitThreads = t;
-            int n = explicitThreads ?? Environment.ProcessorCount;
-            if (torch.get_num_threads() != n) torch.set_num_threads(n);
         }
     }
 
-    /// <summary>The configured intra-op thread count (what libtorch uses outside <see cref="SmallGemm.ForwardScope"/>).</summary>
+    /// <summary>Shorthand for the CLI and benches: keeps the other options, sets the thread count when given.</summary>
+    public static void Configure(int? threads) => Configure(Options with { Threads = threads ?? Options.Threads });
+
+    /// <summary>
+    /// Sets OpenMP's spin policy for libtorch's worker threads. It is read when libtorch loads, so a host that wants it
+    /// calls this first thing, before any tensor is made; it sets process environment variables, which is why only the host
+    /// may call it. Leaves any OMP_WAIT_POLICY or GOMP_SPINCOUNT the user set alone.
+    /// <paramref name="spinCount"/>: rounds an idle libgomp worker spins before it sleeps. libgomp's default (~300,000) holds the cores
+    /// SmallGemm's workers need (OMP_WAIT_POLICY=ACTIVE makes 1x16 MiniLM ~4x slower: bench/results/embedding-throughput.md);
+    /// 10,000 still bridges back-to-back ops.
+    /// </summary>
+    public static void SetOpenMpSpinCount(int spinCount = 10_000)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null) return;
+        // OpenMP reads the native environment when libgomp loads; .NET's SetEnvironmentVariable does not reach it.
+        setenv("GOMP_SPINCOUNT", spinCount.ToString(System.Globalization.CultureInfo.InvariantCulture), 1);
+    }
+
+    /// <summary>The intra-op thread count: the host's choice, else libtorch's (read, never set, here).</summary>
     public static int Threads
     {
-        get { lock (gate) return explicitThreads ?? Environment.ProcessorCount; }
+        get
+        {
+            lock (gate) return threads ??= torch.get_num_threads();
+        }
     }
 
     [DllImport("libc", SetLastError = true)]
     static extern int setenv(string name, string value, int overwrite);
 
-    /// <summary>Resolves --device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when present, else CPU).</summary>
+    /// <summary>Resolves a device name: "cpu", "cuda", "cuda:N" or "auto" (CUDA when present, else CPU).</summary>
     public static Device ResolveDevice(string? name)
     {
-        Configure();
         name = (name ?? "cpu").Trim().ToLowerInvariant();
         if (name == "auto") return torch.cuda.is_available() ? CUDA : CPU;
         if (name == "cpu") return CPU;
@@ -66,23 +103,85 @@ public static class TorchRuntime
         {
             if (!torch.cuda.is_available())
                 throw new GptBertException(
-                    $"--device {name}: CUDA is not available (this build uses TorchSharp-cpu, or no NVIDIA driver/GPU was found); use --device cpu, or build with a TorchSharp-cuda package on a machine with a GPU");
+                    $"Device {name}: CUDA is not available (this build uses TorchSharp-cpu, or no NVIDIA driver/GPU was found); use Device cpu, or build with a TorchSharp-cuda package on a machine with a GPU") { Parameter = "Device" };
             return torch.device(name);
         }
-        throw new GptBertException($"--device '{name}' is not recognised; use cpu, cuda, cuda:N or auto");
+        throw new GptBertException($"Device '{name}' is not recognised; use cpu, cuda, cuda:N or auto") { Parameter = "Device" };
     }
 
-    /// <summary>Seeds libtorch (CPU and CUDA) so runs are reproducible.</summary>
+    /// <summary>
+    /// Seeds libtorch's global generator (CPU and CUDA). Training calls this: parameter initialisation and dropout draw
+    /// from the global generator, and libtorch offers no per-module generator for dropout, so a training run owns the
+    /// process's libtorch randomness while it runs. Inference never calls it: sampling uses each request's own generator.
+    /// </summary>
     public static void Seed(long seed)
     {
-        Configure();
         torch.manual_seed(seed);
         if (torch.cuda.is_available()) torch.cuda.manual_seed_all(seed);
     }
 
-    public static string Describe()
+    public static string Describe() =>
+        $"TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch {torch.__version__}, {Threads} threads, CUDA {(torch.cuda.is_available() ? "available" : "not available")}";
+}
+
+/// <summary>
+/// The calling thread's own OpenMP and MKL thread counts. libtorch's <c>set_num_threads</c> also changes the process-wide
+/// default that threads take when they first use libtorch, so it is not used for temporary changes; OpenMP's
+/// <c>omp_set_num_threads</c> and MKL's <c>mkl_set_num_threads_local</c> change the calling thread only.
+/// </summary>
+static unsafe class ThreadLocalThreads
+{
+    static readonly delegate* unmanaged<int, void> ompSet;
+    static readonly delegate* unmanaged<int> ompGet;
+    static readonly delegate* unmanaged<int, int> mklSetLocal;
+
+    public static bool Available => ompSet != null && ompGet != null && mklSetLocal != null;
+
+    static ThreadLocalThreads()
     {
-        Configure();
-        return $"TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch {torch.__version__}, {torch.get_num_threads()} threads, CUDA {(torch.cuda.is_available() ? "available" : "not available")}";
+        if (!OperatingSystem.IsLinux()) return;
+        torch.get_num_threads(); // loads libtorch (and its libgomp) first
+        string? gomp = null, torchCpu = null;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/maps"))
+            {
+                int slash = line.IndexOf('/');
+                if (slash < 0) continue;
+                var path = line[slash..];
+                var file = Path.GetFileName(path);
+                if (gomp is null && file.StartsWith("libgomp")) gomp = path;
+                if (torchCpu is null && file == "libtorch_cpu.so") torchCpu = path;
+            }
+        }
+        catch (IOException) { return; }
+        if (gomp is null || torchCpu is null) return;
+        // The libraries are already loaded: these calls return the same handles libtorch uses. (MKL's lowercase
+        // mkl_set_num_threads_local is the Fortran entry, which takes a pointer; MKL_Set_Num_Threads_Local takes the int.)
+        if (NativeLibrary.TryLoad(gomp, out var g)
+            && NativeLibrary.TryGetExport(g, "omp_set_num_threads", out var set) && NativeLibrary.TryGetExport(g, "omp_get_max_threads", out var get)
+            && NativeLibrary.TryLoad(torchCpu, out var t) && NativeLibrary.TryGetExport(t, "MKL_Set_Num_Threads_Local", out var mkl))
+        {
+            ompSet = (delegate* unmanaged<int, void>)set;
+            ompGet = (delegate* unmanaged<int>)get;
+            mklSetLocal = (delegate* unmanaged<int, int>)mkl;
+        }
+    }
+
+    /// <summary>Sets the calling thread's counts to <paramref name="n"/>; disposing restores them. Null where unavailable.</summary>
+    public static IDisposable? Set(int n)
+    {
+        if (!Available) return null;
+        torch.get_num_threads(); // libtorch initialises each thread's counts on first use: do that now, not inside the scope
+        int omp = ompGet();
+        if (omp == n) return null;
+        ompSet(n);
+        int mkl = mklSetLocal(n);
+        return new Restore(omp, mkl);
+    }
+
+    sealed class Restore(int omp, int mkl) : IDisposable
+    {
+        public void Dispose() { ompSet(omp); mklSetLocal(mkl); }
     }
 }

@@ -43,6 +43,7 @@ public sealed record BertConfig : ModelConfig
         Require(HiddenSize % NumAttentionHeads == 0, source, $"hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads})");
         Require(PositionEmbeddingType == "absolute", source, $"position_embedding_type \"{PositionEmbeddingType}\" is not supported (only absolute)");
         Require(HiddenAct is "gelu" or "gelu_new" or "relu" or "gelu_pytorch_tanh", source, $"hidden_act \"{HiddenAct}\" is not supported (use gelu, gelu_new or relu)");
+        RefuseUnimplemented(source);
     }
 }
 

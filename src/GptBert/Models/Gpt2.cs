@@ -24,7 +24,12 @@ public sealed record Gpt2Config : ModelConfig
     [JsonPropertyName("embd_pdrop")] public double EmbdPdrop { get; set; } = 0.1;
     [JsonPropertyName("attn_pdrop")] public double AttnPdrop { get; set; } = 0.1;
     [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; set; } = 1e-5;
+    /// <summary>Divide attention scores by √head_size (GPT-2 does; false leaves them unscaled).</summary>
     [JsonPropertyName("scale_attn_weights")] public bool ScaleAttnWeights { get; set; } = true;
+    /// <summary>Also divide the scores of layer i (from 0) by i + 1 (Mistral-style stability trick some GPT-2 checkpoints use).</summary>
+    [JsonPropertyName("scale_attn_by_inverse_layer_idx")] public bool ScaleAttnByInverseLayerIdx { get; set; }
+    /// <summary>Compute attention scores and softmax in fp32 with the scaling applied inside the product (matters under 16-bit compute).</summary>
+    [JsonPropertyName("reorder_and_upcast_attn")] public bool ReorderAndUpcastAttn { get; set; }
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; } = 50256;
     [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; set; } = 50256;
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; } = true;
@@ -43,6 +48,7 @@ public sealed record Gpt2Config : ModelConfig
         Require(NEmbd % NHead == 0, source, $"n_embd ({NEmbd}) must be divisible by n_head ({NHead})");
         Require(ActivationFunction is "gelu_new" or "gelu" or "gelu_pytorch_tanh" or "relu", source, $"activation_function \"{ActivationFunction}\" is not supported (use gelu_new, gelu or relu)");
         Require(TieWordEmbeddings, source, "untied GPT-2 output embeddings (tie_word_embeddings=false) are not supported");
+        RefuseUnimplemented(source);
     }
 }
 
@@ -68,12 +74,17 @@ public sealed class Conv1D : Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Keys and values of every layer seen so far, for incremental decoding.</summary>
+/// <summary>
+/// Keys and values of every layer seen so far, for incremental decoding: per layer (B, nh, S, hs). Rows of a batch may hold
+/// sequences of different lengths, left-padded, with an attention mask saying which positions are real (continuous batching).
+/// </summary>
 public sealed class KvCache : IDisposable
 {
     readonly List<(Tensor K, Tensor V)> layers = [];
     /// <summary>Number of positions already in the cache.</summary>
     public long Length => layers.Count == 0 ? 0 : layers[0].K.shape[2];
+    /// <summary>Rows (sequences) in the cache.</summary>
+    public long BatchSize => layers.Count == 0 ? 0 : layers[0].K.shape[0];
     internal (Tensor K, Tensor V)? Get(int layer) => layer < layers.Count ? layers[layer] : null;
 
     internal void Set(int layer, Tensor k, Tensor v)
@@ -82,6 +93,35 @@ public sealed class KvCache : IDisposable
         k.DetachFromDisposeScope(); v.DetachFromDisposeScope();
         if (layer < layers.Count) { layers[layer].K.Dispose(); layers[layer].V.Dispose(); layers[layer] = (k, v); }
         else layers.Add((k, v));
+    }
+
+    /// <summary>Replaces every key and value tensor t by <paramref name="f"/>(t) (e.g. selecting rows, padding positions).</summary>
+    public void Transform(Func<Tensor, Tensor> f)
+    {
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var (k, v) = layers[i];
+            var nk = f(k).DetachFromDisposeScope();
+            var nv = f(v).DetachFromDisposeScope();
+            k.Dispose(); v.Dispose();
+            layers[i] = (nk, nv);
+        }
+    }
+
+    /// <summary>Appends the rows of <paramref name="other"/> (same positions) to this cache; <paramref name="other"/> is left empty.</summary>
+    public void AppendRows(KvCache other)
+    {
+        if (layers.Count == 0) { layers.AddRange(other.layers); other.layers.Clear(); return; }
+        if (other.layers.Count != layers.Count || other.Length != Length)
+            throw new ArgumentException("caches must have the same layers and positions to be joined");
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var (k, v) = layers[i];
+            var (ok, ov) = other.layers[i];
+            layers[i] = (cat([k, ok], 0).DetachFromDisposeScope(), cat([v, ov], 0).DetachFromDisposeScope());
+            k.Dispose(); v.Dispose(); ok.Dispose(); ov.Dispose();
+        }
+        other.layers.Clear();
     }
 
     public void Dispose()
@@ -97,14 +137,19 @@ public sealed class Gpt2Attention : nn.Module
     readonly Dropout resid_dropout;
     readonly int nHead;
     readonly double attnPdrop;
+    readonly double scale;
+    readonly bool upcast;
 
-    public Gpt2Attention(Gpt2Config c) : base(nameof(Gpt2Attention))
+    public Gpt2Attention(Gpt2Config c, int layer) : base(nameof(Gpt2Attention))
     {
         c_attn = new Conv1D(c.NEmbd, 3 * c.NEmbd);
         c_proj = new Conv1D(c.NEmbd, c.NEmbd);
         resid_dropout = Dropout(c.ResidPdrop);
         nHead = c.NHead;
         attnPdrop = c.AttnPdrop;
+        // transformers' GPT2Attention._attn / _upcast_and_reordered_attn: scores · 1/√hs (scale_attn_weights) · 1/(layer+1) (scale_attn_by_inverse_layer_idx).
+        scale = (c.ScaleAttnWeights ? 1.0 / Math.Sqrt(c.NEmbd / c.NHead) : 1.0) / (c.ScaleAttnByInverseLayerIdx ? layer + 1 : 1);
+        upcast = c.ReorderAndUpcastAttn;
         RegisterComponents();
     }
 
@@ -126,7 +171,7 @@ public sealed class Gpt2Attention : nn.Module
             cache.Set(layer, k, v);
         }
         double p = training ? attnPdrop : 0;
-        var y = Ops.Attention(q, k, v, mask, p, causal: mask is null);
+        var y = Ops.Attention(q, k, v, mask, p, causal: mask is null, scale: scale, fp32: upcast);
         y = y.transpose(1, 2).reshape(B, T, C); // (B, T, C)
         return resid_dropout.forward(c_proj.forward(y));
     }
@@ -156,10 +201,10 @@ public sealed class Gpt2Block : nn.Module
     readonly Gpt2Attention attn;
     readonly Gpt2Mlp mlp;
 
-    public Gpt2Block(Gpt2Config c) : base(nameof(Gpt2Block))
+    public Gpt2Block(Gpt2Config c, int layer) : base(nameof(Gpt2Block))
     {
         ln_1 = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
-        attn = new Gpt2Attention(c);
+        attn = new Gpt2Attention(c, layer);
         ln_2 = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         mlp = new Gpt2Mlp(c);
         RegisterComponents();
@@ -187,7 +232,7 @@ public sealed class GPT2Model : PretrainedModel
         wte = Embedding(c.VocabSize, c.NEmbd);
         wpe = Embedding(c.NPositions, c.NEmbd);
         drop = Dropout(c.EmbdPdrop);
-        h = new ModuleList<Gpt2Block>(Enumerable.Range(0, c.NLayer).Select(_ => new Gpt2Block(c)).ToArray());
+        h = new ModuleList<Gpt2Block>(Enumerable.Range(0, c.NLayer).Select(i => new Gpt2Block(c, i)).ToArray());
         ln_f = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         RegisterComponents();
         InitWeights();

@@ -92,4 +92,18 @@ public abstract record ModelConfig
     {
         if (!ok) throw new GptBertException($"{source}: {what}");
     }
+
+    /// <summary>
+    /// Fields transformers reads that would change what the model computes, but that GptBert does not implement: a config
+    /// that sets them is refused rather than run as something else. (Fields that change nothing numerically, such as
+    /// chunk_size_feed_forward or output_attentions, stay in <see cref="Extra"/>.)
+    /// </summary>
+    protected void RefuseUnimplemented(string source)
+    {
+        if (Extra is null) return;
+        foreach (var (field, unsetValue) in new (string, string)[] { ("add_cross_attention", "false"), ("is_decoder", "false"), ("pruned_heads", "{}") })
+            if (Extra.TryGetValue(field, out var v) && v.ValueKind is not JsonValueKind.Null && v.GetRawText().Replace(" ", "") != unsetValue
+                && !(v.ValueKind == JsonValueKind.False && unsetValue == "false"))
+                throw new GptBertException($"{source}: \"{field}\": {v.GetRawText()} changes what the model computes and GptBert does not implement it; remove the field or use a model without it");
+    }
 }

@@ -14,10 +14,6 @@ public sealed record LoadReport(IReadOnlyList<string> NewlyInitialized, IReadOnl
 /// </summary>
 public abstract class PretrainedModel : nn.Module
 {
-    // Runs before nn.Module's constructor calls into libtorch, so thread settings apply and the native
-    // libraries load in TorchSharp's order whichever model a program builds first.
-    static PretrainedModel() => Engine.TorchRuntime.Configure();
-
     protected PretrainedModel(string name) : base(name) { }
 
     public abstract ModelConfig Config { get; }

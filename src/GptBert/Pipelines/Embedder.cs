@@ -20,8 +20,8 @@ public sealed class Embedder(ModelHandle handle)
 
     public int Dimension => handle.Config switch { BertConfig b => b.HiddenSize, Gpt2Config g => g.NEmbd, _ => 0 };
 
-    /// <summary>One embedding per text, in input order.</summary>
-    public float[][] Embed(IReadOnlyList<string> texts, int? maxLength = null)
+    /// <summary>One embedding per text, in input order. Safe to call from several threads at once; cancellation is checked between batches.</summary>
+    public float[][] Embed(IReadOnlyList<string> texts, int? maxLength = null, CancellationToken cancellationToken = default)
     {
         int max = Math.Min(maxLength ?? handle.MaxLength, handle.Config.MaxPositions);
         var result = new float[texts.Count][];
@@ -30,6 +30,7 @@ public sealed class Embedder(ModelHandle handle)
         using var _ = inference_mode();
         for (int start = 0; start < order.Length; start += BatchSize)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var idx = order.Skip(start).Take(BatchSize).ToArray();
             using var scope = NewDisposeScope();
             using var batch = Batching.Encode(handle, idx.Select(i => (texts[i], (string?)null)).ToList(), max, Overflow, Warn, inputIndices: idx);

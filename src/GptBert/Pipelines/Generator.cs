@@ -1,4 +1,8 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using GptBert.Data;
 using GptBert.Models;
+using GptBert.Tokenizers;
 using static TorchSharp.torch;
 
 namespace GptBert.Pipelines;
@@ -16,138 +20,284 @@ public sealed record GenerationOptions
     /// <summary>CTRL-style penalty on tokens already present (1 = off): positive logits ÷ p, negative × p.</summary>
     public double RepetitionPenalty { get; init; } = 1.0;
     public IReadOnlyList<string> Stop { get; init; } = [];
-    public int? Seed { get; init; }
+    /// <summary>Seed of this generation's own random generator (SplitMix64: the same draws on every machine); null draws a fresh seed.</summary>
+    public long? Seed { get; init; }
     /// <summary>Reuse keys/values of earlier positions (the default); false recomputes the whole sequence each step.</summary>
     public bool UseCache { get; init; } = true;
+    /// <summary>Stop at the model's end-of-text token (config.json's eos_token_id).</summary>
     public bool StopAtEos { get; init; } = true;
     public Overflow Overflow { get; init; } = Overflow.TruncateWithWarning;
 
     public void Validate()
     {
-        if (MaxNewTokens < 1) throw new GptBertException($"--max-new-tokens must be at least 1 (got {MaxNewTokens})");
-        if (!(Temperature > 0)) throw new GptBertException($"--temperature must be > 0 (got {Temperature}); use --greedy for deterministic output");
-        if (TopK < 0) throw new GptBertException($"--top-k must be ≥ 0 (got {TopK}; 0 disables it)");
-        if (!(TopP > 0 && TopP <= 1)) throw new GptBertException($"--top-p must be in (0, 1] (got {TopP})");
-        if (!(RepetitionPenalty > 0)) throw new GptBertException($"--repetition-penalty must be > 0 (got {RepetitionPenalty}; 1 disables it)");
+        if (MaxNewTokens < 1) throw Bad(nameof(MaxNewTokens), $"MaxNewTokens must be at least 1 (got {MaxNewTokens})");
+        if (!(Temperature > 0)) throw Bad(nameof(Temperature), $"Temperature must be > 0 (got {Temperature}); use greedy decoding for deterministic output");
+        if (TopK < 0) throw Bad(nameof(TopK), $"TopK must be ≥ 0 (got {TopK}; 0 disables it)");
+        if (!(TopP > 0 && TopP <= 1)) throw Bad(nameof(TopP), $"TopP must be in (0, 1] (got {TopP})");
+        if (!(RepetitionPenalty > 0)) throw Bad(nameof(RepetitionPenalty), $"RepetitionPenalty must be > 0 (got {RepetitionPenalty}; 1 disables it)");
+        if (Stop.Any(s => s.Length == 0)) throw Bad(nameof(Stop), "Stop has an empty string; remove it");
     }
+
+    static GptBertException Bad(string parameter, string message) => new(message) { Parameter = parameter };
 }
 
-/// <summary>One step of streamed output: the new token and the text it completes (may be empty mid-character).</summary>
-public sealed record GeneratedToken(int Id, string TextDelta);
+/// <summary>One step of streamed output: the new token and the text it completes (may be empty mid-character or while a stop string may be starting).</summary>
+public sealed record GeneratedToken(int Id, string TextDelta)
+{
+    /// <summary>
+    /// Natural-log probability of <see cref="Id"/> in the distribution it was drawn from (after temperature, top-k and top-p; for
+    /// greedy decoding, the softmax of the logits after the repetition penalty). NaN for an item that carries no token (Id -1).
+    /// </summary>
+    public double LogProb { get; init; } = double.NaN;
+    /// <summary>Why generation ended; set on the last item only.</summary>
+    public FinishReason? Finish { get; init; }
+}
 
 public enum FinishReason { Length, EndOfText, Stop }
 
-public sealed record GenerationResult(IReadOnlyList<int> Ids, string Text, FinishReason Finish);
+public sealed record GenerationResult(IReadOnlyList<int> Ids, string Text, FinishReason Finish)
+{
+    public int PromptTokens { get; init; }
+}
 
-/// <summary>Autoregressive generation with GPT-2 and the KV cache, streaming tokens as they are produced.</summary>
-public sealed class Generator(ModelHandle handle)
+/// <summary>
+/// Autoregressive generation. Implementations are safe to call from several threads at once; the concatenation of the
+/// streamed <see cref="GeneratedToken.TextDelta"/> equals the final text (a stop string never reaches the stream), and
+/// cancellation is honoured between decoding steps (an <see cref="OperationCanceledException"/> ends the stream).
+/// </summary>
+public interface ITextGenerator
+{
+    ModelHandle Handle { get; }
+    IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default);
+}
+
+public static class TextGeneratorExtensions
+{
+    public static IAsyncEnumerable<GeneratedToken> GenerateAsync(this ITextGenerator g, string prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
+        g.GenerateAsync(Generator.EncodePrompt(g.Handle, prompt, options), options, cancellationToken);
+
+    /// <summary>Runs a whole generation and collects it.</summary>
+    public static async Task<GenerationResult> GenerateTextAsync(this ITextGenerator g, IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        var ids = new List<int>();
+        var text = new System.Text.StringBuilder();
+        FinishReason finish = FinishReason.Length;
+        await foreach (var t in g.GenerateAsync(promptIds, options, cancellationToken))
+        {
+            if (t.Id >= 0) ids.Add(t.Id);
+            text.Append(t.TextDelta);
+            if (t.Finish is FinishReason f) finish = f;
+        }
+        return new GenerationResult(ids, text.ToString(), finish) { PromptTokens = promptIds.Count };
+    }
+}
+
+/// <summary>Autoregressive generation with GPT-2 and the KV cache, one sequence per call, streaming tokens as they are produced.</summary>
+public sealed class Generator(ModelHandle handle) : ITextGenerator
 {
     public Action<string>? Warn { get; init; }
+    public ModelHandle Handle => handle;
 
-    GPT2LMHeadModel Lm => handle.Model as GPT2LMHeadModel
+    internal static GPT2LMHeadModel LanguageModel(ModelHandle handle) => handle.Model as GPT2LMHeadModel
         ?? throw new GptBertException($"generate needs a GPT-2 language model; {handle.Source} is {handle.Model.Architecture} (BERT is an encoder and does not generate text)");
 
-    public GenerationResult Generate(string prompt, GenerationOptions o, Action<GeneratedToken>? onToken = null)
+    /// <summary>Prompt ids as generation takes them: no special tokens, BOS for an empty prompt, the oldest tokens dropped (or refused) to fit the context.</summary>
+    public IReadOnlyList<int> EncodePrompt(string prompt, GenerationOptions options) => EncodePrompt(handle, prompt, options, Warn);
+
+    public static IReadOnlyList<int> EncodePrompt(ModelHandle handle, string prompt, GenerationOptions options, Action<string>? warn = null)
     {
-        o.Validate();
-        var lm = Lm;
         var tok = handle.Tokenizer;
-        var promptIds = tok.Encode(prompt, addSpecialTokens: false).Ids.ToList();
-        if (promptIds.Count == 0 && tok.BosId is int bos) promptIds.Add(bos); // unconditional generation starts from <|endoftext|>
-        if (promptIds.Count == 0) throw new GptBertException("the prompt is empty; give --prompt TEXT");
+        var ids = tok.Encode(prompt, addSpecialTokens: false).Ids.ToList();
+        if (ids.Count == 0 && (BosOf(handle) ?? tok.BosId) is int bos) ids.Add(bos); // unconditional generation starts from <|endoftext|>
+        if (ids.Count == 0) throw new GptBertException("the prompt is empty; give a prompt text") { Parameter = "Prompt" };
         int ctx = handle.Config.MaxPositions;
-        int maxNew = Math.Min(o.MaxNewTokens, ctx - 1);
-        if (promptIds.Count + maxNew > ctx)
+        int maxNew = Math.Min(options.MaxNewTokens, ctx - 1);
+        if (ids.Count + maxNew > ctx)
         {
             int keep = ctx - maxNew;
-            if (o.Overflow == Overflow.Refuse)
-                throw new GptBertException($"prompt ({promptIds.Count} tokens) + --max-new-tokens ({maxNew}) exceeds the {ctx}-token context; shorten the prompt or drop --no-truncate");
-            Warn?.Invoke($"warning: prompt truncated to its last {keep} tokens to fit the {ctx}-token context");
-            promptIds = promptIds.Skip(promptIds.Count - keep).ToList();
+            if (options.Overflow == Overflow.Refuse)
+                throw new GptBertException($"prompt ({ids.Count} tokens) + new tokens ({maxNew}) exceed the {ctx}-token context; shorten the prompt or allow truncation (Overflow)") { Parameter = "Overflow" };
+            warn?.Invoke($"warning: prompt truncated to its last {keep} tokens to fit the {ctx}-token context");
+            ids = ids.Skip(ids.Count - keep).ToList();
         }
+        return ids;
+    }
 
-        var rng = o.Seed is int seed ? new Random(seed) : new Random();
-        var all = new List<int>(promptIds);
-        var generated = new List<int>();
-        string text = ""; int emitted = 0;
-        var finish = FinishReason.Length;
-        int? eos = o.StopAtEos ? tok.EosId : null;
-        using var cache = o.UseCache ? new KvCache() : null;
-        using var _ = inference_mode();
-        for (int step = 0; step < maxNew; step++)
+    static int? BosOf(ModelHandle h) => (h.Config as Gpt2Config)?.BosTokenId is int b && b < h.Config.VocabSize ? b : null;
+
+    public GenerationResult Generate(string prompt, GenerationOptions o, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
+    {
+        o.Validate();
+        var promptIds = EncodePrompt(prompt, o);
+        var ids = new List<int>();
+        var text = new System.Text.StringBuilder();
+        FinishReason finish = FinishReason.Length;
+        foreach (var t in Run(promptIds, o, cancellationToken))
         {
+            if (t.Id >= 0) ids.Add(t.Id);
+            text.Append(t.TextDelta);
+            if (t.Finish is FinishReason f) finish = f;
+            onToken?.Invoke(t);
+        }
+        return new GenerationResult(ids, text.ToString(), finish) { PromptTokens = promptIds.Count };
+    }
+
+    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        SequenceDecoder.CheckPrompt(handle, promptIds, options);
+        var channel = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producer = Task.Run(() =>
+        {
+            try
+            {
+                foreach (var t in Run(promptIds, options, stop.Token)) channel.Writer.TryWrite(t);
+                channel.Writer.TryComplete();
+            }
+            catch (Exception e) { channel.Writer.TryComplete(e); }
+        }, CancellationToken.None);
+        try
+        {
+            while (await channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                while (channel.Reader.TryRead(out var t))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    yield return t;
+                }
+        }
+        finally
+        {
+            stop.Cancel(); // a consumer that stops early ends the decoding loop at its next step
+            try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>The decoding loop: one forward per step, batch 1.</summary>
+    IEnumerable<GeneratedToken> Run(IReadOnlyList<int> promptIds, GenerationOptions o, CancellationToken ct)
+    {
+        var lm = LanguageModel(handle);
+        var decoder = new SequenceDecoder(handle, promptIds, o);
+        using var cache = o.UseCache ? new KvCache() : null;
+        while (!decoder.Finished)
+        {
+            ct.ThrowIfCancellationRequested();
             float[] logits;
+            using (inference_mode())
             using (var scope = NewDisposeScope())
             {
-                var feed = o.UseCache && step > 0 ? all.Skip(all.Count - 1).ToArray() : all.ToArray();
+                var context = decoder.Context;
+                var feed = o.UseCache && cache!.Length > 0 ? context.Skip(context.Count - 1).ToArray() : context.ToArray();
                 var input = tensor(feed.Select(i => (long)i).ToArray(), [1, feed.Length], device: handle.Device);
                 var output = lm.Forward(input, cache: cache); // (1, T, V)
                 logits = output[0, -1].to(ScalarType.Float32).cpu().data<float>().ToArray();
             }
-            int next = Sampling.Next(logits, all, o, rng);
-            all.Add(next); generated.Add(next);
-            if (eos == next) { finish = FinishReason.EndOfText; onToken?.Invoke(new GeneratedToken(next, "")); break; }
-
-            text = tok.Decode(generated, skipSpecialTokens: false);
-            int stopAt = o.Stop.Select(s => text.IndexOf(s, Math.Max(0, emitted - s.Length), StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
-            if (stopAt >= 0)
-            {
-                text = text[..stopAt];
-                onToken?.Invoke(new GeneratedToken(next, stopAt > emitted ? text[emitted..] : ""));
-                emitted = text.Length; finish = FinishReason.Stop; break;
-            }
-            // Hold back a trailing U+FFFD: the next byte-level token usually completes the character.
-            int stable = text.EndsWith('\uFFFD') ? text.TrimEnd('\uFFFD').Length : text.Length;
-            string delta = stable > emitted ? text[emitted..stable] : "";
-            emitted = Math.Max(emitted, stable);
-            onToken?.Invoke(new GeneratedToken(next, delta));
+            foreach (var t in decoder.Step(logits)) yield return t;
         }
-        if (finish != FinishReason.Stop)
-        {
-            text = tok.Decode(generated.Where(i => i != eos), skipSpecialTokens: false);
-            if (text.Length > emitted) onToken?.Invoke(new GeneratedToken(-1, text[emitted..]));
-        }
-        return new GenerationResult(generated, text, finish);
     }
 }
 
-/// <summary>Logits processing and sampling on one row of logits, in the order transformers applies them.</summary>
-public static class Sampling
+/// <summary>
+/// One sequence's decoding state, shared by <see cref="Generator"/> and <see cref="GenerationScheduler"/>: the context for the
+/// repetition penalty, its own random generator, end-of-text and stop strings, and the text released to the stream. Text that
+/// could still turn out to be the start of a stop string, or an incomplete UTF-8 character, is held back until it is decided.
+/// </summary>
+sealed class SequenceDecoder
 {
-    public static int Next(float[] logits, IReadOnlyList<int> context, GenerationOptions o, Random rng)
-    {
-        var x = (float[])logits.Clone();
-        if (o.RepetitionPenalty != 1.0)
-            foreach (var id in context.Distinct())
-                x[id] = x[id] < 0 ? (float)(x[id] * o.RepetitionPenalty) : (float)(x[id] / o.RepetitionPenalty);
-        if (o.Greedy) return ArgMax(x);
+    readonly ITextTokenizer tokenizer;
+    readonly GenerationOptions options;
+    readonly List<int> context;
+    readonly List<int> generated = [];
+    readonly Random rng;
+    readonly int? eos;
+    readonly int maxNew;
+    int emitted; // characters of the generated text already streamed
 
-        for (int i = 0; i < x.Length; i++) x[i] = (float)(x[i] / o.Temperature);
-        var order = Enumerable.Range(0, x.Length).OrderByDescending(i => x[i]).ToArray();
-        int keep = o.TopK > 0 ? Math.Min(o.TopK, x.Length) : x.Length;
-        // Softmax over the kept candidates, then the nucleus: smallest prefix with probability ≥ top_p.
-        double maxLogit = x[order[0]];
-        var p = new double[keep];
-        double sum = 0;
-        for (int j = 0; j < keep; j++) { p[j] = Math.Exp(x[order[j]] - maxLogit); sum += p[j]; }
-        for (int j = 0; j < keep; j++) p[j] /= sum;
-        if (o.TopP < 1.0)
-        {
-            double cum = 0; int n = 0;
-            while (n < keep) { cum += p[n++]; if (cum >= o.TopP) break; }
-            keep = Math.Max(1, n);
-        }
-        double total = 0;
-        for (int j = 0; j < keep; j++) total += p[j];
-        double r = rng.NextDouble() * total;
-        for (int j = 0; j < keep; j++) { r -= p[j]; if (r <= 0) return order[j]; }
-        return order[keep - 1];
+    public SequenceDecoder(ModelHandle handle, IReadOnlyList<int> promptIds, GenerationOptions o)
+    {
+        tokenizer = handle.Tokenizer;
+        options = o;
+        context = [.. promptIds];
+        rng = new SeededRandom(o.Seed ?? Random.Shared.NextInt64());
+        eos = o.StopAtEos && handle.Config is Gpt2Config { EosTokenId: int e } ? e : null;
+        maxNew = Math.Min(o.MaxNewTokens, handle.Config.MaxPositions - promptIds.Count);
     }
 
-    public static int ArgMax(float[] x)
+    public static void CheckPrompt(ModelHandle handle, IReadOnlyList<int> promptIds, GenerationOptions o)
     {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
+        Generator.LanguageModel(handle);
+        int ctx = handle.Config.MaxPositions, vocab = handle.Config.VocabSize;
+        if (promptIds.Count == 0) throw new GptBertException("the prompt is empty; give at least one token") { Parameter = "Prompt" };
+        if (promptIds.Count >= ctx)
+            throw new GptBertException($"the prompt has {promptIds.Count} tokens; the model's context is {ctx} tokens, and at least one must be left to generate") { Parameter = "Prompt" };
+        foreach (var id in promptIds)
+            if (id < 0 || id >= vocab)
+                throw new GptBertException($"the prompt has token id {id} outside the vocabulary (0..{vocab - 1})") { Parameter = "Prompt" };
+    }
+
+    public IReadOnlyList<int> Context => context;
+    public bool Finished { get; private set; }
+    public int GeneratedCount => generated.Count;
+
+    /// <summary>Chooses the next token from <paramref name="logits"/> (one row, the vocabulary) and returns what to stream.</summary>
+    public IReadOnlyList<GeneratedToken> Step(ReadOnlySpan<float> logits)
+    {
+        if (Finished) throw new InvalidOperationException("the sequence has finished");
+        var (next, logProb) = Sampling.Next(logits, context, options, rng);
+        context.Add(next);
+        if (eos == next)
+        {
+            Finished = true;
+            return [new GeneratedToken(next, Pending(Decode(), out _)) { LogProb = logProb, Finish = FinishReason.EndOfText }];
+        }
+        generated.Add(next);
+        var text = Decode();
+        int stopAt = -1;
+        foreach (var s in options.Stop)
+        {
+            int at = text.IndexOf(s, emitted, StringComparison.Ordinal);
+            if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+        }
+        if (stopAt >= 0)
+        {
+            Finished = true;
+            var delta = stopAt > emitted ? text[emitted..stopAt] : "";
+            emitted = Math.Max(emitted, stopAt);
+            return [new GeneratedToken(next, delta) { LogProb = logProb, Finish = FinishReason.Stop }];
+        }
+        if (generated.Count >= maxNew)
+        {
+            Finished = true;
+            return [new GeneratedToken(next, Pending(text, out _)) { LogProb = logProb, Finish = FinishReason.Length }];
+        }
+        int stable = text.Length - HeldBack(text);
+        var released = stable > emitted ? text[emitted..stable] : "";
+        emitted = Math.Max(emitted, stable);
+        return [new GeneratedToken(next, released) { LogProb = logProb }];
+    }
+
+    string Decode() => tokenizer.Decode(generated, skipSpecialTokens: false);
+
+    /// <summary>Everything not streamed yet (the sequence is ending).</summary>
+    string Pending(string text, out int length)
+    {
+        length = text.Length;
+        var rest = text.Length > emitted ? text[emitted..] : "";
+        emitted = text.Length;
+        return rest;
+    }
+
+    /// <summary>Characters at the end that must wait: an incomplete character (U+FFFD), or the start of a stop string.</summary>
+    int HeldBack(string text)
+    {
+        int held = 0;
+        while (held < text.Length && text[text.Length - 1 - held] == '\uFFFD') held++;
+        var end = text.AsSpan(0, text.Length - held);
+        int prefix = 0;
+        foreach (var s in options.Stop)
+            for (int k = Math.Min(s.Length - 1, end.Length); k > prefix; k--)
+                if (end.EndsWith(s.AsSpan(0, k), StringComparison.Ordinal)) { prefix = k; break; }
+        return held + prefix;
     }
 }

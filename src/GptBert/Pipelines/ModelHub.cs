@@ -126,7 +126,6 @@ public static class ModelHub
         lock (importGate)
         {
             if (File.Exists(marker)) return dir;
-            TorchRuntime.Configure();
             Directory.CreateDirectory(dir);
             var weights = OnnxBertImporter.Import(BuiltIn.ReadMiniLmResource("model.onnx"));
             try

@@ -351,30 +351,83 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void Save_IntoUnwritableDirectory_FailsAndKeepsOldFile()
+    public void Save_IntoADirectoryNotEvenRootCanWriteTo_FailsNamingThePath_AndLeavesNoFile()
+    {
+        // Root ignores permission bits, so a chmod'ed directory proves nothing when the tests run as root (CI
+        // does). procfs refuses to create files for every user, root included (ENOENT as root, EACCES or
+        // ENOENT otherwise), and it is always mounted on Linux (.NET itself reads /proc/self).
+        if (!OperatingSystem.IsLinux()) return;
+        const string dir = "/proc/self";
+        var path = Path.Combine(dir, "model.safetensors");
+        Assert.True(Directory.Exists(dir));
+
+        var ex = Assert.Throws<GptBertException>(() => SafeTensors.Save(path, new Dictionary<string, Tensor> { ["new"] = ones(1000) }));
+        Assert.Contains("cannot save", ex.Message);
+        Assert.Contains($"'{path}'", ex.Message);
+        Assert.True(ex.InnerException is IOException or UnauthorizedAccessException, ex.InnerException?.GetType().Name);
+        // neither the target nor the temporary file (".model.safetensors.<guid>.tmp") was left behind
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir, "*model.safetensors*"));
+    }
+
+    [Fact]
+    public void Save_IntoReadOnlyDirectory_FailsAndKeepsOldFile()
     {
         if (OperatingSystem.IsWindows()) return;
         var dir = TempDir("st-ro");
         var path = Path.Combine(dir, "model.safetensors");
         SafeTensors.Save(path, new Dictionary<string, Tensor> { ["old"] = ones(2) });
         var before = File.ReadAllBytes(path);
+        // A normal user: take away the write bit. Root (CAP_DAC_OVERRIDE) ignores that, so then make the directory
+        // immutable instead (chattr +i binds root too; it needs CAP_LINUX_IMMUTABLE and a filesystem with the flag).
         File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        bool immutable = false;
+        if (CanCreateFileIn(dir))
+        {
+            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            immutable = Chattr("+i", dir);
+            // Without it (a container lacking CAP_LINUX_IMMUTABLE, tmpfs) nothing can make a directory read-only for
+            // root here; the procfs test above checks the failure path as root.
+            if (!immutable) return;
+        }
         try
         {
-            // root ignores directory permissions; then there is nothing to observe here (the meta-device test covers atomicity).
-            bool canWrite;
-            try { File.WriteAllText(Path.Combine(dir, "probe"), ""); File.Delete(Path.Combine(dir, "probe")); canWrite = true; }
-            catch (UnauthorizedAccessException) { canWrite = false; }
-            if (canWrite) return;
+            Assert.False(CanCreateFileIn(dir));
 
             var ex = Assert.Throws<GptBertException>(() => SafeTensors.Save(path, new Dictionary<string, Tensor> { ["new"] = ones(3) }));
             Assert.Contains("cannot save", ex.Message);
+            Assert.Contains($"'{path}'", ex.Message);
             Assert.Equal(before, File.ReadAllBytes(path));
+            Assert.Equal([path], Directory.GetFiles(dir));
         }
         finally
         {
-            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            if (immutable) Chattr("-i", dir);
+            else File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+    }
+
+    static bool CanCreateFileIn(string dir)
+    {
+        var probe = Path.Combine(dir, "probe");
+        try { File.WriteAllText(probe, ""); File.Delete(probe); return true; }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException) { return false; }
+    }
+
+    /// <summary>Runs chattr FLAG DIR; false where chattr is missing or refuses (no capability, unsupported filesystem).</summary>
+    static bool Chattr(string flag, string dir)
+    {
+        try
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("chattr") { RedirectStandardError = true, RedirectStandardOutput = true };
+            psi.ArgumentList.Add(flag);
+            psi.ArgumentList.Add(dir);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            p.StandardOutput.ReadToEnd();
+            p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception) { return false; } // chattr not installed
     }
 
     [Fact]

@@ -100,6 +100,8 @@ public class SmallGemmTests
                 {
                     Assert.NotNull(scope);
                     Assert.Equal(1, torch.get_num_threads());
+                    // Only this thread's count changed: another thread (new or already running) still sees the host's 2.
+                    Assert.Equal(2, new TaskFactory().StartNew(() => torch.get_num_threads(), TaskCreationOptions.LongRunning).Result);
                 }
                 Assert.Equal(2, torch.get_num_threads());
                 Assert.Null(SmallGemm.ForwardScope(TestUtil.RandomIds(100, 1, SmallGemm.MaxRows + 1))); // many rows: libtorch's threads and MKL

@@ -152,12 +152,126 @@ public class SvgChartTests
         Assert.True(svg.Length < 200_000, $"{svg.Length} characters");
     }
 
-    [Fact]
-    public void SaveWritesFile()
+    /// <summary>The plot area: left and right from a full-width horizontal reference line (drawn from left to
+    /// right unrounded), top from the axis path "M{left} {top}V{bottom}H{right}", bottom from the same path (snapped
+    /// to the pixel grid, so within half a pixel).</summary>
+    static (double Left, double Top, double Right, double Bottom) PlotArea(XDocument doc, string referenceColor)
     {
-        var path = Path.Combine(TestUtil.TempDir("svg"), "sub", "chart.svg");
-        Curves().Save(path);
-        Assert.Equal(Curves().ToSvg(), File.ReadAllText(path));
+        var axis = doc.Root!.Elements(Svg + "path").Single(p => (string?)p.Attribute("stroke") == "#444444").Attribute("d")!.Value;
+        var a = Regex.Match(axis, @"^M([0-9.]+) ([0-9.]+)V([0-9.]+)H([0-9.]+)$");
+        Assert.True(a.Success, axis);
+        var reference = doc.Root!.Elements(Svg + "path").Single(p => (string?)p.Attribute("stroke") == referenceColor).Attribute("d")!.Value;
+        var r = Regex.Match(reference, @"^M([0-9.]+) ([0-9.]+)H([0-9.]+)$");
+        Assert.True(r.Success, reference);
+        double D(Group g) => double.Parse(g.Value, CultureInfo.InvariantCulture);
+        Assert.Equal(D(a.Groups[4]), D(r.Groups[3]));     // both end at the plot's right edge
+        Assert.InRange(D(a.Groups[1]) - D(r.Groups[1]), -0.5, 0.5);
+        return (D(r.Groups[1]), D(a.Groups[2]), D(r.Groups[3]), D(a.Groups[3]));
+    }
+
+    static double Attr(XElement e, string name) => double.Parse(e.Attribute(name)!.Value, CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void SavedFileIsWellFormedSvgWhosePointsAndTicksFollowTheAxisScale()
+    {
+        var chart = new SvgChart { Title = "Accuracy by epoch", XLabel = "epoch", YLabel = "accuracy", Width = 600, Height = 400 };
+        chart.AddLine("dev accuracy", [0, 1, 2, 3, 4], [0.5, 0.6, 0.8, 0.7, 0.9], markers: true);
+        chart.AddHorizontalLine("chance", 0.55, color: "#555555");
+        var dir = TestUtil.TempDir("svg");
+        var path = Path.Combine(dir, "sub", "chart.svg");
+        chart.Save(path);
+
+        // The file: UTF-8 without a byte-order mark, an XML declaration, and nothing else next to it (written atomically).
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal("<?xml", System.Text.Encoding.ASCII.GetString(bytes, 0, 5));
+        Assert.Equal([path], Directory.GetFiles(Path.Combine(dir, "sub")));
+        var doc = XDocument.Load(path); // throws unless well-formed
+        Assert.Equal(Svg + "svg", doc.Root!.Name);
+        Assert.Equal("600", (string?)doc.Root.Attribute("width"));
+        Assert.Equal("400", (string?)doc.Root.Attribute("height"));
+        Assert.Equal("0 0 600 400", (string?)doc.Root.Attribute("viewBox"));
+        Assert.Equal("Accuracy by epoch", doc.Root.Element(Svg + "title")?.Value);
+        var texts = Texts(doc);
+        foreach (var label in new[] { "Accuracy by epoch", "epoch", "accuracy", "dev accuracy", "chance" }) Assert.Contains(label, texts);
+
+        // The scale, worked out by hand: x from the data, 0…4 (a line chart gets no padding); y from the data and the
+        // reference line, 0.5…0.9, padded by 5% of the span (0.02) on each side: 0.48…0.92.
+        var (left, top, right, bottom) = PlotArea(doc, "#555555");
+        Assert.True(right - left > 300 && bottom - top > 200, $"plot area {left} {top} {right} {bottom}");
+        double X(double v) => left + (v - 0) / (4 - 0) * (right - left);
+        double Y(double v) => bottom - (v - 0.48) / (0.92 - 0.48) * (bottom - top);
+        const double tolerance = 0.75; // coordinates have 2 decimals; the bottom edge is known to ±0.5 px
+
+        // The markers (children of the root; the legend's sample marker sits in the legend group) at the data points.
+        var markers = doc.Root.Elements(Svg + "circle").Where(c => (string?)c.Attribute("fill") == SvgChart.Palette[0]).ToList();
+        double[] xs = [0, 1, 2, 3, 4], ys = [0.5, 0.6, 0.8, 0.7, 0.9];
+        Assert.Equal(5, markers.Count);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.InRange(Attr(markers[i], "cx"), X(xs[i]) - tolerance, X(xs[i]) + tolerance);
+            Assert.InRange(Attr(markers[i], "cy"), Y(ys[i]) - tolerance, Y(ys[i]) + tolerance);
+        }
+        // The line goes through the same points, in order, in one piece.
+        var line = doc.Root.Elements(Svg + "path").Single(p => (string?)p.Attribute("stroke") == SvgChart.Palette[0]).Attribute("d")!.Value;
+        var vertices = Regex.Matches(line, @"([ML])([-0-9.]+) ([-0-9.]+)").ToList();
+        Assert.Equal("MLLLL", string.Concat(vertices.Select(m => m.Groups[1].Value)));
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(Attr(markers[i], "cx"), double.Parse(vertices[i].Groups[2].Value, CultureInfo.InvariantCulture));
+            Assert.Equal(Attr(markers[i], "cy"), double.Parse(vertices[i].Groups[3].Value, CultureInfo.InvariantCulture));
+        }
+        // The reference line at 0.55.
+        var chance = doc.Root.Elements(Svg + "path").Single(p => (string?)p.Attribute("stroke") == "#555555").Attribute("d")!.Value;
+        double chanceY = double.Parse(Regex.Match(chance, @"^M[0-9.]+ ([0-9.]+)H").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(chanceY, Y(0.55) - tolerance, Y(0.55) + tolerance);
+
+        // Every tick label sits where its own value falls on that scale: x labels centred under the tick, y labels
+        // right-aligned with the baseline 4 px below the tick. Tick lines are snapped to the pixel grid (±0.5 px).
+        var tickGroups = doc.Root.Elements(Svg + "g").Where(g => (string?)g.Attribute("font-size") == "12" && g.Attribute("text-anchor") is not null).ToList();
+        var xTicks = tickGroups.Single(g => (string?)g.Attribute("text-anchor") == "middle").Elements(Svg + "text").ToList();
+        var yTicks = tickGroups.Single(g => (string?)g.Attribute("text-anchor") == "end").Elements(Svg + "text").ToList();
+        Assert.True(xTicks.Count >= 3 && yTicks.Count >= 3, $"{xTicks.Count} x ticks, {yTicks.Count} y ticks");
+        foreach (var t in xTicks)
+        {
+            double v = double.Parse(t.Value, CultureInfo.InvariantCulture);
+            Assert.InRange(v, 0, 4);
+            Assert.InRange(Attr(t, "x"), X(v) - 1, X(v) + 1);
+        }
+        foreach (var t in yTicks)
+        {
+            double v = double.Parse(t.Value, CultureInfo.InvariantCulture);
+            Assert.InRange(v, 0.48, 0.92);
+            Assert.InRange(Attr(t, "y") - 4, Y(v) - 1, Y(v) + 1);
+        }
+        Assert.Contains("0.5", yTicks.Select(t => t.Value));
+        Assert.Contains("0.9", yTicks.Select(t => t.Value));
+    }
+
+    [Fact]
+    public void LogAxisGivesEveryDecadeTheSameHeight()
+    {
+        var chart = new SvgChart { LogY = true };
+        chart.AddLine("loss", [0, 1, 2, 3], [1000, 100, 10, 1], markers: true);
+        chart.AddHorizontalLine("floor", 3.1622776601683795, color: "#555555"); // 10^0.5
+        var doc = Parse(chart.ToSvg());
+        var (left, top, right, bottom) = PlotArea(doc, "#555555");
+        // log10 of the data: 0…3, padded by 5% of 3 = 0.15: -0.15…3.15.
+        double Y(double v) => bottom - (Math.Log10(v) + 0.15) / 3.3 * (bottom - top);
+        double X(double v) => left + v / 3 * (right - left);
+        var markers = doc.Root!.Elements(Svg + "circle").Where(c => (string?)c.Attribute("fill") == SvgChart.Palette[0]).ToList();
+        Assert.Equal(4, markers.Count);
+        double[] ys = [1000, 100, 10, 1];
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.InRange(Attr(markers[i], "cx"), X(i) - 0.75, X(i) + 0.75);
+            Assert.InRange(Attr(markers[i], "cy"), Y(ys[i]) - 0.75, Y(ys[i]) + 0.75);
+        }
+        // Each decade takes the same height (to the 0.01 px of the coordinates), 1/3.3 of the plot's (whose bottom
+        // edge is known to ±0.5 px).
+        double decade = Attr(markers[1], "cy") - Attr(markers[0], "cy");
+        for (int i = 2; i < 4; i++)
+            Assert.InRange(Attr(markers[i], "cy") - Attr(markers[i - 1], "cy"), decade - 0.02, decade + 0.02);
+        Assert.InRange(decade, (bottom - 0.5 - top) / 3.3 - 0.02, (bottom + 0.5 - top) / 3.3 + 0.02);
     }
 
     [Fact]

@@ -209,6 +209,10 @@ public class BpeTrainerTests(ITestOutputHelper output)
         var tok = new BpeTrainer(new BpeTrainerOptions { VocabSize = 5000, ShowProgress = progress.Add }).Train(texts);
         sw.Stop();
         output.WriteLine($"BPE: {bytes / 1024.0:F0} KB → {tok.VocabSize} tokens in {sw.Elapsed.TotalSeconds:F2} s ({bytes / 1e6 / sw.Elapsed.TotalSeconds:F2} MB/s)");
+        Assert.InRange(bytes, 200 * 1024, 300 * 1024); // the two hundred kilobytes of the name
+        // "A few seconds": about 1 s on this 2-core machine shared with other builds; 30 s leaves room for a
+        // slow CI runner but still fails if training turns quadratic.
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"BPE training of {bytes / 1024} KB took {sw.Elapsed.TotalSeconds:F1} s (limit 30 s)");
         Assert.Equal(5000, tok.VocabSize);
         Assert.Equal(texts[5], tok.Decode(tok.Encode(texts[5]).Ids));
         Assert.Contains(progress, p => p.Stage == "Count words");
