@@ -1,7 +1,6 @@
 using GptBert.Models;
 using GptBert.Pipelines;
 using GptBert.Tokenizers;
-using ITextGenerator = GptBert.Pipelines.Pending.ITextGenerator;
 
 namespace GptBert.Server;
 
@@ -28,7 +27,12 @@ public sealed class ServedModel : IAsyncDisposable
     public ITextTokenizer Tokenizer => Handle.Tokenizer;
 
     /// <summary>A text prompt's token ids as the library's Generator makes them (BOS for an empty prompt).</summary>
-    public IReadOnlyList<int> EncodePrompt(string prompt) => new Pipelines.Pending.PendingGenerator(Handle).EncodePrompt(prompt, new GenerationOptions());
+    public IReadOnlyList<int> EncodePrompt(string prompt)
+    {
+        // Room for max_tokens is checked by the route, which knows it; here only a prompt that fills the context is refused.
+        try { return Pipelines.Generator.EncodePrompt(Handle, prompt, new GenerationOptions { MaxNewTokens = 1, Overflow = Overflow.Refuse }); }
+        catch (GptBertException e) { throw ApiException.BadRequest(e.Message, "prompt", "context_length_exceeded"); }
+    }
     /// <summary>Tokens per input the encoder routes accept (sentence-transformers' max_seq_length, else the context).</summary>
     public int MaxInputLength => Handle.MaxLength;
     public int ContextLength => Handle.Config.MaxPositions;
@@ -86,8 +90,8 @@ public sealed class ServedModel : IAsyncDisposable
                 Embedder = embedder, Embeddings = embeddings,
                 Classifier = classifier, Classifications = classifications,
                 FillMask = handle.Model is BertForMaskedLM or BertForPreTraining ? new FillMask(handle) { Overflow = Overflow.Refuse } : null,
-                // One line to swap when main has it: new GenerationScheduler(handle, o.MaxGenerationBatch).
-                Generator = generates ? new Pipelines.Pending.PendingGenerator(handle) : null,
+                // Continuous batching: concurrent sequences join and leave one running decode batch.
+                Generator = generates ? new GenerationScheduler(handle, o.MaxGenerationBatch) : null,
                 ChatTemplate = generates ? ChatTemplate.ForModel(handle.Directory) : null,
             };
         }

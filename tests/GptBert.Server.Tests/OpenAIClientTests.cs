@@ -189,7 +189,7 @@ public sealed class OpenAIClientTests(SharedServer server) : IClassFixture<Share
     public async Task ModelsListsEveryConfiguredModelWithItsTasks()
     {
         var models = await Client().GetOpenAIModelClient().GetModelsAsync();
-        Assert.Equal(["minilm", "gpt", "bert", "clf"], models.Value.Select(m => m.Id));
+        Assert.Equal(["minilm", "gpt", "bert", "clf", "gpt-long"], models.Value.Select(m => m.Id));
         var raw = await server.Http.GetStringAsync("/v1/models");
         var gpt = JsonDocument.Parse(raw).RootElement.GetProperty("data").EnumerateArray().Single(m => m.GetProperty("id").GetString() == "gpt");
         Assert.Contains("chat", gpt.GetProperty("tasks").EnumerateArray().Select(t => t.GetString()));

@@ -5,6 +5,7 @@ using System.Text.Json;
 using GptBert.Engine;
 using GptBert.Models;
 using GptBert.Tokenizers;
+using Microsoft.Extensions.Logging;
 
 namespace GptBert.Server.Tests;
 
@@ -24,6 +25,10 @@ public static class TinyModels
     {
         VocabSize = 50257, NEmbd = 32, NLayer = 2, NHead = 2, NPositions = 256, ResidPdrop = 0, EmbdPdrop = 0, AttnPdrop = 0,
     })));
+    static readonly Lazy<string> longGpt = new(() => Save("gpt-long", TokenizerLoader.Gpt2, () => new GPT2LMHeadModel(new Gpt2Config
+    {
+        VocabSize = 50257, NEmbd = 32, NLayer = 2, NHead = 2, NPositions = 2048, ResidPdrop = 0, EmbdPdrop = 0, AttnPdrop = 0,
+    })));
     static readonly Lazy<string> bertMlm = new(() => Save("bert-mlm", TokenizerLoader.BertBaseUncased, () => new BertForMaskedLM(TinyBert())));
     static readonly Lazy<string> classifier = new(() => Save("clf", TokenizerLoader.BertBaseUncased, () =>
     {
@@ -34,6 +39,8 @@ public static class TinyModels
 
     /// <summary>GPT2LMHeadModel: 2 layers, hidden 32, 256 positions, the GPT-2 tokenizer.</summary>
     public static string Gpt => gpt.Value;
+    /// <summary>As <see cref="Gpt"/> with 2048 positions: a generation long enough to be interrupted.</summary>
+    public static string LongGpt => longGpt.Value;
     /// <summary>BertForMaskedLM: 1 layer, hidden 32, 128 positions, bert-base-uncased's WordPiece.</summary>
     public static string BertMlm => bertMlm.Value;
     /// <summary>BertForSequenceClassification with labels negative/positive/neutral.</summary>
@@ -65,12 +72,14 @@ public class RunningServer : IAsyncDisposable
     public const string Key = "test-key-0123456789";
     public GptBertServer Server { get; }
     public StringWriter Log { get; } = new();
+    /// <summary>What the server logged at Warning and above (unexpected errors with their stack traces).</summary>
+    public StringWriter Errors { get; } = new();
     public Uri BaseAddress => Server.BaseAddress;
     public HttpClient Http { get; }
 
     public RunningServer(ServerOptions options)
     {
-        Server = GptBertServer.Create(options with { Host = "127.0.0.1", Port = 0, RequestLog = Log });
+        Server = GptBertServer.Create(options with { Host = "127.0.0.1", Port = 0, RequestLog = Log }, logging => logging.AddProvider(new ErrorSink(Errors)));
         Server.StartAsync().GetAwaiter().GetResult();
         Http = Client(Key);
     }
@@ -95,7 +104,7 @@ public class RunningServer : IAsyncDisposable
 /// <summary>The server most tests share: minilm, a tiny GPT-2, a tiny BERT MLM and a tiny classifier, with an API key.</summary>
 public sealed class SharedServer() : RunningServer(new ServerOptions
 {
-    Models = [new("minilm", "minilm"), new("gpt", TinyModels.Gpt), new("bert", TinyModels.BertMlm), new("clf", TinyModels.Classifier)],
+    Models = [new("minilm", "minilm"), new("gpt", TinyModels.Gpt), new("bert", TinyModels.BertMlm), new("clf", TinyModels.Classifier), new("gpt-long", TinyModels.LongGpt)],
     ApiKey = Key,
     MaxRequestBodyBytes = 256 * 1024,
     MaxBatchWait = TimeSpan.FromMilliseconds(20),
@@ -133,4 +142,17 @@ public static class Api
         Assert.True(r.Response.Headers.Contains("X-Request-Id"));
         return e;
     }
+}
+
+/// <summary>Collects the server's warnings and errors, so a test can show them.</summary>
+sealed class ErrorSink(StringWriter sink) : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+{
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (sink) sink.WriteLine($"{logLevel}: {formatter(state, exception)} {exception}");
+    }
+    public void Dispose() { }
 }

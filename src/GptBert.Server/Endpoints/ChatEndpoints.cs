@@ -5,8 +5,8 @@ using System.Text.Json.Serialization;
 using GptBert.Tokenizers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using GptBert.Pipelines;
 using Microsoft.AspNetCore.Routing;
-using GeneratedToken = GptBert.Pipelines.Pending.GeneratedToken;
 
 namespace GptBert.Server.Endpoints;
 

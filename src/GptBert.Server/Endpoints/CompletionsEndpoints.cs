@@ -3,8 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using GptBert.Pipelines;
 using Microsoft.AspNetCore.Routing;
-using GeneratedToken = GptBert.Pipelines.Pending.GeneratedToken;
 
 namespace GptBert.Server.Endpoints;
 

@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Threading.Channels;
 using GptBert.Pipelines;
 using Microsoft.AspNetCore.Http;
-using GeneratedToken = GptBert.Pipelines.Pending.GeneratedToken;
 
 namespace GptBert.Server.Endpoints;
 
@@ -76,7 +75,7 @@ public static class Generation
     {
         var info = context.Features.Get<RequestInfo>()!;
         var choice = new GeneratedChoice(index);
-        if (options.Seed is int seed && index > 0) options = options with { Seed = seed + index };
+        if (options.Seed is long seed && index > 0) options = options with { Seed = seed + index };
         long first = 0, last = 0;
         int count = 0;
         await foreach (var t in model.Generator!.GenerateAsync(prompt, options, context.RequestAborted))

@@ -30,7 +30,7 @@ public static class ChatSampling
             TopK = topK ?? 0,
             TopP = p,
             Stop = [.. templateStops ?? [], .. (stops ?? []).Where(s => s.Length > 0)],
-            Seed = seed is long s ? unchecked((int)s) : null,
+            Seed = seed,
             Overflow = Overflow.Refuse,
         };
     }

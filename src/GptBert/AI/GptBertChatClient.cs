@@ -3,7 +3,6 @@ using GptBert.Models;
 using GptBert.Pipelines;
 using GptBert.Tokenizers;
 using Microsoft.Extensions.AI;
-using ITextGenerator = GptBert.Pipelines.Pending.ITextGenerator;
 
 namespace GptBert.AI;
 
@@ -30,9 +29,9 @@ public sealed class GptBertChatClient : IChatClient
         Metadata = new ChatClientMetadata("gptbert", null, modelId ?? generator.Handle.Source);
     }
 
-    /// <summary>Loads a GPT-2 directory (GPT2LMHeadModel) for chat.</summary>
+    /// <summary>Loads a GPT-2 directory (GPT2LMHeadModel) for chat, behind a continuous-batching scheduler (concurrent calls decode together).</summary>
     public static GptBertChatClient Load(string model, string? tokenizer = null, string? device = null) =>
-        new(new Pipelines.Pending.PendingGenerator(ModelHub.Load(model, "GPT2LMHeadModel", tokenizer, device, requireHead: true)), modelId: model, ownsModel: true);
+        new(new GenerationScheduler(ModelHub.Load(model, "GPT2LMHeadModel", tokenizer, device, requireHead: true)), modelId: model, ownsModel: true);
 
     ModelHandle Handle => generator.Handle;
 
@@ -80,7 +79,8 @@ public sealed class GptBertChatClient : IChatClient
 
     public void Dispose()
     {
+        if (!ownsModel) return; // a generator passed in belongs to its caller (the server shares its scheduler)
         if (generator is IDisposable d) d.Dispose();
-        if (ownsModel) Handle.Dispose();
+        Handle.Dispose();
     }
 }
