@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using GptBert.Engine;
+using GptBert.Pipelines;
 using GptBert.Server.Endpoints;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -76,6 +77,9 @@ public sealed class GptBertServer : IAsyncDisposable
         models.MapTokenize();
         models.MapCompletions();
         models.MapChatCompletions();
+        models.MapClassify();
+        models.MapFillMask();
+        models.MapRerank();
         state.Metrics.Registry.AddBeforeCollectCallback(() =>
         {
             state.Metrics.QueueDepth.WithLabels("requests").Set(state.Limiter.GetStatistics()?.CurrentQueuedCount ?? 0);
@@ -84,6 +88,8 @@ public sealed class GptBertServer : IAsyncDisposable
                 {
                     state.Metrics.QueueDepth.WithLabels($"{m.Name}/embeddings").Set(m.Embeddings.QueueDepth);
                     if (m.Classifications is not null) state.Metrics.QueueDepth.WithLabels($"{m.Name}/classify").Set(m.Classifications.QueueDepth);
+                    if (m.FillMasks is not null) state.Metrics.QueueDepth.WithLabels($"{m.Name}/fill-mask").Set(m.FillMasks.QueueDepth);
+                    if (m.Generator is GenerationScheduler g) state.Metrics.QueueDepth.WithLabels($"{m.Name}/generation").Set(g.Waiting);
                 }
         });
         app.Lifetime.ApplicationStopping.Register(() => state.Stopping = true);

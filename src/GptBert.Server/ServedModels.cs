@@ -21,6 +21,7 @@ public sealed class ServedModel : IAsyncDisposable
     public Classifier? Classifier { get; init; }
     public DynamicBatcher<(string Text, string? Pair), Classification>? Classifications { get; init; }
     public FillMask? FillMask { get; init; }
+    public DynamicBatcher<(string Text, string? Pair, int TopK), IReadOnlyList<MaskPrediction>>? FillMasks { get; init; }
     public ITextGenerator? Generator { get; init; }
     public ChatTemplate? ChatTemplate { get; init; }
 
@@ -57,6 +58,7 @@ public sealed class ServedModel : IAsyncDisposable
     {
         await Embeddings.DisposeAsync();
         if (Classifications is not null) await Classifications.DisposeAsync();
+        if (FillMasks is not null) await FillMasks.DisposeAsync();
         if (Generator is IAsyncDisposable d) await d.DisposeAsync();
         if (Classifier is not null) Classifier.Dispose(); else Handle.Dispose();
     }
@@ -84,12 +86,16 @@ public sealed class ServedModel : IAsyncDisposable
                 i => tok.Encode(i.Text, i.Pair, addSpecialTokens: true, maxLength: handle.MaxLength).Length, batching,
                 n => metrics.BatchSize.WithLabels(spec.Name, "classify").Observe(n));
             bool generates = handle.Model is GPT2LMHeadModel;
+            var fillMask = handle.Model is BertForMaskedLM or BertForPreTraining ? new FillMask(handle) { Overflow = Overflow.Refuse } : null;
+            var fillMasks = fillMask is null ? null : new DynamicBatcher<(string Text, string? Pair, int TopK), IReadOnlyList<MaskPrediction>>(
+                inputs => fillMask.PredictBatch(inputs), i => tok.Encode(i.Text, i.Pair, addSpecialTokens: true, maxLength: handle.MaxLength).Length, batching,
+                n => metrics.BatchSize.WithLabels(spec.Name, "fill-mask").Observe(n));
             return new ServedModel
             {
                 Name = spec.Name, Handle = handle, Architecture = handle.Model.Architecture,
                 Embedder = embedder, Embeddings = embeddings,
                 Classifier = classifier, Classifications = classifications,
-                FillMask = handle.Model is BertForMaskedLM or BertForPreTraining ? new FillMask(handle) { Overflow = Overflow.Refuse } : null,
+                FillMask = fillMask, FillMasks = fillMasks,
                 // Continuous batching: concurrent sequences join and leave one running decode batch.
                 Generator = generates ? new GenerationScheduler(handle, o.MaxGenerationBatch) : null,
                 ChatTemplate = generates ? ChatTemplate.ForModel(handle.Directory) : null,
