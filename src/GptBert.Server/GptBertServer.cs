@@ -82,7 +82,9 @@ public sealed class GptBertServer : IAsyncDisposable
         models.MapRerank();
         state.Metrics.Registry.AddBeforeCollectCallback(() =>
         {
-            state.Metrics.QueueDepth.WithLabels("requests").Set(state.Limiter.GetStatistics()?.CurrentQueuedCount ?? 0);
+            var limits = state.Limiter.GetStatistics();
+            state.Metrics.QueueDepth.WithLabels("requests").Set(limits?.CurrentQueuedCount ?? 0);
+            state.Metrics.Running.Set(options.MaxConcurrentRequests - (limits?.CurrentAvailablePermits ?? options.MaxConcurrentRequests));
             if (state.Ready)
                 foreach (var m in state.Models.All)
                 {

@@ -13,6 +13,7 @@ public sealed class ServerMetrics
     public Counter Requests { get; }
     public Histogram RequestDuration { get; }
     public Gauge QueueDepth { get; }
+    public Gauge Running { get; }
     public Histogram BatchSize { get; }
     public Counter PromptTokens { get; }
     public Counter GeneratedTokens { get; }
@@ -29,6 +30,7 @@ public sealed class ServerMetrics
             new HistogramConfiguration { LabelNames = request, Buckets = Histogram.ExponentialBuckets(0.0005, 2, 18) });
         QueueDepth = f.CreateGauge("gptbert_queue_depth", "Requests waiting: 'requests' for a concurrency slot, 'MODEL/TASK' for a dynamic batch.",
             new GaugeConfiguration { LabelNames = ["queue"] });
+        Running = f.CreateGauge("gptbert_requests_running", "Model requests holding a concurrency slot (running now).");
         BatchSize = f.CreateHistogram("gptbert_batch_size", "Inputs per forward pass formed by dynamic batching, by model and task.",
             new HistogramConfiguration { LabelNames = ["model", "task"], Buckets = Histogram.ExponentialBuckets(1, 2, 10) });
         PromptTokens = f.CreateCounter("gptbert_prompt_tokens_total", "Input tokens of served requests (prompts, texts to embed or classify), by model.",

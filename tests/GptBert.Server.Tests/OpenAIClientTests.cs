@@ -123,7 +123,7 @@ public sealed class OpenAIClientTests(SharedServer server) : IClassFixture<Share
         Assert.Equal(expected.Text, choice.GetProperty("text").GetString());
         Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
         Assert.Equal(15, r.Body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
-        var tokens = choice.GetProperty("logprobs").GetProperty("tokens").EnumerateArray().Select(t => t.GetString()).ToList();
+        var tokens = choice.GetProperty("logprobs").GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!).ToList();
         Assert.Equal(expected.Ids.Select(id => gpt.Tokenizer.Decode([id], skipSpecialTokens: false)).ToList(), tokens);
 
         // Streamed: data: {...} events whose texts concatenate to the same continuation, then data: [DONE].
@@ -182,7 +182,7 @@ public sealed class OpenAIClientTests(SharedServer server) : IClassFixture<Share
             serialChats.Add((await Api.Post(server.Http, "/v1/chat/completions", new { model = "gpt", messages = new[] { new { role = "user", content = p } }, temperature = 0, max_tokens = 10 }))
                 .Body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!);
         var parallelChats = await Task.WhenAll(prompts.Select(p => Api.Post(server.Http, "/v1/chat/completions", new { model = "gpt", messages = new[] { new { role = "user", content = p } }, temperature = 0, max_tokens = 10 })));
-        Assert.Equal(serialChats, parallelChats.Select(r => r.Body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!));
+        Assert.Equal(serialChats, parallelChats.Select(r => r.Body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!).ToList());
     }
 
     [Fact]
