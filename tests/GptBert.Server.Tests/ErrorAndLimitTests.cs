@@ -152,6 +152,30 @@ public sealed class QueueLimitTests
         Assert.Equal(HttpStatusCode.OK, (await Api.Post(s.Http, "/v1/embeddings", new { model = "minilm", input = "fast" })).Status);
     }
 
+    [Fact]
+    public async Task ARequestPastTheTimeoutGets504AndTheServerGoesOn()
+    {
+        await using var s = new RunningServer(new ServerOptions { Models = [new("minilm", "minilm")], RequestTimeout = TimeSpan.FromMilliseconds(300) });
+        // A raw connection that sends half a body and then nothing (HttpClient would wait for its body to finish).
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(s.BaseAddress.Host, s.BaseAddress.Port);
+        var net = tcp.GetStream();
+        await net.WriteAsync(Encoding.ASCII.GetBytes("POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\": \"minilm\", "));
+        var reply = new StringBuilder();
+        var buffer = new byte[4096];
+        using var give_up = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!reply.ToString().Contains("}}"))
+        {
+            int n = await net.ReadAsync(buffer, give_up.Token);
+            if (n == 0) break;
+            reply.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        }
+        string text = reply.ToString();
+        Assert.StartsWith("HTTP/1.1 504", text);
+        Assert.Contains("\"code\":\"timeout\"", text);
+        Assert.Equal(HttpStatusCode.OK, (await Api.Post(s.Http, "/v1/embeddings", new { model = "minilm", input = "on time" })).Status);
+    }
+
     sealed class SlowJson(string first, string rest, Task gate) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)

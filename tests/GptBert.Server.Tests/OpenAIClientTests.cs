@@ -125,6 +125,9 @@ public sealed class OpenAIClientTests(SharedServer server) : IClassFixture<Share
         Assert.Equal(15, r.Body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
         var tokens = choice.GetProperty("logprobs").GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!).ToList();
         Assert.Equal(expected.Ids.Select(id => gpt.Tokenizer.Decode([id], skipSpecialTokens: false)).ToList(), tokens);
+        // Greedy picks the most likely token: its log-probability is finite, ≤ 0 and > log(1/vocab).
+        var logprobs = choice.GetProperty("logprobs").GetProperty("token_logprobs").EnumerateArray().Select(t => t.GetDouble()).ToList();
+        Assert.All(logprobs, lp => Assert.InRange(lp, -Math.Log(50257), 0));
 
         // Streamed: data: {...} events whose texts concatenate to the same continuation, then data: [DONE].
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
