@@ -48,6 +48,16 @@ public static class ServeCommand
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
         command.SetAction(r =>
         {
+            ServerOptions options;
+            try { options = Options(r); }
+            catch (GptBertException e) when (e is not UsageException) { throw new UsageException(e.Message); }
+            common.ConfigureRuntime(r);
+            return Serve(ctx, options);
+        });
+        return command;
+
+        ServerOptions Options(ParseResult r)
+        {
             var specs = (r.GetValue(models) is { Length: > 0 } given ? given : [ModelHub.MiniLm]).Select(ModelSpec.Parse).ToList();
             var options = new ServerOptions
             {
@@ -69,12 +79,9 @@ public static class ServeCommand
                 Device = common.DeviceName(r),
                 Tokenizer = common.TokenizerName(r),
             };
-            try { options.Validate(); }
-            catch (GptBertException e) when (e is not UsageException) { throw new UsageException(e.Message); }
-            common.ConfigureRuntime(r);
-            return Serve(ctx, options);
-        });
-        return command;
+            options.Validate();
+            return options;
+        }
     }
 
     static int Serve(CliContext ctx, ServerOptions options)
