@@ -71,3 +71,45 @@ public sealed class TaskRouteTests(SharedServer server) : IClassFixture<SharedSe
         Api.AssertError(HttpStatusCode.BadRequest, await Api.Post(server.Http, "/v1/rerank", new { model = "minilm", query, documents = Array.Empty<string>() }));
     }
 }
+
+/// <summary>--no-batching (every request alone) and dynamic batching give the same outputs.</summary>
+public sealed class BatchingEquivalenceTests
+{
+    [Fact]
+    public async Task BatchedAndUnbatchedServersAgree()
+    {
+        var models = new List<ModelSpec> { new("minilm", "minilm"), new("clf", TinyModels.Classifier), new("bert", TinyModels.BertMlm) };
+        await using var batched = new RunningServer(new ServerOptions { Models = models, MaxBatchWait = TimeSpan.FromMilliseconds(20) });
+        await using var alone = new RunningServer(new ServerOptions { Models = models, Batching = false });
+        var texts = Enumerable.Range(0, 6).Select(i => $"Text {i}: {string.Join(' ', Enumerable.Repeat("whale", i + 1))} [MASK].").ToArray();
+        foreach (var (route, model, extra) in new[] { ("/v1/embeddings", "minilm", "\"encoding_format\": \"float\""), ("/v1/classify", "clf", "\"x\": 0"), ("/v1/fill-mask", "bert", "\"top_k\": 2") })
+        {
+            string Body(string t) => $"{{\"model\": \"{model}\", \"input\": {JsonSerializer.Serialize(t)}, {extra}}}";
+            var a = await Task.WhenAll(texts.Select(t => Api.Post(batched.Http, route, Body(t))));
+            var b = await Task.WhenAll(texts.Select(t => Api.Post(alone.Http, route, Body(t))));
+            for (int i = 0; i < texts.Length; i++)
+            {
+                Assert.Equal(HttpStatusCode.OK, a[i].Status);
+                AssertClose(a[i].Body.GetProperty("data"), b[i].Body.GetProperty("data"), route);
+            }
+        }
+    }
+
+    /// <summary>The same JSON up to 1e-5 in every number (padding in a batch changes rounding, not results).</summary>
+    static void AssertClose(JsonElement x, JsonElement y, string where)
+    {
+        Assert.Equal(x.ValueKind, y.ValueKind);
+        switch (x.ValueKind)
+        {
+            case JsonValueKind.Number: Assert.True(Math.Abs(x.GetDouble() - y.GetDouble()) < 1e-5, $"{where}: {x} vs {y}"); break;
+            case JsonValueKind.Array:
+                Assert.Equal(x.GetArrayLength(), y.GetArrayLength());
+                for (int i = 0; i < x.GetArrayLength(); i++) AssertClose(x[i], y[i], where);
+                break;
+            case JsonValueKind.Object:
+                foreach (var p in x.EnumerateObject()) AssertClose(p.Value, y.GetProperty(p.Name), where + "." + p.Name);
+                break;
+            default: Assert.Equal(x.ToString(), y.ToString()); break;
+        }
+    }
+}
