@@ -116,11 +116,11 @@ public static class CliApp
         switch (user)
         {
             case UsageException u:
-                ctx.Stderr.WriteLine($"error: {OneLine(ParameterFlags.Message(u))}");
+                ctx.Stderr.WriteLine($"error: {OneLine(CliErrors.Message(u))}");
                 rc = ExitCodes.Usage;
                 break;
             case GptBertException g:
-                ctx.Stderr.WriteLine($"error: {OneLine(ParameterFlags.Message(g))}");
+                ctx.Stderr.WriteLine($"error: {OneLine(CliErrors.Message(g))}");
                 rc = ExitCodes.Error;
                 break;
             case FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException:

@@ -31,17 +31,8 @@ public sealed class CommonOptions
             {
                 Description = $"JSON Lines: input lines are objects {jsonlFields}; output is one JSON object per input line",
             } : null,
-            Device = device ? new Option<string>("--device")
-            {
-                Description = "Where to run: cpu, cuda, cuda:N or auto (CUDA when available)",
-                HelpName = "cpu|cuda|auto",
-                DefaultValueFactory = _ => "cpu",
-            } : null,
-            Threads = threads ? new Option<int?>("--threads")
-            {
-                Description = "CPU threads for inference (default: all cores)",
-                HelpName = "N",
-            } : null,
+            Device = device ? RuntimeOptions.Device() : null,
+            Threads = threads ? RuntimeOptions.Threads() : null,
             NoTruncate = noTruncate ? new Option<bool>("--no-truncate")
             {
                 Description = "Refuse inputs longer than the limit (default: truncate them with a warning on stderr)",
@@ -64,12 +55,7 @@ public sealed class CommonOptions
     public Overflow OverflowMode(ParseResult r) =>
         NoTruncate is not null && r.GetValue(NoTruncate) ? Overflow.Refuse : Overflow.TruncateWithWarning;
 
-    public int? ThreadCount(ParseResult r)
-    {
-        var n = Threads is null ? null : r.GetValue(Threads);
-        if (n is < 1) throw new UsageException($"--threads must be at least 1 (got {n})");
-        return n;
-    }
+    public int? ThreadCount(ParseResult r) => Threads is null ? null : RuntimeOptions.ThreadCount(r, Threads);
 
     /// <summary>Applies --threads; call before loading a model and again before running it.</summary>
     public void ConfigureRuntime(ParseResult r) => TorchRuntime.Configure(ThreadCount(r));
@@ -88,6 +74,34 @@ public sealed class CommonOptions
         ConfigureRuntime(r);
         return handle;
     }
+}
+
+/// <summary>--device and --threads: one definition for every command that runs or trains a model (each command gets its own instances).</summary>
+public static class RuntimeOptions
+{
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "Where to run: cpu, cuda, cuda:N or auto (CUDA when available)",
+        HelpName = "cpu|cuda|auto",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static Option<int?> Threads() => new("--threads")
+    {
+        Description = "CPU threads (default: all cores)",
+        HelpName = "N",
+    };
+
+    /// <summary>--threads, refused below 1 (a usage error).</summary>
+    public static int? ThreadCount(ParseResult r, Option<int?> threads)
+    {
+        var n = r.GetValue(threads);
+        if (n is < 1) throw new UsageException($"--threads must be at least 1 (got {n})");
+        return n;
+    }
+
+    /// <summary>Applies --threads to libtorch (it sticks for the rest of the process).</summary>
+    public static void Configure(ParseResult r, Option<int?> threads) => TorchRuntime.Configure(ThreadCount(r, threads));
 }
 
 /// <summary>Small validation helpers for option values (violations are usage errors, exit code 2).</summary>

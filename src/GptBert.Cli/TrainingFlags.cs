@@ -50,10 +50,10 @@ public sealed class TrainingFlags
             Warmup = new("--warmup") { Description = "Fraction of the budget spent warming the learning rate up from 0, in [0, 1) (default: 0.05)", HelpName = "FRACTION", DefaultValueFactory = _ => 0.05 },
             Schedule = new("--schedule") { Description = "Learning-rate decay after warm-up: linear (default), cosine or constant", HelpName = "linear|cosine|constant", DefaultValueFactory = _ => "linear" },
             ClipNorm = new("--clip-norm") { Description = "Clip the global gradient norm to this (0 = off; default: 1.0)", HelpName = "NORM", DefaultValueFactory = _ => 1.0 },
-            MaxSteps = new("--max-steps") { Description = $"Budget: stop after N optimizer steps (no budget flag given: {d.BudgetHelp})", HelpName = "N", CustomParser = ParseCount },
-            MaxTokens = new("--max-tokens") { Description = "Budget: stop after N training tokens (accepts K/M/B, e.g. 5M)", HelpName = "N", CustomParser = ParseCount },
-            MaxTime = new("--max-time") { Description = "Budget: stop after this much training time, e.g. 90s, 10m, 1h30m, 00:10:00", HelpName = "TIME", CustomParser = ParseTime },
-            Epochs = d.Epochs ? new Option<double?>("--epochs") { Description = "Budget: passes over the training data (may be fractional, e.g. 0.5)", HelpName = "N" } : null,
+            MaxSteps = BudgetOptions.MaxSteps($"(no budget flag given: {d.BudgetHelp})"),
+            MaxTokens = BudgetOptions.MaxTokens(),
+            MaxTime = BudgetOptions.MaxTime(),
+            Epochs = d.Epochs ? BudgetOptions.Epochs() : null,
             Seed = new("--seed") { Description = "Random seed: initialisation, data order, dropout, masking (default: 42)", HelpName = "N", DefaultValueFactory = _ => 42 },
             Precision = new("--precision") { Description = "Compute precision: fp32 (default), or bf16/fp16 mixed precision (matrix products in 16 bits, fp32 weights; fp16 adds loss scaling). Refused where the device has no native support (bf16 needs avx512_bf16/AMX on a CPU)", HelpName = "fp32|bf16|fp16", DefaultValueFactory = _ => "fp32" },
             EvalEvery = new("--eval-every") { Description = $"Evaluate on the validation data every N steps (0 = only at the end; default: {d.EvalEvery})", HelpName = "N", DefaultValueFactory = _ => d.EvalEvery },
@@ -61,8 +61,8 @@ public sealed class TrainingFlags
             KeepCheckpoints = new("--keep-checkpoints") { Description = "How many of the latest checkpoints to keep (default: 2)", HelpName = "N", DefaultValueFactory = _ => 2 },
             EarlyStopping = new("--early-stopping") { Description = "Stop after N evaluations without improvement (0 = never; default: 0)", HelpName = "PATIENCE", DefaultValueFactory = _ => 0 },
             Resume = new("--resume") { Description = "Continue the run in --output from its latest checkpoint (same data and --seed); without a checkpoint, start fresh" },
-            Device = new("--device") { Description = "Where to train: cpu, cuda, cuda:N or auto (CUDA when available)", HelpName = "cpu|cuda|auto", DefaultValueFactory = _ => "cpu" },
-            Threads = new("--threads") { Description = "CPU threads (default: all cores)", HelpName = "N" },
+            Device = RuntimeOptions.Device(),
+            Threads = RuntimeOptions.Threads(),
         };
         f.Schedule.AcceptOnlyFromAmong("linear", "cosine", "constant");
         f.Precision.AcceptOnlyFromAmong("fp32", "bf16", "fp16");
@@ -73,24 +73,6 @@ public sealed class TrainingFlags
         return f;
     }
 
-    static long? ParseCount(ArgumentResult a)
-    {
-        var text = a.Tokens.Single().Value;
-        if (Durations.TryParseCount(text, out long n, out var error)) return n;
-        a.AddError($"{OptionName(a)} '{text}' {error}");
-        return null;
-    }
-
-    static TimeSpan? ParseTime(ArgumentResult a)
-    {
-        var text = a.Tokens.Single().Value;
-        if (Durations.TryParse(text, out var t, out var error)) return t;
-        a.AddError($"{OptionName(a)} '{text}' {error}");
-        return null;
-    }
-
-    static string OptionName(ArgumentResult a) => a.Parent is OptionResult o ? o.Option.Name : "value";
-
     /// <summary>True when the option was typed on the command line (not just defaulted).</summary>
     public static bool Given(ParseResult r, Option option) => r.GetResult(option) is OptionResult { Implicit: false };
 
@@ -99,12 +81,7 @@ public sealed class TrainingFlags
         || (Epochs is not null && r.GetValue(Epochs) is not null);
 
     /// <summary>--threads applied to libtorch (it sticks for the rest of the process).</summary>
-    public void ConfigureRuntime(ParseResult r)
-    {
-        var n = r.GetValue(Threads);
-        if (n is < 1) throw new UsageException($"--threads must be at least 1 (got {n})");
-        TorchRuntime.Configure(n);
-    }
+    public void ConfigureRuntime(ParseResult r) => RuntimeOptions.Configure(r, Threads);
 
     /// <summary>
     /// The training options from the command line. <paramref name="defaultBudget"/> applies when no budget flag
@@ -145,16 +122,21 @@ public sealed class TrainingFlags
             options = options with { MaxSteps = defaultBudget.MaxSteps, MaxTokens = defaultBudget.MaxTokens, MaxTime = defaultBudget.MaxTime, Epochs = defaultBudget.Epochs };
         try { options.Validate(); }
         catch (UsageException) { throw; }
-        catch (GptBertException e) { throw new UsageException(e.Message); }
+        catch (GptBertException e) { throw CliErrors.Usage(e); }
         return options;
     }
 
-    /// <summary>Where a run reports: the progress line and the pipeline's info lines go to stderr.</summary>
-    public static RunReporting ReportTo(CliContext ctx) => new(
+    /// <summary>
+    /// Where a run reports: the progress line and the pipeline's info lines go to stderr; <paramref name="firstNote"/>,
+    /// if any, just before the first info line (so a run that fails on its data prints only the error).
+    /// </summary>
+    public static RunReporting ReportTo(CliContext ctx, string? firstNote = null) => new(
         Progress: ctx.Stderr,
         Interactive: ctx.StderrIsTerminal,
         Info: message =>
         {
+            if (firstNote is not null) ctx.Stderr.WriteLine(firstNote);
+            firstNote = null;
             ctx.Stderr.WriteLine(message);
             ctx.Stderr.Flush();
         });
@@ -179,8 +161,47 @@ public sealed class TrainingFlags
     public static void Validate(ModelShape shape)
     {
         try { shape.Validate(); }
-        catch (GptBertException e) when (e is not UsageException) { throw new UsageException(e.Message); }
+        catch (GptBertException e) { throw CliErrors.Usage(e); }
     }
+}
+
+/// <summary>
+/// The training budget flags, one definition for `pretrain`, `finetune`, `compare` and `choose`: --max-steps, --max-tokens,
+/// --max-time and --epochs mean the same everywhere (a run stops at the first one reached).
+/// </summary>
+public static class BudgetOptions
+{
+    public static Option<long?> MaxSteps(string more = "") =>
+        new("--max-steps") { Description = $"Budget: stop after N optimizer steps{Space(more)}", HelpName = "N", CustomParser = ParseCount };
+
+    public static Option<long?> MaxTokens(string more = "") =>
+        new("--max-tokens") { Description = $"Budget: stop after N training tokens (accepts K/M/B, e.g. 5M){Space(more)}", HelpName = "N", CustomParser = ParseCount };
+
+    public static Option<TimeSpan?> MaxTime(string more = "") =>
+        new("--max-time") { Description = $"Budget: stop after this much training time, e.g. 90s, 10m, 1h30m, 00:10:00{Space(more)}", HelpName = "TIME", CustomParser = ParseTime };
+
+    public static Option<double?> Epochs(string more = "") =>
+        new("--epochs") { Description = $"Budget: passes over the training data (may be fractional, e.g. 0.5){Space(more)}", HelpName = "N" };
+
+    static string Space(string more) => more.Length == 0 ? "" : " " + more;
+
+    static long? ParseCount(ArgumentResult a)
+    {
+        var text = a.Tokens.Single().Value;
+        if (Durations.TryParseCount(text, out long n, out var error)) return n;
+        a.AddError($"{OptionName(a)} '{text}' {error}");
+        return null;
+    }
+
+    static TimeSpan? ParseTime(ArgumentResult a)
+    {
+        var text = a.Tokens.Single().Value;
+        if (Durations.TryParse(text, out var t, out var error)) return t;
+        a.AddError($"{OptionName(a)} '{text}' {error}");
+        return null;
+    }
+
+    static string OptionName(ArgumentResult a) => a.Parent is OptionResult o ? o.Option.Name : "value";
 }
 
 /// <summary>--layers, --hidden, --heads, --dropout (model size when training from scratch).</summary>

@@ -143,7 +143,7 @@ class Cli:
         return self.run(self.threaded(args), [{"text": t} for t in prompts])
 
     def fill_mask(self, d, texts, k):
-        args = ["fill-mask", "--model", d, "--top-k", str(k)]
+        args = ["fill-mask", "--model", d, "--top", str(k)]
         return self.run(self.threaded(args), [{"text": t} for t in texts])
 
     def classify(self, d, texts):

@@ -3,6 +3,7 @@ using System.Globalization;
 using GptBert.Compare;
 using GptBert.Compare.Report;
 using GptBert.Pipelines;
+using GptBert.Training;
 
 namespace GptBert.Cli.Commands;
 
@@ -39,12 +40,12 @@ public static class CompareCommand
         command.WithExamples(choose
             ? """
               gptbert choose
-              gptbert choose --train train.csv --test test.csv --bert minilm --from-scratch --budget-time 1m --latency-ms 20
-              gptbert choose --task generate --train corpus.txt --test heldout.txt --from-scratch --budget-steps 500 --json
+              gptbert choose --train train.csv --test test.csv --bert minilm --from-scratch --max-time 1m --latency-ms 20
+              gptbert choose --task generate --train corpus.txt --test heldout.txt --from-scratch --max-steps 500 --json
               """
             : """
-              gptbert compare --task classify --train train.csv --test test.csv --bert minilm --from-scratch --budget-steps 300
-              gptbert compare --train train.csv --validation dev.csv --test test.csv --gpt ./my-gpt2 --bert ./my-bert --budget-time 5m --seeds 3 --report out/
+              gptbert compare --task classify --train train.csv --test test.csv --bert minilm --from-scratch --max-steps 300
+              gptbert compare --train train.csv --validation dev.csv --test test.csv --gpt ./my-gpt2 --bert ./my-bert --max-time 5m --seeds 3 --report out/
               """);
 
         var task = new Option<string>("--task") { Description = "classify (labeled CSV/TSV/JSONL), generate (plain-text corpora; BERT is reported as not a generator) or search (query → document pairs in columns text and text_pair)", HelpName = "classify|generate|search", DefaultValueFactory = _ => "classify" };
@@ -56,18 +57,21 @@ public static class CompareCommand
         var scratch = new Option<bool>("--from-scratch") { Description = "Also train a GPT and a BERT from scratch at a matched parameter count" };
         var parameters = new Option<string?>("--params") { Description = "Parameters of each from-scratch model (e.g. 2M, 500k; default 2M)", HelpName = "N" };
         var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary learned for each from-scratch model (default 4000)", HelpName = "N", DefaultValueFactory = _ => 4000 };
-        var steps = new Option<long?>("--budget-steps") { Description = "Optimizer steps per training run (the same for every candidate)", HelpName = "N" };
-        var time = new Option<string?>("--budget-time") { Description = "Training wall time per run, e.g. 40s, 5m (the same for every candidate)", HelpName = "D" };
+        // The budget flags of pretrain and finetune, with the same meaning; one of them per comparison (formerly --budget-steps, --budget-time).
+        var steps = new RenamedOption<long?>(BudgetOptions.MaxSteps("(per training run, the same for every candidate; this or --max-time; formerly --budget-steps)"), "--budget-steps");
+        var time = new RenamedOption<TimeSpan?>(BudgetOptions.MaxTime("(per training run, the same for every candidate; formerly --budget-time)"), "--budget-time");
         var seeds = new Option<int>("--seeds") { Description = "Training runs per candidate with seeds 1..N (default 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per example (default 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
         var batch = new Option<int>("--batch-size") { Description = "Examples per training step (default 16)", HelpName = "N", DefaultValueFactory = _ => 16 };
         var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (verdict, reasons, candidates, ...) instead of the text summary" };
         var work = new Option<string?>("--work-dir") { Description = "Where the candidates' runs are written (default: a 'runs' folder inside --report, or a temporary folder)", HelpName = "DIR" };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (default cpu)", HelpName = "DEVICE", DefaultValueFactory = _ => "cpu" };
-        var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)", HelpName = "N" };
-        foreach (var o in new Option[] { task, train, validation, test, gpt, bert, scratch, parameters, vocab, steps, time, seeds, maxLength, batch, report, json, work, device, threads })
-            command.Options.Add(o);
+        var device = RuntimeOptions.Device();
+        var threads = RuntimeOptions.Threads();
+        foreach (var o in new Option[] { task, train, validation, test, gpt, bert, scratch, parameters, vocab }) command.Options.Add(o);
+        steps.AddTo(command);
+        time.AddTo(command);
+        foreach (var o in new Option[] { seeds, maxLength, batch, report, json, work, device, threads }) command.Options.Add(o);
         var latency = new Option<double?>("--latency-ms") { Description = "Maximum latency p95 at batch 1, in ms", HelpName = "MS" };
         var memory = new Option<double?>("--memory-mb") { Description = "Maximum peak inference memory, in MiB", HelpName = "MB" };
         var disk = new Option<double?>("--disk-mb") { Description = "Maximum model size on disk, in MiB", HelpName = "MB" };
@@ -89,10 +93,8 @@ public static class CompareCommand
             bool builtIn = choose && trainPath is null && testPath is null;
             string? gptArg = r.GetValue(gpt), bertArg = r.GetValue(bert);
             bool fromScratch = r.GetValue(scratch);
-            long? budgetSteps = r.GetValue(steps);
-            TimeSpan? budgetTime = r.GetValue(time) is string t
-                ? Durations.TryParse(t, out var d, out var err) ? d : throw new UsageException($"--budget-time {t}: {err}")
-                : null;
+            long? budgetSteps = steps.GetValue(r);
+            TimeSpan? budgetTime = time.GetValue(r);
             if (builtIn)
             {
                 var dataDir = FindDefaultDataset();
@@ -118,7 +120,7 @@ public static class CompareCommand
             string workDir = r.GetValue(work)
                 ?? (reportDir is not null ? Path.Combine(reportDir, "runs") : Path.Combine(Path.GetTempPath(), $"gptbert-compare-{Environment.ProcessId}"));
 
-            GptBert.Engine.TorchRuntime.Configure(r.GetValue(threads));
+            RuntimeOptions.Configure(r, threads);
             var spec = new CompareSpec
             {
                 Task = compareTask, Train = trainPath, Validation = validationPath, Test = testPath, Gpt = gptArg, Bert = bertArg,
@@ -139,7 +141,7 @@ public static class CompareCommand
 
             // Budget and candidate mistakes are usage errors (exit 2), caught before any work.
             try { spec.Validate(); }
-            catch (GptBertException e) { throw new UsageException(e.Message); }
+            catch (GptBertException e) { throw CliErrors.Usage(e); }
             ComparisonReport result;
             try
             {

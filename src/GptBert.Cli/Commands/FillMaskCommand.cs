@@ -10,24 +10,30 @@ public static class FillMaskCommand
     {
         var command = new Command("fill-mask", """
             Predict the words behind each [MASK] with a BERT masked-language model (a directory saved as BertForMaskedLM
-            or BertForPreTraining, e.g. bert-base-uncased): the top-k candidates with probabilities. Reads TEXT arguments,
+            or BertForPreTraining, e.g. bert-base-uncased): the --top N candidates with probabilities. Reads TEXT arguments,
             --input FILE or stdin, one text per line. --jsonl output per text:
             {"masks": [{"position": i, "candidates": [{"id": .., "token": .., "score": ..}]}]} (position: token index, [CLS] = 0).
-            """).WithSummary("Top-k words for each [MASK] (BERT masked LM)")
+            """).WithSummary("The most likely words for each [MASK] (BERT masked LM)")
             .WithExamples("""
                 gptbert fill-mask --model ./bert-base-uncased "The capital of France is [MASK]."
-                gptbert fill-mask --model ./bert-base-uncased --top-k 3 --input masked.txt --jsonl
+                gptbert fill-mask --model ./bert-base-uncased --top 3 --input masked.txt --jsonl
                 """);
         var texts = new Argument<string[]>("TEXT") { Description = "Texts containing [MASK] (default: --input FILE or stdin)", Arity = ArgumentArity.ZeroOrMore };
         var model = ModelOptions.Model(defaultModel: null, "BERT model directory with a masked-LM head (Hugging Face layout)");
-        var topK = new Option<int>("--top-k", "-k") { Description = "Candidates per [MASK] (default: 5)", HelpName = "K", DefaultValueFactory = _ => 5 };
+        // --top, not --top-k: in `generate` --top-k is the sampling filter (as in transformers); --top-k and -k still work here.
+        var top = new RenamedOption<int>(new Option<int>("--top")
+        {
+            Description = "Candidates per [MASK] (default: 5; formerly --top-k, which in 'generate' is the sampling filter)",
+            HelpName = "N",
+            DefaultValueFactory = _ => 5,
+        }, "--top-k", "-k");
         command.Arguments.Add(texts);
         command.Options.Add(model);
-        command.Options.Add(topK);
+        top.AddTo(command);
         var common = CommonOptions.AddTo(command);
         command.SetAction(r =>
         {
-            int k = Check.AtLeast(r.GetValue(topK), 1, "--top-k");
+            int k = Check.AtLeast(top.GetValue(r), 1, "--top");
             bool jsonl = common.IsJsonl(r);
             var overflow = common.OverflowMode(r);
             var reader = common.Reader(ctx, r, r.GetValue(texts));

@@ -104,7 +104,9 @@ public static class FinetuneCommand
                 Training = options,
                 Resume = resume,
             };
-            var result = TrainingRuns.Finetune(spec, TrainingFlags.ReportTo(ctx));
+            // The note comes with the pipeline's first line (how many examples it holds out), after the data has loaded.
+            var result = TrainingRuns.Finetune(spec, TrainingFlags.ReportTo(ctx,
+                firstNote: spec.Validation is null ? "note: no --validation given, so part of --train is held out for validation" : null));
 
             var o = ctx.Out;
             string from = start ?? $"{family} from scratch";

@@ -26,13 +26,14 @@ public static class GenerateCommand
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate at most (default: 50)", HelpName = "N", DefaultValueFactory = _ => 50 };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (deterministic; ignores temperature/top-k/top-p)" };
         var temperature = new Option<double>("--temperature") { Description = "Sampling temperature, > 0 (default: 1.0; lower is more conservative)", HelpName = "T", DefaultValueFactory = _ => 1.0 };
-        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (default: 50; 0 = all)", HelpName = "K", DefaultValueFactory = _ => 50 };
+        var topK = new Option<int>("--top-k") { Description = "Sampling filter: sample among the K most likely tokens (default: 50; 0 = all). In fill-mask and similarity, --top is how many results to show", HelpName = "K", DefaultValueFactory = _ => 50 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling: smallest set of tokens with total probability >= P, in (0, 1] (default: 1.0 = off)", HelpName = "P", DefaultValueFactory = _ => 1.0 };
         var repetition = new Option<double>("--repetition-penalty") { Description = "Penalise tokens already present, > 0 (default: 1.0 = off; 1.2 is typical)", HelpName = "R", DefaultValueFactory = _ => 1.0 };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text is generated (repeatable); it is not printed", HelpName = "TEXT" };
         var seed = new Option<int?>("--seed") { Description = "Random seed for repeatable sampling", HelpName = "N" };
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute all positions each step instead of reusing the key/value cache (slower; for checking)" };
-        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache }) command.Options.Add(o);
+        var batch = new Option<int>("--batch-size") { Description = "With --jsonl: prompts decoded together, continuous batching (default: 8; 1 = one at a time). Results do not depend on it", HelpName = "N", DefaultValueFactory = _ => 8 };
+        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache, batch }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, jsonlFields: "{\"text\": prompt}");
         command.SetAction(r =>
         {
@@ -50,13 +51,30 @@ public static class GenerateCommand
                 Overflow = common.OverflowMode(r),
             };
             try { options.Validate(); }
-            catch (GptBertException e) { throw new UsageException(ParameterFlags.Message(e)); }
+            catch (GptBertException e) { throw CliErrors.Usage(e); }
             bool jsonl = common.IsJsonl(r);
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
             var prompts = reader.Open();
             using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
             var generator = new Generator(handle) { Warn = ctx.Warn };
+            int batchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size");
+            if (jsonl && batchSize > 1 && options.UseCache)
+            {
+                // Continuous batching: up to batchSize prompts decode together; lines come out in input order.
+                using var scheduler = new GenerationScheduler(handle, batchSize);
+                var window = new Queue<Task<GenerationResult>>();
+                void PrintOldest() => WriteJson(ctx, window.Dequeue().GetAwaiter().GetResult());
+                foreach (var item in prompts)
+                {
+                    if (item.Pair is not null)
+                        throw new GptBertException($"{reader.Where(item)}: generate takes a single prompt; remove \"text_pair\"");
+                    if (window.Count == batchSize) PrintOldest();
+                    window.Enqueue(scheduler.GenerateTextAsync(generator.EncodePrompt(item.Text, options), options));
+                }
+                while (window.Count > 0) PrintOldest();
+                return ExitCodes.Ok;
+            }
             bool first = true;
             foreach (var item in prompts)
             {
@@ -79,25 +97,27 @@ public static class GenerateCommand
                     ctx.Out.Line();
                     ctx.Out.Flush();
                 }
-                if (jsonl)
-                {
-                    ctx.Out.JsonLine(j =>
-                    {
-                        Output.WriteArray(j, "ids", result.Ids);
-                        j.WriteString("text", result.Text);
-                        j.WriteString("finish_reason", result.Finish switch
-                        {
-                            FinishReason.EndOfText => "eos",
-                            FinishReason.Stop => "stop",
-                            _ => "length",
-                        });
-                    });
-                    ctx.Out.Flush();
-                }
+                if (jsonl) WriteJson(ctx, result);
                 first = false;
             }
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    static void WriteJson(CliContext ctx, GenerationResult result)
+    {
+        ctx.Out.JsonLine(j =>
+        {
+            Output.WriteArray(j, "ids", result.Ids);
+            j.WriteString("text", result.Text);
+            j.WriteString("finish_reason", result.Finish switch
+            {
+                FinishReason.EndOfText => "eos",
+                FinishReason.Stop => "stop",
+                _ => "length",
+            });
+        });
+        ctx.Out.Flush();
     }
 }

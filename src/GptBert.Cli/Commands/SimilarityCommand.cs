@@ -18,24 +18,32 @@ public static class SimilarityCommand
             """).WithSummary("Cosine similarity of two texts, or rank texts by a query")
             .WithExamples("""
                 gptbert similarity "How do I reset my password?" "I forgot my password"
-                gptbert similarity --query "refund policy" --input faq.txt --top-k 3
+                gptbert similarity --query "refund policy" --input faq.txt --top 3
                 gptbert similarity --query "refund policy" --input faq.jsonl --jsonl
                 printf 'a cat\ta kitten\n' | gptbert similarity
                 """);
         var texts = new Argument<string[]>("TEXT") { Description = "Two texts to compare (or, with --query, the texts to rank)", Arity = ArgumentArity.ZeroOrMore };
         var query = new Option<string?>("--query", "-q") { Description = "Rank the input texts by similarity to TEXT", HelpName = "TEXT" };
-        var topK = new Option<int>("--top-k", "-k") { Description = "With --query: how many best matches to print (default: 10; 0 = all)", HelpName = "K", DefaultValueFactory = _ => 10 };
+        // --top, not --top-k: in `generate` --top-k is the sampling filter (as in transformers); --top-k and -k still work here.
+        var top = new RenamedOption<int>(new Option<int>("--top")
+        {
+            Description = "With --query: how many best matches to print (default: 10; 0 = all; formerly --top-k, which in 'generate' is the sampling filter)",
+            HelpName = "N",
+            DefaultValueFactory = _ => 10,
+        }, "--top-k", "-k");
         var model = ModelOptions.Model(defaultModel: ModelHub.MiniLm);
         var maxLength = ModelOptions.MaxLength();
         var batchSize = ModelOptions.BatchSize();
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { query, topK, model, maxLength, batchSize }) command.Options.Add(o);
+        command.Options.Add(query);
+        top.AddTo(command);
+        foreach (var o in new Option[] { model, maxLength, batchSize }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command);
         command.SetAction(r =>
         {
             int? max = Check.AtLeast(r.GetValue(maxLength), 1, "--max-length");
             int batch = Check.AtLeast(r.GetValue(batchSize), 1, "--batch-size");
-            int k = Check.AtLeast(r.GetValue(topK), 0, "--top-k");
+            int k = Check.AtLeast(top.GetValue(r), 0, "--top");
             string? q = r.GetValue(query);
             var args = r.GetValue(texts) ?? [];
             bool jsonl = common.IsJsonl(r);

@@ -150,7 +150,7 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
             ".csv" => LabeledFormat.Csv,
             ".tsv" or ".tab" => LabeledFormat.Tsv,
             ".jsonl" or ".ndjson" => LabeledFormat.JsonLines,
-            _ => throw new GptBertException($"{Path.GetFileName(path)}: cannot tell the format from the extension '{ext}'; use .csv, .tsv or .jsonl, or pass --format csv|tsv|jsonl"),
+            _ => throw new GptBertException($"{Path.GetFileName(path)}: cannot tell the format from the extension '{ext}'; use .csv, .tsv or .jsonl, or pass Format csv|tsv|jsonl") { RelatedParameters = ["Format"] },
         };
     }
 
@@ -170,9 +170,12 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
             for (int b = a + 1; b < cols.Length; b++)
                 if (cols[a] == cols[b] && cols[a] != "")
                     throw new GptBertException($"{name}: column '{cols[a]}' appears twice in the header (line {header.Line}); rename one of them");
-        int textCol = Column(cols, o.TextColumn, "--text-column", name, required: true);
-        int labelCol = Column(cols, o.LabelColumn, "--label-column", name, required: o.RequireLabel);
-        int pairCol = Column(cols, o.PairColumn ?? LabeledFormatOptions.DefaultPairColumn, "--pair-column", name, required: o.PairColumn is not null);
+        int textCol = Column(cols, o.TextColumn);
+        if (textCol < 0) throw new GptBertException(NoColumn(name, o.TextColumn, cols, "TextColumn")) { Parameter = "TextColumn" };
+        int labelCol = Column(cols, o.LabelColumn);
+        if (labelCol < 0 && o.RequireLabel) throw new GptBertException(NoColumn(name, o.LabelColumn, cols, "LabelColumn")) { Parameter = "LabelColumn" };
+        int pairCol = Column(cols, o.PairColumn ?? LabeledFormatOptions.DefaultPairColumn);
+        if (pairCol < 0 && o.PairColumn is not null) throw new GptBertException(NoColumn(name, o.PairColumn, cols, "PairColumn")) { Parameter = "PairColumn" };
         var list = new List<LabeledExample>();
         while (records.MoveNext())
         {
@@ -190,7 +193,8 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
 
     static bool IsBlank(DelimitedRecord r) => r.Fields.Length == 1 && string.IsNullOrWhiteSpace(r.Fields[0]);
 
-    static int Column(string[] cols, string wanted, string flag, string name, bool required)
+    /// <summary>The index of column <paramref name="wanted"/> (or of its one case-insensitive match), -1 if none.</summary>
+    static int Column(string[] cols, string wanted)
     {
         int i = Array.IndexOf(cols, wanted);
         if (i < 0)
@@ -199,10 +203,11 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
             var ci = cols.Select((c, k) => (c, k)).Where(t => string.Equals(t.c, wanted, StringComparison.OrdinalIgnoreCase)).ToList();
             if (ci.Count == 1) i = ci[0].k;
         }
-        if (i < 0 && required)
-            throw new GptBertException($"{name}: no column '{wanted}' (columns: {string.Join(", ", cols)}); pass {flag} NAME");
         return i;
     }
+
+    static string NoColumn(string name, string wanted, string[] cols, string setting) =>
+        $"{name}: no column '{wanted}' (columns: {string.Join(", ", cols)}); pass {setting} NAME";
 
     static LabeledExample Example(string text, string? pair, string label, string name, long line, LabeledFormatOptions o)
     {
@@ -236,13 +241,13 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
                 if (root.ValueKind != JsonValueKind.Object)
                     throw new GptBertException($"{name} line {lineNo}: expected a JSON object like {{\"{o.TextColumn}\": \"...\", \"{o.LabelColumn}\": \"...\"}}, found {Json.Kind(root.ValueKind)}");
                 string fields = string.Join(", ", root.EnumerateObject().Select(p => p.Name));
-                var t = Field(root, o.TextColumn) ?? throw new GptBertException($"{name} line {lineNo}: no field '{o.TextColumn}' (fields: {fields}); pass --text-column NAME");
+                var t = Field(root, o.TextColumn) ?? throw new GptBertException($"{name} line {lineNo}: no field '{o.TextColumn}' (fields: {fields}); pass TextColumn NAME") { Parameter = nameof(o.TextColumn) };
                 var l = Field(root, o.LabelColumn) ?? (o.RequireLabel
-                    ? throw new GptBertException($"{name} line {lineNo}: no field '{o.LabelColumn}' (fields: {fields}); pass --label-column NAME")
+                    ? throw new GptBertException($"{name} line {lineNo}: no field '{o.LabelColumn}' (fields: {fields}); pass LabelColumn NAME") { Parameter = nameof(o.LabelColumn) }
                     : default(JsonElement?));
                 var p = Field(root, pairField);
                 if (p is null && o.PairColumn is not null)
-                    throw new GptBertException($"{name} line {lineNo}: no field '{o.PairColumn}' (fields: {fields}); pass --pair-column NAME");
+                    throw new GptBertException($"{name} line {lineNo}: no field '{o.PairColumn}' (fields: {fields}); pass PairColumn NAME") { Parameter = nameof(o.PairColumn) };
                 if (t.ValueKind != JsonValueKind.String)
                     throw new GptBertException($"{name} line {lineNo}: field '{o.TextColumn}' must be a string, found {Json.Kind(t.ValueKind)}");
                 string? pair = null;

@@ -44,15 +44,16 @@ public static class MixedPrecision
             "fp32" => null,
             "bf16" => ScalarType.BFloat16,
             "fp16" => ScalarType.Float16,
-            _ => throw new GptBertException($"--precision must be fp32, bf16 or fp16 (got {precision})"),
+            _ => throw new GptBertException($"Precision must be fp32, bf16 or fp16 (got {precision})") { Parameter = "Precision" },
         };
         if (dtype is null || device.type != DeviceType.CPU || AssumeNativeCpuSupport) return dtype;
         if (CpuHasNative(dtype.Value)) return dtype;
         string name = Name(dtype);
         string unreadable = CpuFlags().Count == 0 ? "; CPU flags could not be read on this OS" : "";
-        string alternative = dtype == ScalarType.Float16 && CpuHasNative(ScalarType.BFloat16) ? "--precision bf16 (native on this CPU) or " : "";
+        string alternative = dtype == ScalarType.Float16 && CpuHasNative(ScalarType.BFloat16) ? "Precision bf16 (native on this CPU) or " : "";
         throw new GptBertException(
-            $"--precision {name}: this CPU has no native {name} arithmetic ({string.Join(", ", NativeFlags(dtype.Value))}{unreadable}), so {name} would be emulated and slower than fp32; use {alternative}--precision fp32, or a GPU with --device cuda");
+            $"Precision {name}: this CPU has no native {name} arithmetic ({string.Join(", ", NativeFlags(dtype.Value))}{unreadable}), so {name} would be emulated and slower than fp32; use {alternative}Precision fp32, or a GPU with Device cuda")
+        { Parameter = "Precision", RelatedParameters = ["Device"] };
     }
 
     /// <summary>Whether the CPU computes in <paramref name="dtype"/> natively: the x86 and Arm feature flags that oneDNN uses.</summary>

@@ -237,7 +237,7 @@ public sealed class BertModel : PretrainedModel
         using var small = SmallGemm.ForwardScope(inputIds);
         long B = inputIds.shape[0], T = inputIds.shape[1];
         if (T > Cfg.MaxPositionEmbeddings)
-            throw new GptBertException($"sequence of {T} tokens exceeds BERT's {Cfg.MaxPositionEmbeddings} positions; truncate it (--max-length)");
+            throw new GptBertException($"sequence of {T} tokens exceeds BERT's {Cfg.MaxPositionEmbeddings} positions; truncate it (MaxLength)") { RelatedParameters = ["MaxLength"] };
         var x = embeddings.Forward(inputIds, tokenTypeIds);
         Tensor? mask = null;
         // No padding → no mask, so scaled_dot_product_attention can take its fused kernel.

@@ -251,7 +251,7 @@ public sealed class GPT2Model : PretrainedModel
         using var small = SmallGemm.ForwardScope(inputIds);
         long B = inputIds.shape[0], T = inputIds.shape[1], past = cache?.Length ?? 0;
         if (past + T > Cfg.NPositions)
-            throw new GptBertException($"sequence of {past + T} tokens exceeds GPT-2's context of {Cfg.NPositions} positions; shorten the input or lower --max-new-tokens");
+            throw new GptBertException($"sequence of {past + T} tokens exceeds GPT-2's context of {Cfg.NPositions} positions; shorten the input or lower MaxNewTokens") { RelatedParameters = ["MaxNewTokens"] };
         positionIds ??= attentionMask is not null
             // Left padding: positions count real tokens only, as transformers' generate() does.
             ? (attentionMask.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0)[.., (int)past..]

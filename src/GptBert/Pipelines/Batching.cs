@@ -24,7 +24,8 @@ public static class Batching
             if (!enc[i].Truncated) continue;
             int number = (inputIndices?[i] ?? firstIndex + i) + 1; // 1-based position in the caller's input
             if (overflow == Overflow.Refuse)
-                throw new GptBertException($"input {number} is longer than {maxLength} tokens; shorten it, or drop --no-truncate to truncate it (model limit {h.Config.MaxPositions} tokens)");
+                throw new GptBertException($"input {number} is longer than {maxLength} tokens; shorten it, or drop Overflow.Refuse to truncate it (model limit {h.Config.MaxPositions} tokens)")
+                { RelatedParameters = ["Overflow.Refuse"] };
             warn?.Invoke($"warning: input {number} truncated to {maxLength} tokens");
         }
         var (ids, mask, types, _) = ToTensors(enc, h.Tokenizer.PadId ?? h.Tokenizer.EosId ?? 0, h.Device);

@@ -1,20 +1,29 @@
 using GptBert.Data;
-using GptBert.Engine;
 using GptBert.Models;
 using GptBert.Reporting;
-using GptBert.Training;
+using static TorchSharp.torch;
 
 namespace GptBert.Pipelines;
 
 public sealed record Classification(string Label, IReadOnlyDictionary<string, double> Scores);
 
-/// <summary>A fine-tuned sequence classifier (either family) loaded for evaluation and prediction.</summary>
+/// <summary>
+/// A fine-tuned sequence classifier (either family) loaded for evaluation and prediction. Inference only:
+/// tokenize a batch → the model's forward → softmax, under inference mode; training's
+/// ClassificationObjective scores its validation data through the same <see cref="Logits"/> and
+/// <see cref="Probabilities(Tensor)"/>.
+/// </summary>
 public sealed class Classifier : IDisposable
 {
     readonly ModelHandle handle;
-    readonly ClassificationObjective objective;
+    readonly int maxLength;
     public IReadOnlyList<string> Labels { get; }
     public ModelHandle Handle => handle;
+    /// <summary>Inputs per forward pass.</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>What happens to inputs longer than the maximum length (as <see cref="Embedder"/>).</summary>
+    public Overflow Overflow { get; init; } = Overflow.TruncateWithWarning;
+    public Action<string>? Warn { get; init; }
 
     public Classifier(string modelDir, string? tokenizer = null, string? device = null, int? maxLength = null)
     {
@@ -24,15 +33,32 @@ public sealed class Classifier : IDisposable
             throw new GptBertException($"{modelDir} is a {ModelFactory.DefaultArchitecture(cfg)}, not a classifier; fine-tune it first with `gptbert finetune`");
         handle = ModelHub.Load(modelDir, arch, tokenizer, device, requireHead: true);
         Labels = handle.Config.Labels;
-        objective = new ClassificationObjective(handle.Model, handle.Tokenizer, [new("-", null, 0)], [], Labels,
-            Math.Min(maxLength ?? 512, handle.Config.MaxPositions), 0, handle.Device);
+        this.maxLength = Math.Min(maxLength ?? 512, handle.Config.MaxPositions);
     }
 
     public IReadOnlyList<Classification> Classify(IReadOnlyList<(string Text, string? Pair)> inputs)
     {
-        var (pred, probs) = objective.Predict(inputs.Select(i => new ClassificationExample(i.Text, i.Pair, 0)).ToList());
-        return pred.Select((p, i) => new Classification(Labels[p],
-            Labels.Select((l, k) => (l, k)).ToDictionary(x => x.l, x => (double)probs[i][x.k]))).ToList();
+        var probs = Probabilities(inputs);
+        return probs.Select(p => new Classification(Labels[Predicted(p)],
+            Labels.Select((l, k) => (l, k)).ToDictionary(x => x.l, x => (double)p[x.k]))).ToList();
+    }
+
+    /// <summary>Class probabilities per input, in input order.</summary>
+    public float[][] Probabilities(IReadOnlyList<(string Text, string? Pair)> inputs)
+    {
+        var result = new float[inputs.Count][];
+        // As Embedder: longest first, so each batch pads little; results go back to their input positions.
+        var order = Enumerable.Range(0, inputs.Count).OrderByDescending(i => inputs[i].Text.Length + (inputs[i].Pair?.Length ?? 0)).ToArray();
+        using var _ = inference_mode();
+        for (int start = 0; start < order.Length; start += BatchSize)
+        {
+            var idx = order.Skip(start).Take(BatchSize).ToArray();
+            using var scope = NewDisposeScope();
+            using var batch = Batching.Encode(handle, idx.Select(i => inputs[i]).ToList(), maxLength, Overflow, Warn, inputIndices: idx);
+            var probs = Probabilities(Logits(handle.Model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds));
+            for (int j = 0; j < idx.Length; j++) result[idx[j]] = probs[j];
+        }
+        return result;
     }
 
     /// <summary>Accuracy, macro-F1, per-class precision/recall and the confusion matrix on a labelled file.</summary>
@@ -43,9 +69,32 @@ public sealed class Classifier : IDisposable
         if (unseen.Count > 0)
             throw new GptBertException($"{data.Name} has labels the model was not trained on: {string.Join(", ", unseen)} (model labels: {string.Join(", ", Labels)})");
         var gold = data.Select(e => labels.Encode(e.Label)).ToArray();
-        var (pred, _) = objective.Predict(data.Select((e, i) => new ClassificationExample(e.Text, e.Pair, gold[i])).ToList());
+        var pred = Probabilities(data.Select(e => (e.Text, e.Pair)).ToList()).Select(Predicted).ToArray();
         return ClassificationMetrics.Compute(gold, pred, Labels);
     }
+
+    /// <summary>
+    /// (B, num_labels) logits of a sequence classifier of either family for one padded batch: BERT classifies
+    /// from the pooled [CLS] state, GPT-2 from the last real token. The one forward that inference and training share.
+    /// </summary>
+    public static Tensor Logits(PretrainedModel model, Tensor inputIds, Tensor? attentionMask, Tensor? tokenTypeIds) => model switch
+    {
+        BertForSequenceClassification m => m.Forward(inputIds, attentionMask, tokenTypeIds),
+        GPT2ForSequenceClassification m => m.Forward(inputIds, attentionMask),
+        _ => throw new GptBertException($"classification needs BertForSequenceClassification or GPT2ForSequenceClassification, not {model.Architecture}"),
+    };
+
+    /// <summary>Softmax of (B, K) logits as one float array of K probabilities per row.</summary>
+    public static float[][] Probabilities(Tensor logits)
+    {
+        using var p = logits.softmax(-1).to(ScalarType.Float32).cpu(); // (B, K)
+        int B = (int)p.shape[0], K = (int)p.shape[1];
+        var data = p.data<float>().ToArray();
+        return Enumerable.Range(0, B).Select(b => data.AsSpan(b * K, K).ToArray()).ToArray();
+    }
+
+    /// <summary>The most probable class (the first on ties).</summary>
+    public static int Predicted(float[] probabilities) => Array.IndexOf(probabilities, probabilities.Max());
 
     public void Dispose() => handle.Dispose();
 }

@@ -30,15 +30,13 @@ public sealed record GenerationOptions
 
     public void Validate()
     {
-        if (MaxNewTokens < 1) throw Bad(nameof(MaxNewTokens), $"MaxNewTokens must be at least 1 (got {MaxNewTokens})");
-        if (!(Temperature > 0)) throw Bad(nameof(Temperature), $"Temperature must be > 0 (got {Temperature}); use greedy decoding for deterministic output");
-        if (TopK < 0) throw Bad(nameof(TopK), $"TopK must be ≥ 0 (got {TopK}; 0 disables it)");
-        if (!(TopP > 0 && TopP <= 1)) throw Bad(nameof(TopP), $"TopP must be in (0, 1] (got {TopP})");
-        if (!(RepetitionPenalty > 0)) throw Bad(nameof(RepetitionPenalty), $"RepetitionPenalty must be > 0 (got {RepetitionPenalty}; 1 disables it)");
-        if (Stop.Any(s => s.Length == 0)) throw Bad(nameof(Stop), "Stop has an empty string; remove it");
+        if (MaxNewTokens < 1) throw new GptBertException($"MaxNewTokens must be at least 1 (got {MaxNewTokens})") { Parameter = nameof(MaxNewTokens) };
+        if (!(Temperature > 0)) throw new GptBertException($"Temperature must be > 0 (got {Temperature}); use Greedy for deterministic output") { Parameter = nameof(Temperature), RelatedParameters = [nameof(Greedy)] };
+        if (TopK < 0) throw new GptBertException($"TopK must be ≥ 0 (got {TopK}; 0 disables it)") { Parameter = nameof(TopK) };
+        if (!(TopP > 0 && TopP <= 1)) throw new GptBertException($"TopP must be in (0, 1] (got {TopP})") { Parameter = nameof(TopP) };
+        if (!(RepetitionPenalty > 0)) throw new GptBertException($"RepetitionPenalty must be > 0 (got {RepetitionPenalty}; 1 disables it)") { Parameter = nameof(RepetitionPenalty) };
+        if (Stop.Any(s => s.Length == 0)) throw new GptBertException("Stop has an empty string; remove it") { Parameter = nameof(Stop) };
     }
-
-    static GptBertException Bad(string parameter, string message) => new(message) { Parameter = parameter };
 }
 
 /// <summary>One step of streamed output: the new token and the text it completes (may be empty mid-character or while a stop string may be starting).</summary>
@@ -109,14 +107,14 @@ public sealed class Generator(ModelHandle handle) : ITextGenerator
         var tok = handle.Tokenizer;
         var ids = tok.Encode(prompt, addSpecialTokens: false).Ids.ToList();
         if (ids.Count == 0 && (BosOf(handle) ?? tok.BosId) is int bos) ids.Add(bos); // unconditional generation starts from <|endoftext|>
-        if (ids.Count == 0) throw new GptBertException("the prompt is empty; give a prompt text") { Parameter = "Prompt" };
+        if (ids.Count == 0) throw new GptBertException("the prompt is empty; give Prompt TEXT") { Parameter = "Prompt" };
         int ctx = handle.Config.MaxPositions;
         int maxNew = Math.Min(options.MaxNewTokens, ctx - 1);
         if (ids.Count + maxNew > ctx)
         {
             int keep = ctx - maxNew;
             if (options.Overflow == Overflow.Refuse)
-                throw new GptBertException($"prompt ({ids.Count} tokens) + new tokens ({maxNew}) exceed the {ctx}-token context; shorten the prompt or allow truncation (Overflow)") { Parameter = "Overflow" };
+                throw new GptBertException($"prompt ({ids.Count} tokens) + MaxNewTokens ({maxNew}) exceeds the {ctx}-token context; shorten the prompt or drop Overflow.Refuse to truncate it") { Parameter = "MaxNewTokens", RelatedParameters = ["Overflow.Refuse"] };
             warn?.Invoke($"warning: prompt truncated to its last {keep} tokens to fit the {ctx}-token context");
             ids = ids.Skip(ids.Count - keep).ToList();
         }

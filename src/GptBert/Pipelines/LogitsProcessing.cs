@@ -127,7 +127,8 @@ public static class LogitsProcessing
         {
             if (count == 0) { index = -1; return false; }
             index = heap[0];
-            heap[0] = heap[--count];
+            count -= 1;
+            heap[0] = heap[count];
             Down(0);
             return true;
         }

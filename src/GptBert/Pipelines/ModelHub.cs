@@ -90,15 +90,17 @@ public static class ModelHub
 
     /// <summary>The error for a model directory without tokenizer files; the example follows the family when known.</summary>
     public static GptBertException NoTokenizer(string source, ModelConfig? config = null) => new(
-        $"{source} has no tokenizer files (vocab.txt, vocab.json + merges.txt, or tokenizer.json); pass --tokenizer NAME|DIR" +
-        (config is null ? "" : $" (e.g. --tokenizer {(config is Gpt2Config ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased)})"));
+        $"{source} has no tokenizer files (vocab.txt, vocab.json + merges.txt, or tokenizer.json); pass Tokenizer NAME|DIR" +
+        (config is null ? "" : $" (e.g. Tokenizer {(config is Gpt2Config ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased)})"))
+    { RelatedParameters = ["Tokenizer"] };
 
     /// <summary>Ids past the embedding table would fail deep inside the model, so a larger tokenizer is refused up front.</summary>
     public static void CheckTokenizerFits(ITextTokenizer tok, ModelConfig config, string source)
     {
         if (tok.VocabSize > config.VocabSize)
             throw new GptBertException(
-                $"the tokenizer has {tok.VocabSize} tokens but {source} has vocab_size {config.VocabSize}; pass a matching --tokenizer (the one {source} was trained with)");
+                $"the tokenizer has {tok.VocabSize} tokens but {source} has vocab_size {config.VocabSize}; pass a matching Tokenizer (the one {source} was trained with)")
+            { Parameter = "Tokenizer" };
     }
 
     static int? ReadMaxSeqLength(string dir)

@@ -43,8 +43,8 @@ public sealed class ProgressReporter
     public TimeSpan? Eta { get; private set; }
 
     /// <param name="budget">Step, token and wall-time limits (any may be absent).</param>
-    /// <param name="writer">Where to write; default standard error.</param>
-    /// <param name="interactive">Redraw one line in place; default: when writing to standard error (null or <see cref="Console.Error"/>) and it is a terminal.</param>
+    /// <param name="writer">Where to write; null writes nothing (the library never writes to the console by itself: a host passes its stream).</param>
+    /// <param name="interactive">Redraw one line in place; default: when writing to <see cref="Console.Error"/> and it is a terminal.</param>
     /// <param name="clock">Monotonic time since any fixed origin; default a stopwatch.</param>
     /// <param name="lineInterval">Non-interactive: least time between two lines (default 10 s).</param>
     /// <param name="startStep">Step count at the start of this session (resume).</param>
@@ -53,8 +53,8 @@ public sealed class ProgressReporter
         Func<TimeSpan>? clock = null, TimeSpan? lineInterval = null, long startStep = 0, long startTokens = 0)
     {
         Budget = budget ?? new ProgressBudget();
-        _writer = writer ?? Console.Error;
-        bool toStderr = writer is null || ReferenceEquals(writer, Console.Error);
+        _writer = writer ?? TextWriter.Null;
+        bool toStderr = ReferenceEquals(writer, Console.Error);
         Interactive = interactive ?? (toStderr && !Console.IsErrorRedirected);
         if (clock is null)
         {

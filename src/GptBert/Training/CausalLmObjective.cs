@@ -21,9 +21,9 @@ public sealed class CausalLmObjective : ITrainingObjective
     public CausalLmObjective(GPT2LMHeadModel model, TokenStream train, TokenStream? validation, int blockSize, long seed, Device device)
     {
         if (blockSize > model.transformer.Cfg.NPositions)
-            throw new GptBertException($"--max-length {blockSize} exceeds the model's {model.transformer.Cfg.NPositions} positions");
+            throw new GptBertException($"MaxLength {blockSize} exceeds the model's {model.transformer.Cfg.NPositions} positions") { Parameter = "MaxLength" };
         if (train.Length < blockSize + 1)
-            throw new GptBertException($"the training corpus has {train.Length} tokens, fewer than one block of {blockSize + 1}; add text or lower --max-length");
+            throw new GptBertException($"the training corpus has {train.Length} tokens, fewer than one block of {blockSize + 1}; add text or lower MaxLength") { RelatedParameters = ["MaxLength"] };
         this.model = model; this.train = train; this.validation = validation; this.blockSize = blockSize; this.device = device;
         order = new EpochOrder(ExamplesPerEpoch, seed);
     }

@@ -1,4 +1,5 @@
 using GptBert.Models;
+using GptBert.Pipelines;
 using GptBert.Tokenizers;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public sealed class ClassificationObjective : ITrainingObjective
             throw new GptBertException($"classification needs BertForSequenceClassification or GPT2ForSequenceClassification, not {model.Architecture}");
         if (train.Count == 0) throw new GptBertException("no training examples");
         if (maxLength > model.Config.MaxPositions)
-            throw new GptBertException($"--max-length {maxLength} exceeds the model's {model.Config.MaxPositions} positions");
+            throw new GptBertException($"MaxLength {maxLength} exceeds the model's {model.Config.MaxPositions} positions") { Parameter = "MaxLength" };
         this.model = model; this.tokenizer = tokenizer; this.validation = validation; this.device = device; this.maxLength = maxLength;
         trainExamples = train;
         Labels = labels;
@@ -81,16 +82,12 @@ public sealed class ClassificationObjective : ITrainingObjective
 
     TrainBatch Collate(IReadOnlyList<TokenizedText> encs, long[] labels)
     {
-        var (ids, mask, types, real) = Pipelines.Batching.ToTensors(encs, tokenizer.PadId ?? tokenizer.EosId ?? 0, device);
+        var (ids, mask, types, real) = Batching.ToTensors(encs, tokenizer.PadId ?? tokenizer.EosId ?? 0, device);
         return new TrainBatch { InputIds = ids, AttentionMask = mask, TokenTypeIds = types, Labels = tensor(labels, device: device), Tokens = real };
     }
 
-    public Tensor Logits(TrainBatch batch) => model switch
-    {
-        BertForSequenceClassification m => m.Forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds),
-        GPT2ForSequenceClassification m => m.Forward(batch.InputIds, batch.AttentionMask),
-        _ => throw new InvalidOperationException(),
-    };
+    /// <summary>(B, num_labels) logits: the forward <see cref="Classifier"/> runs at inference.</summary>
+    public Tensor Logits(TrainBatch batch) => Classifier.Logits(model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds);
 
     public Tensor Loss(TrainBatch batch)
     {
@@ -117,13 +114,11 @@ public sealed class ClassificationObjective : ITrainingObjective
                 int n = Math.Min(EvalBatchSize, encodings.Count - start);
                 var chunk = Enumerable.Range(start, n).Select(i => encodings[i]).ToList();
                 using var batch = Collate(chunk, new long[n]); // labels are not needed to predict
-                var p = Logits(batch).softmax(-1).cpu();
-                int K = (int)p.shape[1];
-                var data = p.data<float>().ToArray();
+                var p = Classifier.Probabilities(Logits(batch));
                 for (int j = 0; j < chunk.Count; j++)
                 {
-                    probs[start + j] = data.AsSpan(j * K, K).ToArray();
-                    predicted[start + j] = Array.IndexOf(probs[start + j], probs[start + j].Max());
+                    probs[start + j] = p[j];
+                    predicted[start + j] = Classifier.Predicted(p[j]);
                 }
             }
         model.train(wasTraining);

@@ -106,8 +106,10 @@ public sealed class MaskedLmObjective : ITrainingObjective
         this.model = model; this.train = train; this.validation = validation; this.maxLength = maxLength; this.device = device; this.seed = seed;
         cls = tokenizer.ClsId ?? throw new GptBertException("the tokenizer has no [CLS] token");
         sep = tokenizer.SepId ?? throw new GptBertException("the tokenizer has no [SEP] token");
-        if (maxLength > model.Config.MaxPositions) throw new GptBertException($"--max-length {maxLength} exceeds the model's {model.Config.MaxPositions} positions");
-        if (train.Length < Body) throw new GptBertException($"the training corpus has {train.Length} tokens, fewer than one block of {Body}; add text or lower --max-length");
+        if (maxLength > model.Config.MaxPositions)
+            throw new GptBertException($"MaxLength {maxLength} exceeds the model's {model.Config.MaxPositions} positions") { Parameter = "MaxLength" };
+        if (train.Length < Body)
+            throw new GptBertException($"the training corpus has {train.Length} tokens, fewer than one block of {Body}; add text or lower MaxLength") { RelatedParameters = ["MaxLength"] };
         masking = MlmMasking.For(tokenizer, wholeWordMasking);
         order = new EpochOrder(ExamplesPerEpoch, seed);
     }

@@ -21,7 +21,7 @@ public sealed class TextAugmentation(IReadOnlyList<string> vocabularyWords)
             if (t.Length >= 3 && t.All(char.IsLetter)) words.Add(t);
             if (words.Count == 50_000) break;
         }
-        if (words.Count == 0) throw new GptBertException("--augment needs a vocabulary with whole words; this tokenizer has none");
+        if (words.Count == 0) throw new GptBertException("Augment needs a vocabulary with whole words; this tokenizer has none") { Parameter = "Augment" };
         return new TextAugmentation(words);
     }
 

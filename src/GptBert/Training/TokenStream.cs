@@ -66,7 +66,7 @@ public sealed class TokenStream : IDisposable
     /// <summary>Writes tokens [start, start + count) of <paramref name="source"/> to <paramref name="path"/> and maps it.</summary>
     public static TokenStream Slice(string path, TokenStream source, long start, long count)
     {
-        if (count <= 0) throw new GptBertException("the corpus is too small to hold out validation tokens; add text or pass --validation FILE");
+        if (count <= 0) throw new GptBertException("the corpus is too small to hold out validation tokens; add text or pass Validation FILE") { RelatedParameters = ["Validation"] };
         AtomicFile.Write(path, stream =>
         {
             using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);

@@ -54,7 +54,8 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         {
             state = LoadCheckpoint(ckpt, model, optimizer);
             if (state.Seed != opts.Seed)
-                throw new GptBertException($"--resume: {ckpt} was trained with --seed {state.Seed}, not {opts.Seed}; pass the same seed to continue it");
+                throw new GptBertException($"Resume: {ckpt} was trained with Seed {state.Seed}, not {opts.Seed}; pass the same seed to continue it")
+                { Parameter = "Seed", RelatedParameters = ["Resume"] };
             if (scaler is not null && state.LossScale is double ls) scaler.Restore(ls, state.LossScaleCleanSteps);
             Emit(new TrainingEvent("resume", state.Step, state.Tokens, state.ElapsedSeconds, Message: $"resumed from {ckpt}"));
         }
@@ -100,7 +101,8 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
                 (scaler?.ScaleLoss(loss) ?? loss).backward();
                 float l = loss.item<float>();
                 if (float.IsNaN(l) || float.IsInfinity(l))
-                    throw new GptBertException($"training diverged at step {step + 1} (loss is {l}); lower --lr or raise --warmup, then --resume from the last checkpoint");
+                    throw new GptBertException($"training diverged at step {step + 1} (loss is {l}); lower LearningRate or raise WarmupFraction, then Resume from the last checkpoint")
+                    { RelatedParameters = ["LearningRate", "WarmupFraction", "Resume"] };
                 stepLoss += l;
                 tokens += batch.Tokens; windowTokens += batch.Tokens;
             }
@@ -227,7 +229,8 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         {
             try { if (Directory.Exists(tmp)) Directory.Delete(tmp, true); } catch { /* best effort */ }
             if (e is GptBertException) throw;
-            throw new GptBertException($"cannot write checkpoint {dir}: {e.Message.TrimEnd('.')}; free disk space or fix permissions, then --resume (earlier checkpoints are intact)", e);
+            throw new GptBertException($"cannot write checkpoint {dir}: {e.Message.TrimEnd('.')}; free disk space or fix permissions, then Resume (earlier checkpoints are intact)", e)
+            { RelatedParameters = ["Resume"] };
         }
     }
 

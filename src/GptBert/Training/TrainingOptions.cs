@@ -41,20 +41,20 @@ public sealed record TrainingOptions
 
     public void Validate()
     {
-        static void Check(bool ok, string message) { if (!ok) throw new GptBertException(message); }
-        Check(BatchSize >= 1, $"--batch-size must be at least 1 (got {BatchSize})");
-        Check(GradientAccumulation >= 1, $"--grad-accum must be at least 1 (got {GradientAccumulation})");
-        Check(LearningRate > 0 && LearningRate < 1, $"--lr must be in (0, 1) (got {LearningRate})");
-        Check(WeightDecay >= 0, $"--weight-decay must be ≥ 0 (got {WeightDecay})");
-        Check(WarmupFraction is >= 0 and < 1, $"--warmup must be a fraction in [0, 1) (got {WarmupFraction})");
-        Check(ClipNorm >= 0, $"--clip-norm must be ≥ 0 (got {ClipNorm})");
-        Check(MaxSteps is null or > 0, $"--max-steps must be positive (got {MaxSteps})");
-        Check(MaxTokens is null or > 0, $"--max-tokens must be positive (got {MaxTokens})");
-        Check(MaxTime is null || MaxTime > TimeSpan.Zero, $"--max-time must be positive (got {MaxTime})");
-        Check(Epochs is null or > 0, $"--epochs must be positive (got {Epochs})");
-        Check(MaxSteps is not null || MaxTokens is not null || MaxTime is not null || Epochs is not null,
-            "no training budget: give --max-steps, --max-tokens, --max-time or --epochs");
-        Check(Precision is "fp32" or "bf16" or "fp16", $"--precision must be fp32, bf16 or fp16 (got {Precision})");
+        if (BatchSize < 1) throw new GptBertException($"BatchSize must be at least 1 (got {BatchSize})") { Parameter = "BatchSize" };
+        if (GradientAccumulation < 1) throw new GptBertException($"GradientAccumulation must be at least 1 (got {GradientAccumulation})") { Parameter = "GradientAccumulation" };
+        if (!(LearningRate > 0 && LearningRate < 1)) throw new GptBertException($"LearningRate must be in (0, 1) (got {LearningRate})") { Parameter = "LearningRate" };
+        if (!(WeightDecay >= 0)) throw new GptBertException($"WeightDecay must be ≥ 0 (got {WeightDecay})") { Parameter = "WeightDecay" };
+        if (WarmupFraction is not (>= 0 and < 1)) throw new GptBertException($"WarmupFraction must be a fraction in [0, 1) (got {WarmupFraction})") { Parameter = "WarmupFraction" };
+        if (!(ClipNorm >= 0)) throw new GptBertException($"ClipNorm must be ≥ 0 (got {ClipNorm})") { Parameter = "ClipNorm" };
+        if (MaxSteps is <= 0) throw new GptBertException($"MaxSteps must be positive (got {MaxSteps})") { Parameter = "MaxSteps" };
+        if (MaxTokens is <= 0) throw new GptBertException($"MaxTokens must be positive (got {MaxTokens})") { Parameter = "MaxTokens" };
+        if (MaxTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"MaxTime must be positive (got {MaxTime})") { Parameter = "MaxTime" };
+        if (Epochs is not (null or > 0)) throw new GptBertException($"Epochs must be positive (got {Epochs})") { Parameter = "Epochs" };
+        if (MaxSteps is null && MaxTokens is null && MaxTime is null && Epochs is null)
+            throw new GptBertException("no training budget: give MaxSteps, MaxTokens, MaxTime or Epochs")
+            { RelatedParameters = [nameof(MaxSteps), nameof(MaxTokens), nameof(MaxTime), nameof(Epochs)] };
+        if (Precision is not ("fp32" or "bf16" or "fp16")) throw new GptBertException($"Precision must be fp32, bf16 or fp16 (got {Precision})") { Parameter = "Precision" };
     }
 
     /// <summary>Turns --epochs into a step budget once the data size is known (max steps, when given, wins).</summary>

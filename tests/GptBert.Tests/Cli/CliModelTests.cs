@@ -33,6 +33,21 @@ public class CliGenerateTests
     }
 
     [Fact]
+    public void BatchedPromptsGiveWhatOneAtATimeGives()
+    {
+        var input = string.Join("\n", new[] { "Hello world", "Call me Ishmael.", "It was", "The quick brown fox jumps over", "A" }
+            .Select(t => JsonSerializer.Serialize(new { text = t }))) + "\n";
+        foreach (var mode in new[] { new[] { "--greedy" }, ["--seed", "3", "--top-k", "0"] })
+        {
+            var one = Run(input, Args([.. mode, "--max-new-tokens", "7", "--jsonl", "--batch-size", "1"]));
+            var batched = Run(input, Args([.. mode, "--max-new-tokens", "7", "--jsonl", "--batch-size", "3"]));
+            Assert.True(batched.ExitCode == 0, batched.ToString());
+            Assert.Equal(5, batched.JsonLines.Count());
+            Assert.Equal(one.Stdout, batched.Stdout); // same lines, same order
+        }
+    }
+
+    [Fact]
     public void SeededSamplingIsRepeatable()
     {
         string[] args = Args("--prompt", "The", "--max-new-tokens", "6", "--seed", "7", "--top-k", "0", "--jsonl");

@@ -1,6 +1,7 @@
 using GptBert.Compare;
 using GptBert.Data;
 using GptBert.Pipelines;
+using GptBert.Training;
 
 namespace GptBert.Tests.Compare;
 
@@ -99,7 +100,9 @@ public class ComparisonRunnerTests
         Assert.Contains("not both", e.Message);                                           // contradictory budgets
         messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { FromScratch = false, Gpt = ModelHub.MiniLm }));
-        Assert.Contains("--bert", e.Message);                                             // wrong family for the role
+        Assert.Contains("pass it as Bert instead", e.Message);                            // wrong family for the role
+        Assert.Equal("Gpt", e.Parameter);
+        Assert.Equal(["Bert"], e.RelatedParameters);
         messages.Add(e.Message);
         Assert.All(messages, m => Assert.DoesNotContain('\n', m));
     }
@@ -149,7 +152,7 @@ public class SearchComparisonTests
         {
             Task = CompareTask.Search, Train = train, Test = test, WorkDirectory = Path.Combine(dir, "work"), Bert = GptBert.Pipelines.ModelHub.MiniLm,
             FromScratch = true, ScratchParameters = 300_000, ScratchVocabSize = 400, BudgetSteps = 10, Seeds = 1, MaxLength = 64, LatencySamples = 3,
-        }, new GptBert.Pipelines.RunReporting(Progress: TextWriter.Null));
+        }, new RunReporting(Progress: TextWriter.Null));
         var minilm = report.Candidates.Single(c => c.Family == "bert");
         Assert.True(minilm.Quality["recall@1"].Mean >= 0.9, $"MiniLM recall@1 {minilm.Quality["recall@1"].Mean:F3}");
         Assert.True(minilm.Quality["mrr"].Mean >= minilm.Quality["recall@1"].Mean);

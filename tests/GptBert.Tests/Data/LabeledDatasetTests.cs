@@ -91,17 +91,20 @@ public class LabeledDatasetTests
     }
 
     [Fact]
-    public void MissingColumnNamesTheColumnsAndTheFlag()
+    public void MissingColumnNamesTheColumnsAndTheSetting()
     {
         using var d = new DataDir();
-        Assert.Equal("train.csv: no column 'label' (columns: a, b, c); pass --label-column NAME",
+        Assert.Equal("train.csv: no column 'label' (columns: a, b, c); pass LabelColumn NAME",
             Message(() => LoadText(d, "train.csv", "a,b,c\n1,2,3\n", new LabeledFormatOptions { TextColumn = "a" })));
-        Assert.Equal("train.csv: no column 'text' (columns: a, b, c); pass --text-column NAME",
+        Assert.Equal("train.csv: no column 'text' (columns: a, b, c); pass TextColumn NAME",
             Message(() => LoadText(d, "train.csv", "a,b,c\n1,2,3\n")));
-        Assert.Equal("train.tsv: no column 'premise' (columns: text, label); pass --pair-column NAME",
+        Assert.Equal("train.tsv: no column 'premise' (columns: text, label); pass PairColumn NAME",
             Message(() => LoadText(d, "train.tsv", "text\tlabel\nx\ty\n", new LabeledFormatOptions { PairColumn = "premise" })));
-        Assert.Equal("train.jsonl line 2: no field 'label' (fields: text, lbl); pass --label-column NAME",
-            Message(() => LoadText(d, "train.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"lbl\": \"y\"}\n")));
+        var e = Assert.Throws<GptBertException>(() => LoadText(d, "train.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"lbl\": \"y\"}\n"));
+        Assert.Equal("train.jsonl line 2: no field 'label' (fields: text, lbl); pass LabelColumn NAME", e.Message);
+        Assert.Equal("LabelColumn", e.Parameter);
+        // The command line says it with its flag.
+        Assert.Equal("train.jsonl line 2: no field 'label' (fields: text, lbl); pass --label-column NAME", GptBert.Cli.CliErrors.Message(e));
         Assert.Contains("column 'text' appears twice", Message(() => LoadText(d, "dup.csv", "text,label,text\n")));
     }
 

@@ -106,8 +106,11 @@ public class MixedPrecisionTests
         else
         {
             var e = Assert.Throws<GptBertException>(() => MixedPrecision.Resolve(precision, CPU));
-            Assert.Contains($"--precision {precision}", e.Message);
-            Assert.Contains("--precision fp32", e.Message);
+            Assert.Equal("Precision", e.Parameter);
+            Assert.Contains($"Precision {precision}", e.Message);
+            Assert.Contains("Precision fp32", e.Message);
+            Assert.Contains($"--precision {precision}", GptBert.Cli.CliErrors.Message(e)); // as the CLI prints it
+            Assert.Contains("--precision fp32", GptBert.Cli.CliErrors.Message(e));
             Assert.DoesNotContain("\n", e.Message);
         }
     }

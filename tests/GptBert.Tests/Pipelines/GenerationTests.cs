@@ -190,7 +190,7 @@ public class GenerationTests
         using var h = Tiny(positions: 16);
         var gen = new Generator(h);
         var e = Assert.Throws<GptBertException>(() => gen.Generate("1 2 3 4 5 6 7 8 9 10", Greedy with { Overflow = Overflow.Refuse }));
-        Assert.Equal("Overflow", e.Parameter);
+        Assert.Equal("MaxNewTokens", e.Parameter);
         var bad = Assert.Throws<GptBertException>(() => new GenerationOptions { TopP = 0 }.Validate());
         Assert.Equal("TopP", bad.Parameter);
         Assert.StartsWith("TopP", bad.Message);

@@ -40,7 +40,8 @@ public class PretrainInitFromTests
         Assert.DoesNotContain('\n', ex.Message);
         Assert.Contains("50257", ex.Message);
         Assert.Contains("100", ex.Message);
-        Assert.Contains("--tokenizer", ex.Message);
+        Assert.Contains("pass a matching Tokenizer", ex.Message);
+        Assert.Equal("Tokenizer", ex.Parameter);
         Assert.False(File.Exists(Path.Combine(spec.Output, "tokens-train.bin")));
     }
 
@@ -51,7 +52,8 @@ public class PretrainInitFromTests
         var dir = TestUtil.TempDir("init-no-tokenizer-run");
         var ex = Assert.Throws<GptBertException>(() => TrainingRuns.Pretrain(Spec("gpt", model, dir), new RunReporting(Progress: TextWriter.Null)));
         Assert.Contains("no tokenizer files", ex.Message);
-        Assert.Contains("--tokenizer gpt2", ex.Message);
+        Assert.Contains("pass Tokenizer NAME|DIR (e.g. Tokenizer gpt2)", ex.Message);
+        Assert.Contains("pass --tokenizer NAME|DIR (e.g. --tokenizer gpt2)", GptBert.Cli.CliErrors.Message(ex));
 
         var result = TrainingRuns.Pretrain(Spec("gpt", model, dir, tokenizer: "gpt2"), new RunReporting(Progress: TextWriter.Null));
         Assert.Equal(1, result.Steps);

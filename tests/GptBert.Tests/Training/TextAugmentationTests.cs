@@ -21,6 +21,8 @@ public class TextAugmentationTests
     public void VocabularyWithoutWholeWordsIsRefused()
     {
         var tok = new WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "##ing", "a"]);
-        Assert.Contains("--augment", Assert.Throws<GptBertException>(() => TextAugmentation.For(tok)).Message);
+        var e = Assert.Throws<GptBertException>(() => TextAugmentation.For(tok));
+        Assert.StartsWith("Augment needs a vocabulary with whole words", e.Message);
+        Assert.Equal("Augment", e.Parameter);
     }
 }

@@ -44,7 +44,7 @@ public sealed class BpeTrainer
         foreach (var s in specials) TrainerCommon.AddToken(idToToken, tokenToId, s);
         foreach (char c in ByteLevel.ByteToChar.Order()) TrainerCommon.AddToken(idToToken, tokenToId, c.ToString());
         if (Options.VocabSize < idToToken.Count)
-            throw new GptBertException($"--vocab-size {Options.VocabSize} is too small: the byte alphabet (256) and special tokens ({specials.Count}) alone need {idToToken.Count}; use at least {idToToken.Count} (thousands are typical)");
+            throw new GptBertException($"VocabSize {Options.VocabSize} is too small: the byte alphabet (256) and special tokens ({specials.Count}) alone need {idToToken.Count}; use at least {idToToken.Count} (thousands are typical)") { Parameter = "VocabSize" };
         var byteIds = new int[256];
         for (int b = 0; b < 256; b++) byteIds[b] = tokenToId[ByteLevel.ByteToChar[b].ToString()];
 

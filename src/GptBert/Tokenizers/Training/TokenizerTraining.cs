@@ -45,7 +45,7 @@ public static class TokenizerTraining
                 if (o.SpecialTokens is not null) wp = wp with { SpecialTokens = o.SpecialTokens };
                 return new WordPieceTrainer(wp).Train(texts);
             default:
-                throw new GptBertException($"unknown tokenizer kind '{kind}'; use --kind bpe (GPT-2 byte-level BPE) or --kind wordpiece (BERT)");
+                throw new GptBertException($"unknown tokenizer kind '{kind}'; use Kind bpe (GPT-2 byte-level BPE) or Kind wordpiece (BERT)") { Parameter = "Kind" };
         }
     }
 
@@ -100,7 +100,7 @@ public static class TokenizerTraining
     static void CheckOutput(string kind, string outputDirectory)
     {
         if (string.IsNullOrWhiteSpace(outputDirectory))
-            throw new GptBertException("no output directory given for the tokenizer; pass --output DIR");
+            throw new GptBertException("no output directory given for the tokenizer; pass Output DIR") { Parameter = "Output" };
         if (File.Exists(outputDirectory))
             throw new GptBertException($"output '{outputDirectory}' is a file; give a directory for the tokenizer files");
         if (!Directory.Exists(outputDirectory)) return;

@@ -55,7 +55,7 @@ public sealed class WordPieceTrainer
         if (o.LimitAlphabet is < 1)
             throw new GptBertException($"alphabet limit {o.LimitAlphabet} must be at least 1; leave it unset to keep every character");
         if (o.VocabSize < specials.Count + 1)
-            throw new GptBertException($"--vocab-size {o.VocabSize} is too small: the {specials.Count} special tokens and the alphabet alone need more; use at least a few hundred (thousands are typical)");
+            throw new GptBertException($"VocabSize {o.VocabSize} is too small: the {specials.Count} special tokens and the alphabet alone need more; use at least a few hundred (thousands are typical)") { Parameter = "VocabSize" };
 
         var splitter = new BertWordSplitter(o.LowerCase, o.StripAccents ?? o.LowerCase);
         var wordCounts = TrainerCommon.CountWords(texts, specials, o.ShowProgress, splitter.Split);
@@ -94,7 +94,7 @@ public sealed class WordPieceTrainer
         }
         foreach (int cp in continuing) TrainerCommon.AddToken(idToToken, tokenToId, prefix + char.ConvertFromUtf32(cp));
         if (o.VocabSize < idToToken.Count)
-            throw new GptBertException($"--vocab-size {o.VocabSize} is too small: the special tokens ({specials.Count}) and this corpus's alphabet ({kept.Count} characters + {continuing.Count} {prefix}-continuations) alone need {idToToken.Count}; use at least {idToToken.Count} (thousands are typical)");
+            throw new GptBertException($"VocabSize {o.VocabSize} is too small: the special tokens ({specials.Count}) and this corpus's alphabet ({kept.Count} characters + {continuing.Count} {prefix}-continuations) alone need {idToToken.Count}; use at least {idToToken.Count} (thousands are typical)") { Parameter = "VocabSize" };
 
         var words = new List<(int[], long)>(wordCounts.Count);
         var syms = new List<int>(32);

@@ -224,7 +224,8 @@ public class BpeTrainerTests(ITestOutputHelper output)
     {
         var e = Assert.Throws<GptBertException>(() => Train(["hello"], vocabSize: 100));
         var msg = OneLine(e);
-        Assert.Contains("--vocab-size 100 is too small", msg);
+        Assert.Contains("VocabSize 100 is too small", msg);
+        Assert.Equal("VocabSize", e.Parameter);
         Assert.Contains("257", msg);
         var two = OneLine(Assert.Throws<GptBertException>(() => Train(["hello"], vocabSize: 257, specials: ["<|endoftext|>", "<pad>"])));
         Assert.Contains("use at least 258", two);

@@ -40,7 +40,7 @@ public class TokenizerTrainingTests
 
         var msg = OneLine(Assert.Throws<GptBertException>(() => TokenizerTraining.Train("unigram", Corpus)));
         Assert.Contains("'unigram'", msg);
-        Assert.Contains("--kind bpe", msg);
+        Assert.Contains("Kind bpe", msg);
     }
 
     [Fact]
@@ -95,8 +95,8 @@ public class TokenizerTrainingTests
     {
         var msg = OneLine(Assert.Throws<GptBertException>(() =>
             TokenizerTraining.Train("bpe", Untouchable(), new TokenizerTrainingOptions { VocabSize = 100 })));
-        Assert.Equal("--vocab-size 100 is too small: the byte alphabet (256) and special tokens (1) alone need 257; use at least 257 (thousands are typical)", msg);
-        Assert.Contains("--vocab-size 4 is too small", OneLine(Assert.Throws<GptBertException>(() =>
+        Assert.Equal("VocabSize 100 is too small: the byte alphabet (256) and special tokens (1) alone need 257; use at least 257 (thousands are typical)", msg);
+        Assert.Contains("VocabSize 4 is too small", OneLine(Assert.Throws<GptBertException>(() =>
             TokenizerTraining.Train("wordpiece", Untouchable(), new TokenizerTrainingOptions { VocabSize = 4 }))));
         Assert.Contains("empty", OneLine(Assert.Throws<GptBertException>(() => TokenizerTraining.Train("bpe", []))));
         Assert.Contains("empty", OneLine(Assert.Throws<GptBertException>(() => TokenizerTraining.Train("wordpiece", ["", " "]))));

@@ -195,10 +195,10 @@ public class WordPieceTrainerTests(ITestOutputHelper output)
     {
         var small = OneLine(Assert.Throws<GptBertException>(() => Train(["abc abd"], vocabSize: 10)));
         // specials 5 + alphabet a b c d + continuations ##b ##c ##d = 12
-        Assert.Contains("--vocab-size 10 is too small", small);
+        Assert.Contains("VocabSize 10 is too small", small);
         Assert.Contains("use at least 12", small);
         Assert.Equal(12, Train(["abc abd"], vocabSize: 12).VocabSize);
-        Assert.Contains("--vocab-size 3", OneLine(Assert.Throws<GptBertException>(() => Train(["abc"], vocabSize: 3))));
+        Assert.Contains("VocabSize 3", OneLine(Assert.Throws<GptBertException>(() => Train(["abc"], vocabSize: 3))));
         Assert.Contains("empty", OneLine(Assert.Throws<GptBertException>(() => Train([]))));
         Assert.Contains("empty", OneLine(Assert.Throws<GptBertException>(() => Train(["   ", "\t\n", "\u200b"]))));
         Assert.Contains("[UNK]", OneLine(Assert.Throws<GptBertException>(() => Train(["abc"], specials: ["[PAD]", "[CLS]", "[SEP]"]))));

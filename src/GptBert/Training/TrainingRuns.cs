@@ -2,13 +2,13 @@ using System.Text.Json;
 using GptBert.Data;
 using GptBert.Engine;
 using GptBert.Models;
+using GptBert.Pipelines;
 using GptBert.Reporting;
 using GptBert.Tokenizers;
-using GptBert.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GptBert.Pipelines;
+namespace GptBert.Training;
 
 /// <summary>Model size for training from scratch; the same numbers build a GPT or a BERT.</summary>
 public sealed record ModelShape(int Layers = 4, int Hidden = 256, int Heads = 4, int MaxLength = 128, double Dropout = 0.1)
@@ -17,7 +17,7 @@ public sealed record ModelShape(int Layers = 4, int Hidden = 256, int Heads = 4,
     {
         "gpt" => new Gpt2Config { VocabSize = vocabSize, NLayer = Layers, NEmbd = Hidden, NHead = Heads, NPositions = Math.Max(MaxLength, 128), ResidPdrop = Dropout, EmbdPdrop = Dropout, AttnPdrop = Dropout },
         "bert" => new BertConfig { VocabSize = vocabSize, NumHiddenLayers = Layers, HiddenSize = Hidden, NumAttentionHeads = Heads, IntermediateSize = 4 * Hidden, MaxPositionEmbeddings = Math.Max(MaxLength, 128), HiddenDropoutProb = Dropout, AttentionProbsDropoutProb = Dropout },
-        _ => throw new GptBertException($"--arch must be gpt or bert (got '{arch}')"),
+        _ => throw new GptBertException($"Arch must be gpt or bert (got '{arch}')") { Parameter = "Arch" },
     };
 
     /// <summary>
@@ -35,13 +35,16 @@ public sealed record ModelShape(int Layers = 4, int Hidden = 256, int Heads = 4,
 
     public void Validate()
     {
-        if (Layers < 1 || Hidden < 1 || Heads < 1) throw new GptBertException("--layers, --hidden and --heads must be positive");
-        if (Hidden % Heads != 0) throw new GptBertException($"--hidden {Hidden} must be divisible by --heads {Heads}");
-        if (MaxLength < 8) throw new GptBertException($"--max-length must be at least 8 (got {MaxLength})");
+        const string positive = "Layers, Hidden and Heads must be positive";
+        if (Layers < 1) throw new GptBertException(positive) { Parameter = "Layers", RelatedParameters = ["Hidden", "Heads"] };
+        if (Hidden < 1) throw new GptBertException(positive) { Parameter = "Hidden", RelatedParameters = ["Layers", "Heads"] };
+        if (Heads < 1) throw new GptBertException(positive) { Parameter = "Heads", RelatedParameters = ["Layers", "Hidden"] };
+        if (Hidden % Heads != 0) throw new GptBertException($"Hidden {Hidden} must be divisible by Heads {Heads}") { Parameter = "Hidden", RelatedParameters = ["Heads"] };
+        if (MaxLength < 8) throw new GptBertException($"MaxLength must be at least 8 (got {MaxLength})") { Parameter = "MaxLength" };
     }
 }
 
-/// <summary>Where a run reports: progress on stderr, and its events for callers (the CLI, the comparison).</summary>
+/// <summary>Where a run reports: progress lines to <see cref="Progress"/> (none when null: the library writes nothing to the console by itself), and its events for callers (the CLI, the comparison).</summary>
 public sealed record RunReporting(TextWriter? Progress = null, bool? Interactive = null, Action<TrainingEvent>? OnEvent = null, Action<string>? Info = null);
 
 public sealed record PretrainSpec
@@ -145,7 +148,7 @@ public static class TrainingRuns
     static void RequireMaskToken(PretrainSpec spec, ITextTokenizer tok)
     {
         if (spec.Arch == "bert" && tok.MaskId is null)
-            throw new GptBertException("BERT pretraining needs a tokenizer with [MASK] (a WordPiece vocab); pass --tokenizer bert-base-uncased or a trained WordPiece directory");
+            throw new GptBertException("BERT pretraining needs a tokenizer with [MASK] (a WordPiece vocab); pass Tokenizer bert-base-uncased or a trained WordPiece directory") { Parameter = "Tokenizer" };
     }
 
     static (TokenStream Train, TokenStream? Validation) BuildStreams(PretrainSpec spec, TextCorpus corpus, ITextTokenizer tok, int? separator)
@@ -191,7 +194,7 @@ public static class TrainingRuns
         {
             var split = trainSet.Split(0.9, 0.1, 0.0, (int)spec.Training.Seed);
             (trainSet, validationSet) = (split.Train, split.Validation);
-            reporting?.Info?.Invoke($"no --validation: holding out {validationSet.Count} of the training examples (10%, stratified)");
+            reporting?.Info?.Invoke($"holding out {validationSet.Count} of the training examples for validation (10%, stratified)");
         }
         var labels = LabelSet.FromTraining(trainSet);
         labels.Validate(validationSet);
@@ -223,7 +226,8 @@ public static class TrainingRuns
     {
         if (spec.Model is null)
         {
-            var arch = spec.Arch ?? throw new GptBertException("give --model NAME|DIR to fine-tune, or --arch gpt|bert (with size flags) to train from scratch");
+            var arch = spec.Arch ?? throw new GptBertException("give Model (a built-in name or a directory) to fine-tune, or Arch (gpt or bert, sized by Shape) to train from scratch")
+                { RelatedParameters = ["Model", "Arch", "Shape"] };
             spec.Shape.Validate();
             var tok = TokenizerLoader.Load(spec.Tokenizer ?? (arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
             var config = spec.Shape.Config(arch, tok);
@@ -266,7 +270,7 @@ public static class TrainingRuns
         long? resumeStep = resume && Trainer.LatestCheckpoint(output) is { } ck ? Trainer.StepOf(ck) : null;
         using var log = RunLog.Open(Path.Combine(output, RunLog.FileName), resumeStep ?? (resume ? 0 : null));
         var progress = new ProgressReporter(new ProgressBudget(options.MaxSteps, options.MaxTokens, options.MaxTime),
-            reporting?.Progress ?? Console.Error, reporting?.Interactive, startStep: resumeStep ?? 0);
+            reporting?.Progress, reporting?.Interactive, startStep: resumeStep ?? 0);
         var trainer = new Trainer(objective, tok, options, output)
         {
             OnEvent = e =>

@@ -35,13 +35,13 @@ public static class SearchComparison
         {
             string dir = ModelHub.ResolveDirectory(spec.Bert);
             if (ModelConfig.Load(Path.Combine(dir, "config.json")) is not BertConfig)
-                throw new GptBertException($"--bert {spec.Bert} is a GPT-2 checkpoint; pass it as --gpt instead");
+                throw new GptBertException($"Bert {spec.Bert} is a GPT-2 checkpoint; pass it as Gpt instead") { Parameter = "Bert", RelatedParameters = ["Gpt"] };
             plans.Add((ModelHub.DisplayName(spec.Bert, "bert"), "bert", spec.Bert, _ => dir, Pooling.Mean, false));
         }
         if (spec.Gpt is not null)
         {
             if (ModelConfig.Load(Path.Combine(spec.Gpt, "config.json")) is not Gpt2Config)
-                throw new GptBertException($"--gpt {spec.Gpt} is a BERT checkpoint; pass it as --bert instead");
+                throw new GptBertException($"Gpt {spec.Gpt} is a BERT checkpoint; pass it as Bert instead") { Parameter = "Gpt", RelatedParameters = ["Bert"] };
             plans.Add((ModelHub.DisplayName(spec.Gpt, "gpt", "mean pooling"), "gpt", spec.Gpt, _ => spec.Gpt, Pooling.Mean, false));
         }
         if (spec.FromScratch)
@@ -68,7 +68,8 @@ public static class SearchComparison
                 return dir;
             }, Pooling.Mean, true));
         }
-        if (plans.Count == 0) throw new GptBertException("no candidates for --task search: give --bert NAME|DIR (e.g. minilm), --gpt DIR and/or --from-scratch");
+        if (plans.Count == 0)
+            throw new GptBertException("no candidates for Task search: give Bert NAME|DIR (e.g. minilm), Gpt DIR and/or FromScratch") { RelatedParameters = ["Task", "Bert", "Gpt", "FromScratch"] };
 
         var results = new List<CandidateResult>();
         foreach (var plan in plans)

@@ -1,6 +1,6 @@
 using System.Globalization;
 using GptBert.Models;
-using GptBert.Pipelines;
+using GptBert.Training;
 
 namespace GptBert.Compare;
 

@@ -36,7 +36,7 @@ static class GenerationComparison
         if (spec.Gpt is not null)
         {
             if (ModelConfig.Load(Path.Combine(spec.Gpt, "config.json")) is not Gpt2Config)
-                throw new GptBertException($"--gpt {spec.Gpt} is a BERT checkpoint; pass it as --bert instead");
+                throw new GptBertException($"Gpt {spec.Gpt} is a BERT checkpoint; pass it as Bert instead") { Parameter = "Gpt", RelatedParameters = ["Bert"] };
             gpts.Add((ModelHub.DisplayName(spec.Gpt, "gpt"), spec.Gpt, spec.Gpt, spec.Gpt, new ModelShape(MaxLength: spec.MaxLength)));
         }
         if (spec.FromScratch)

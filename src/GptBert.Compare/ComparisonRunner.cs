@@ -44,14 +44,18 @@ public sealed record CompareSpec
 
     public void Validate()
     {
-        if (Seeds < 1) throw new GptBertException($"--seeds must be at least 1 (got {Seeds})");
-        if (BudgetSteps is null && BudgetTime is null) throw new GptBertException("no training budget: give --budget-steps N or --budget-time D");
-        if (BudgetSteps is not null && BudgetTime is not null) throw new GptBertException("give one budget: --budget-steps or --budget-time, not both");
-        if (BudgetSteps is <= 0) throw new GptBertException($"--budget-steps must be positive (got {BudgetSteps})");
-        if (BudgetTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"--budget-time must be positive (got {t})");
-        if (!FromScratch && Gpt is null && Bert is null) throw new GptBertException("no candidates: give --gpt NAME|DIR, --bert NAME|DIR and/or --from-scratch");
-        if (FromScratch && ScratchParameters < 50_000) throw new GptBertException($"--params {ScratchParameters} is too small; use at least 50000");
-        if (MaxLength < 8) throw new GptBertException($"--max-length must be at least 8 (got {MaxLength})");
+        if (Seeds < 1) throw new GptBertException($"Seeds must be at least 1 (got {Seeds})") { Parameter = "Seeds" };
+        if (BudgetSteps is null && BudgetTime is null)
+            throw new GptBertException("no training budget: give BudgetSteps N or BudgetTime D") { RelatedParameters = ["BudgetSteps", "BudgetTime"] };
+        if (BudgetSteps is not null && BudgetTime is not null)
+            throw new GptBertException("give one budget: BudgetSteps or BudgetTime, not both") { Parameter = "BudgetSteps", RelatedParameters = ["BudgetTime"] };
+        if (BudgetSteps is <= 0) throw new GptBertException($"BudgetSteps must be positive (got {BudgetSteps})") { Parameter = "BudgetSteps" };
+        if (BudgetTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"BudgetTime must be positive (got {t})") { Parameter = "BudgetTime" };
+        if (!FromScratch && Gpt is null && Bert is null)
+            throw new GptBertException("no candidates: give Gpt NAME|DIR, Bert NAME|DIR and/or FromScratch") { RelatedParameters = ["Gpt", "Bert", "FromScratch"] };
+        if (FromScratch && ScratchParameters < 50_000)
+            throw new GptBertException($"ScratchParameters {ScratchParameters} is too small; use at least 50000") { Parameter = "ScratchParameters" };
+        if (MaxLength < 8) throw new GptBertException($"MaxLength must be at least 8 (got {MaxLength})") { Parameter = "MaxLength" };
     }
 }
 
@@ -87,7 +91,8 @@ public static class ComparisonRunner
         {
             const int minimum = 20;
             if (train.Count < minimum)
-                throw new GptBertException($"{spec.Train} has {train.Count} examples; comparing needs at least {minimum} to hold out a validation split (or pass --validation FILE)");
+                throw new GptBertException($"{spec.Train} has {train.Count} examples; comparing needs at least {minimum} to hold out a validation split (or pass Validation FILE)")
+                { RelatedParameters = ["Validation"] };
             var split = train.Split(0.9, 0.1, 0.0, 1);
             (train, validation) = (split.Train, split.Validation);
         }
@@ -212,11 +217,17 @@ public static class ComparisonRunner
     static Plan Pretrained(string source, string role, CompareSpec spec)
     {
         string dir = ModelHub.ResolveDirectory(source);
-        if (!Directory.Exists(dir)) throw new GptBertException($"--{role} {source}: not a built-in (minilm) and no such directory");
+        // role "gpt" is CompareSpec.Gpt, "bert" is CompareSpec.Bert
+        if (!Directory.Exists(dir))
+            throw new GptBertException($"{(role == "gpt" ? "Gpt" : "Bert")} {source}: not a built-in (minilm) and no such directory")
+            { Parameter = role == "gpt" ? "Gpt" : "Bert" };
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
         string family = config is Gpt2Config ? "gpt" : "bert";
         if (family != role)
-            throw new GptBertException($"--{role} {source} is a {(family == "gpt" ? "GPT-2" : "BERT")} checkpoint; pass it as --{family} instead");
+            throw new GptBertException(family == "gpt"
+                ? $"Bert {source} is a GPT-2 checkpoint; pass it as Gpt instead"
+                : $"Gpt {source} is a BERT checkpoint; pass it as Bert instead")
+            { Parameter = role == "gpt" ? "Gpt" : "Bert", RelatedParameters = [family == "gpt" ? "Gpt" : "Bert"] };
         return new Plan(ModelHub.DisplayName(source, family), family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
     }
 
