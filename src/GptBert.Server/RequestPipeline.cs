@@ -61,6 +61,9 @@ public sealed class RequestPipeline(RequestDelegate next, ServerState state, ILo
                 await next(context);
             }
             else await next(context);
+            // Routing's own refusals (a known path with the wrong method) get a body in OpenAI's shape too.
+            if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed && !context.Response.HasStarted)
+                throw new ApiException(405, $"{context.Request.Method} is not allowed on {context.Request.Path}", code: "method_not_allowed");
             status = context.Response.StatusCode;
         }
         catch (OperationCanceledException) when (clientGone.IsCancellationRequested)

@@ -6,7 +6,8 @@ using System.Text.Json;
 namespace GptBert.Server.Tests;
 
 /// <summary>Every bad request gets its status and an OpenAI-shaped error, and the server keeps serving.</summary>
-public sealed class ErrorAndLimitTests(SharedServer server) : IClassFixture<SharedServer>
+[Collection(SharedServer.Collection)]
+public sealed class ErrorAndLimitTests(SharedServer server)
 {
     public static TheoryData<string, string, int, string?> BadRequests() => new()
     {
@@ -46,6 +47,14 @@ public sealed class ErrorAndLimitTests(SharedServer server) : IClassFixture<Shar
         Api.AssertError((HttpStatusCode)status, r, status == 400 ? "invalid_request_error" : null, code);
         var ok = await Api.Post(server.Http, "/v1/embeddings", new { model = "minilm", input = "still serving" });
         Assert.Equal(HttpStatusCode.OK, ok.Status);
+    }
+
+    [Fact]
+    public async Task WrongMethodIs405WithAnOpenAIError()
+    {
+        var response = await server.Http.GetAsync("/v1/embeddings");
+        var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Api.AssertError(HttpStatusCode.MethodNotAllowed, (response.StatusCode, body, response), code: "method_not_allowed");
     }
 
     [Fact]

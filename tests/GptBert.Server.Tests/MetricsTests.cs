@@ -5,7 +5,8 @@ using System.Text.RegularExpressions;
 namespace GptBert.Server.Tests;
 
 /// <summary>/metrics is valid Prometheus text, and its counters move by exactly the requests sent.</summary>
-public sealed partial class MetricsTests(SharedServer server) : IClassFixture<SharedServer>
+[Collection(SharedServer.Collection)]
+public sealed partial class MetricsTests(SharedServer server)
 {
     /// <summary>A sample line: name, optional {label="value",...}, a float value, optional timestamp.</summary>
     [GeneratedRegex("""^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"(?:,|(?=\})))*\})? ([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|NaN|\+Inf|-Inf))( -?[0-9]+)?$""")]

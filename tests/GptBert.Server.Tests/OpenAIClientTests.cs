@@ -12,7 +12,8 @@ using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
 namespace GptBert.Server.Tests;
 
 /// <summary>The server driven by the official OpenAI .NET SDK and Microsoft.Extensions.AI's OpenAI client, checked against the library.</summary>
-public sealed class OpenAIClientTests(SharedServer server) : IClassFixture<SharedServer>
+[Collection(SharedServer.Collection)]
+public sealed class OpenAIClientTests(SharedServer server)
 {
     OpenAIClient Client() => new(new ApiKeyCredential(RunningServer.Key), new OpenAIClientOptions { Endpoint = new Uri(server.BaseAddress, "v1") });
 

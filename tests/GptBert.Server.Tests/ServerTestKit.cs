@@ -101,14 +101,20 @@ public class RunningServer : IAsyncDisposable
     }
 }
 
-/// <summary>The server most tests share: minilm, a tiny GPT-2, a tiny BERT MLM and a tiny classifier, with an API key.</summary>
+/// <summary>The server most test classes share (one collection): minilm, tiny GPT-2s, a tiny BERT MLM and a tiny classifier, with an API key.</summary>
 public sealed class SharedServer() : RunningServer(new ServerOptions
 {
     Models = [new("minilm", "minilm"), new("gpt", TinyModels.Gpt), new("bert", TinyModels.BertMlm), new("clf", TinyModels.Classifier), new("gpt-long", TinyModels.LongGpt)],
     ApiKey = Key,
     MaxRequestBodyBytes = 256 * 1024,
     MaxBatchWait = TimeSpan.FromMilliseconds(20),
-});
+})
+{
+    public const string Collection = "shared server";
+}
+
+[CollectionDefinition(SharedServer.Collection)]
+public sealed class SharedServerCollection : ICollectionFixture<SharedServer>;
 
 public static class Api
 {

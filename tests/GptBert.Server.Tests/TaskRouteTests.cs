@@ -5,7 +5,8 @@ using GptBert.Pipelines;
 namespace GptBert.Server.Tests;
 
 /// <summary>/v1/classify, /v1/fill-mask and /v1/rerank give what the library's Classifier, FillMask and Embedder give.</summary>
-public sealed class TaskRouteTests(SharedServer server) : IClassFixture<SharedServer>
+[Collection(SharedServer.Collection)]
+public sealed class TaskRouteTests(SharedServer server)
 {
     ServedModel Model(string name) => server.Server.State.Models.Get(name);
 
