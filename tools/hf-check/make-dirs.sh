@@ -8,7 +8,7 @@ mkdir -p "$out"
 g="$root/gptbert"
 fc="$root/data/classification/fortune-category"
 se="$root/data/classification/sotu-era"
-q() { echo "== $*" >&2; "$g" "$@" --threads 1 >/dev/null 2>"$out/last.log" || { cat "$out/last.log" >&2; exit 1; }; }
+q() { echo "== $*" >&2; "$g" "$@" >/dev/null 2>"$out/last.log" || { cat "$out/last.log" >&2; exit 1; }; }
 
 q tokenizer train --kind bpe --data "$root/data/moby-dick" --vocab-size 2000 --output "$out/tok-bpe"
 q tokenizer train --kind wordpiece --data "$root/data/moby-dick" --vocab-size 2000 --output "$out/tok-wp"

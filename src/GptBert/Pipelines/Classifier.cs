@@ -36,15 +36,16 @@ public sealed class Classifier : IDisposable
         this.maxLength = Math.Min(maxLength ?? 512, handle.Config.MaxPositions);
     }
 
-    public IReadOnlyList<Classification> Classify(IReadOnlyList<(string Text, string? Pair)> inputs)
+    /// <summary>Label and class probabilities per input. Safe to call from several threads at once; cancellation is checked between batches.</summary>
+    public IReadOnlyList<Classification> Classify(IReadOnlyList<(string Text, string? Pair)> inputs, CancellationToken cancellationToken = default)
     {
-        var probs = Probabilities(inputs);
+        var probs = Probabilities(inputs, cancellationToken);
         return probs.Select(p => new Classification(Labels[Predicted(p)],
             Labels.Select((l, k) => (l, k)).ToDictionary(x => x.l, x => (double)p[x.k]))).ToList();
     }
 
     /// <summary>Class probabilities per input, in input order.</summary>
-    public float[][] Probabilities(IReadOnlyList<(string Text, string? Pair)> inputs)
+    public float[][] Probabilities(IReadOnlyList<(string Text, string? Pair)> inputs, CancellationToken cancellationToken = default)
     {
         var result = new float[inputs.Count][];
         // As Embedder: longest first, so each batch pads little; results go back to their input positions.
@@ -52,6 +53,7 @@ public sealed class Classifier : IDisposable
         using var _ = inference_mode();
         for (int start = 0; start < order.Length; start += BatchSize)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var idx = order.Skip(start).Take(BatchSize).ToArray();
             using var scope = NewDisposeScope();
             using var batch = Batching.Encode(handle, idx.Select(i => inputs[i]).ToList(), maxLength, Overflow, Warn, inputIndices: idx);
