@@ -73,6 +73,7 @@ public static class CliApp
         root.Subcommands.Add(EvaluateCommand.Create(ctx));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: false));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: true));
+        root.Subcommands.Add(ServeCommand.Create(ctx));
         root.Subcommands.Add(VersionCommand.Create(ctx));
         return root;
     }
