@@ -34,6 +34,7 @@ public static class GenerateCommand
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute all positions each step instead of reusing the key/value cache (slower; for checking)" };
         foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, jsonlFields: "{\"text\": prompt}");
+        var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
         {
             var options = new GenerationOptions
@@ -55,8 +56,9 @@ public static class GenerateCommand
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
             var prompts = reader.Open();
-            using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
-            var generator = new Generator(handle) { Warn = ctx.Warn };
+            using var runner = backend.Value(r) == Backend.Onnx ? (IDecoderRunner)backend.LoadOnnx(r, common, r.GetValue(model)!)
+                : new TorchRunner(common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true), ownsHandle: true);
+            var generator = new Generator(runner) { Warn = ctx.Warn };
             bool first = true;
             foreach (var item in prompts)
             {

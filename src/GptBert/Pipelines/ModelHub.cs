@@ -101,7 +101,7 @@ public static class ModelHub
                 $"the tokenizer has {tok.VocabSize} tokens but {source} has vocab_size {config.VocabSize}; pass a matching --tokenizer (the one {source} was trained with)");
     }
 
-    static int? ReadMaxSeqLength(string dir)
+    internal static int? ReadMaxSeqLength(string dir)
     {
         var path = Path.Combine(dir, "sentence_bert_config.json");
         if (!File.Exists(path)) return null;
