@@ -1,5 +1,5 @@
 using System.CommandLine;
-using GptBert.Onnx;
+using GptBert.OnnxExport;
 using GptBert.Pipelines;
 
 namespace GptBert.Cli;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using GptBert.Models;
-using GptBert.Onnx;
+using GptBert.OnnxExport;
 using GptBert.Pipelines;
 
 namespace GptBert.Cli.Commands;

@@ -10,7 +10,7 @@ using GptBert.Tokenizers;
 using Onnx;
 using static TorchSharp.torch;
 
-namespace GptBert.Onnx;
+namespace GptBert.OnnxExport;
 
 /// <summary>One graph input or output: its name, ONNX element type ("int64", "float32") and dimensions (sizes or axis names).</summary>
 public sealed record OnnxTensorSpec(string Name, string Dtype, IReadOnlyList<object> Shape);
@@ -158,7 +158,8 @@ public static class OnnxExporter
 
     const string Batch = "batch_size", Seq = "sequence_length", Past = "past_sequence_length", Total = "past_sequence_length + sequence_length";
 
-    static OnnxTensorSpec Spec(string name, string dtype, params object[] shape) => new(name, dtype, shape);
+    static OnnxTensorSpec Spec(string name, string dtype, params object[] shape) =>
+        new(name, dtype, shape.Select(d => d is int i ? (long)i : d).ToList()); // sizes as long, axis names as string
 
     // ---------------------------------------------------------------- BERT (Models/Bert.cs)
 

@@ -3,7 +3,7 @@ using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
-namespace GptBert.Onnx;
+namespace GptBert.OnnxExport;
 
 /// <summary>
 /// Builds an ONNX graph node by node on the generated ONNX protobuf classes (OnnxSharp's <c>Onnx.*</c>): each call adds

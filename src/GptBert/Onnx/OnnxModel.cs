@@ -5,7 +5,7 @@ using GptBert.Tokenizers;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace GptBert.Onnx;
+namespace GptBert.OnnxExport;
 
 /// <summary>
 /// An exported directory (model.onnx, config.json, tokenizer files; see <see cref="OnnxExporter"/>) running in ONNX Runtime:

@@ -16,7 +16,7 @@ public sealed class Embedder
 
     public Embedder(ModelHandle handle) : this(new TorchRunner(handle)) { }
 
-    /// <summary>An embedder on another engine, e.g. an exported directory in ONNX Runtime (<see cref="Onnx.OnnxModel"/>).</summary>
+    /// <summary>An embedder on another engine, e.g. an exported directory in ONNX Runtime (<see cref="OnnxExport.OnnxModel"/>).</summary>
     public Embedder(IEncoderRunner runner)
     {
         this.runner = runner;

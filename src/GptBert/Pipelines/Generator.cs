@@ -105,7 +105,7 @@ public sealed class Generator : ITextGenerator
 
     public Generator(ModelHandle handle) : this(new TorchRunner(handle)) { }
 
-    /// <summary>A generator on another engine, e.g. an exported directory in ONNX Runtime (<see cref="Onnx.OnnxModel"/>).</summary>
+    /// <summary>A generator on another engine, e.g. an exported directory in ONNX Runtime (<see cref="OnnxExport.OnnxModel"/>).</summary>
     public Generator(IDecoderRunner runner)
     {
         this.runner = runner;

@@ -9,7 +9,7 @@ public enum Backend { Torch, Onnx }
 
 /// <summary>
 /// What the inference pipelines need to know about a loaded model, whichever engine runs it: <see cref="ModelHandle"/>
-/// (TorchSharp) and <see cref="Onnx.OnnxModel"/> (ONNX Runtime) both are one.
+/// (TorchSharp) and <see cref="OnnxExport.OnnxModel"/> (ONNX Runtime) both are one.
 /// </summary>
 public interface ILoadedModel : IDisposable
 {
