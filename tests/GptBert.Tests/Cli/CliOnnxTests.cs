@@ -66,6 +66,38 @@ public class CliOnnxTests
     }
 
     [Fact]
+    public void FillMaskWithTheOnnxBackendMatchesTorch()
+    {
+        var dir = Export(TinyModels.BertMlm, "bert-base-uncased");
+        const string text = "The capital of France is [MASK].";
+        var torch = Run(null, "fill-mask", "--model", TinyModels.BertMlm, "--tokenizer", "bert-base-uncased", "--jsonl", text);
+        var onnx = Run(null, "fill-mask", "--backend", "onnx", "--model", dir, "--jsonl", text);
+        Assert.True(onnx.ExitCode == 0, onnx.ToString());
+        var a = torch.JsonLines[0].GetProperty("masks")[0].GetProperty("candidates").EnumerateArray().ToArray();
+        var b = onnx.JsonLines[0].GetProperty("masks")[0].GetProperty("candidates").EnumerateArray().ToArray();
+        Assert.Equal(5, b.Length);
+        Assert.Equal(a.Select(c => c.GetProperty("id").GetInt32()), b.Select(c => c.GetProperty("id").GetInt32()));
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(Math.Abs(a[i].GetProperty("score").GetDouble() - b[i].GetProperty("score").GetDouble()) <= 1e-6);
+    }
+
+    [Fact]
+    public void AnInt8ExportEmbedsCloseToTorch()
+    {
+        var dir = TestUtil.TempDir("cli-onnx-int8");
+        var export = Run(null, "export", "onnx", "--model", TinyModels.Bert, "--tokenizer", "bert-base-uncased", "--output", dir, "--int8");
+        Assert.True(export.ExitCode == 0, export.ToString());
+        Assert.Contains("int8-dynamic", export.StdoutLines[0]);
+        var torch = Run(null, "embed", "--model", TinyModels.Bert, "--tokenizer", "bert-base-uncased", "--jsonl", "Call me Ishmael.");
+        var onnx = Run(null, "embed", "--backend", "onnx", "--model", dir, "--jsonl", "Call me Ishmael.");
+        Assert.True(onnx.ExitCode == 0, onnx.ToString());
+        var a = torch.JsonLines[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        var b = onnx.JsonLines[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        double cos = GptBert.Pipelines.Embedder.Cosine(a, b);
+        Assert.True(cos >= 0.99, $"cosine {cos:F5}");
+    }
+
+    [Fact]
     public void BadInputGivesOneLineErrors()
     {
         // A directory without model.onnx.
