@@ -68,6 +68,8 @@ public static class ExportCommand
             var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
             string arch = ResolveHead(r.GetValue(head), config);
             if (File.Exists(outDir)) throw new GptBertException($"--output {outDir} is a file; give a directory");
+            if (Path.GetFullPath(Path.TrimEndingDirectorySeparator(outDir)) == Path.GetFullPath(Path.TrimEndingDirectorySeparator(dir)))
+                throw new UsageException($"--output {outDir} is the model's own directory; give a new directory for the ONNX files");
             common.ConfigureRuntime(r);
             using var handle = common.LoadModel(r, source, arch, requireHead: false, requireTokenizer: false);
             // A head the checkpoint lacks would export random weights; BERT's pooler alone is optional (MiniLM has none).

@@ -112,6 +112,8 @@ public class CliOnnxTests
         line = AssertOneLineError(Run(null, "export", "onnx", "--model", TinyModels.Bert, "--head", "BertForMaskedLM", "--output", TestUtil.TempDir("x")));
         Assert.Contains("has no trained weights for BertForMaskedLM's head", line);
         AssertOneLineError(Run(null, "export", "onnx", "--model", TinyModels.Bert, "--opset", "13", "--output", TestUtil.TempDir("x")), exitCode: 2);
+        line = AssertOneLineError(Run(null, "export", "onnx", "--model", TinyModels.Bert, "--output", TinyModels.Bert), exitCode: 2);
+        Assert.Contains("is the model's own directory", line);
         // The wrong kind of export for the command, and a GPU with the CPU-only backend.
         line = AssertOneLineError(Run(null, "generate", "--backend", "onnx", "--model", bertExport.Value, "--prompt", "hi"));
         Assert.Contains("generate needs a GPT-2 language model", line);
