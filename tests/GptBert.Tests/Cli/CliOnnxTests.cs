@@ -97,6 +97,32 @@ public class CliOnnxTests
         Assert.True(cos >= 0.99, $"cosine {cos:F5}");
     }
 
+    /// <summary>The point of the ONNX backend: a process that runs it never loads libtorch (glibc's LD_DEBUG lists every library loaded).</summary>
+    [Fact]
+    public void TheOnnxBackendNeverLoadsLibtorch()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string Loaded(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "GptBert.Cli.dll"));
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.Environment["LD_DEBUG"] = "libs";
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, stderr[^Math.Min(2000, stderr.Length)..]);
+            Assert.NotEmpty(stdout.Result);
+            return string.Join("\n", stderr.Split('\n').Where(l => l.Contains("calling init:")));
+        }
+        var onnx = Loaded("embed", "--backend", "onnx", "--model", bertExport.Value, "hello");
+        Assert.Contains("libonnxruntime", onnx);
+        Assert.DoesNotContain("libtorch", onnx);
+        // The same check sees libtorch when the torch backend runs.
+        Assert.Contains("libtorch", Loaded("embed", "--model", TinyModels.Bert, "--tokenizer", "bert-base-uncased", "hello"));
+    }
+
     [Fact]
     public void BadInputGivesOneLineErrors()
     {
