@@ -177,7 +177,7 @@ public static class OnnxExporter
 
         // BertEmbeddings: word + position (0..T-1) + token type, then LayerNorm.
         g.Scope = "/" + (p + "embeddings").Replace('.', '/');
-        var words = g.Op("Gather", [b.W(p + "embeddings.word_embeddings.weight"), "input_ids"]);        // (B, T, H)
+        var words = b.Embedding(p + "embeddings.word_embeddings.weight", "input_ids");                  // (B, T, H)
         var positions = g.Op("Range", [g.IntScalar(0), b.SeqLen, g.IntScalar(1)]);                         // (T)
         var pos = g.Op("Gather", [b.W(p + "embeddings.position_embeddings.weight"), positions]);          // (T, H)
         var types = g.Op("Gather", [b.W(p + "embeddings.token_type_embeddings.weight"), "token_type_ids"]); // (B, T, H)
@@ -290,7 +290,7 @@ public static class OnnxExporter
         string positions = positionInput ? "position_ids"
             : g.Op("Max", [g.Op("Sub", [g.Op("CumSum", ["attention_mask", g.IntScalar(1)]), g.IntScalar(1)]), g.IntScalar(0)]);
         g.Scope = "/" + (p + "embeddings").Replace('.', '/');
-        var x = g.Op("Add", [g.Op("Gather", [b.W(p + "wte.weight"), "input_ids"]), g.Op("Gather", [b.W(p + "wpe.weight"), positions])]); // (B, T, C)
+        var x = g.Op("Add", [b.Embedding(p + "wte.weight", "input_ids"), g.Op("Gather", [b.W(p + "wpe.weight"), positions])]); // (B, T, C)
 
         var outputs = new List<OnnxTensorSpec>();
         var presents = new List<OnnxTensorSpec>();
@@ -455,33 +455,55 @@ public static class OnnxExporter
         {
             var qw = QuantizedWeight(weightKey, transposed);
             var dq = g.OpN("DynamicQuantizeLinear", [x2d], 3);                                      // x_q (uint8), x_scale, x_zero_point
-            var acc = g.Op("MatMulInteger", [dq[0], qw.Weight, dq[2], qw.ZeroPoint]);                // (N, out) int32
+            // b_zero_point: zeros of shape [out] (symmetric weights), added only where a product uses the weight.
+            var zeroPoint = weightKey + "_zero_point";
+            if (!g.HasInitializer(zeroPoint)) g.Raw(zeroPoint, OnnxGraph.Int8, [qw.Columns], new byte[qw.Columns]);
+            var acc = g.Op("MatMulInteger", [dq[0], qw.InOut, dq[2], zeroPoint]);                    // (N, out) int32
             var scale = g.Op("Mul", [dq[1], qw.Scale]);                                              // (out)
             var y = g.Op("Mul", [g.Op("Cast", [acc], ("to", (long)OnnxGraph.Float)), scale]);
             return bias is null ? y : g.Op("Add", [y, W(bias)]);
         }
 
-        readonly Dictionary<string, (string Weight, string Scale, string ZeroPoint)> quantized = [];
+        /// <summary>
+        /// Rows of an embedding table: Gather, on the float32 table, or with <c>int8</c> on the int8 table and its per-row
+        /// scales (the same initializers the tied output head multiplies with), dequantized after the Gather.
+        /// </summary>
+        public string Embedding(string key, string ids)
+        {
+            if (!int8) return g.Op("Gather", [W(key), ids]);
+            var qw = QuantizedWeight(key, transposed: true);                                         // table (V, H), scales (V)
+            var rows = g.Op("Cast", [g.Op("Gather", [qw.Stored, ids])], ("to", (long)OnnxGraph.Float)); // (.., H)
+            var scales = g.Op("Unsqueeze", [g.Op("Gather", [qw.Scale, ids]), g.Ints(-1)]);            // (.., 1)
+            return g.Op("Mul", [rows, scales]);
+        }
 
-        (string Weight, string Scale, string ZeroPoint) QuantizedWeight(string key, bool transposed)
+        readonly Dictionary<string, (string Stored, string InOut, string Scale, long Columns)> quantized = [];
+
+        /// <summary>
+        /// The int8 copy of weight <paramref name="key"/>, stored in its state-dict layout under "KEY_quantized" with
+        /// "KEY_scale"; <c>InOut</c> is the (in, out) operand MatMulInteger takes (a Transpose of the
+        /// stored (out, in) matrix for nn.Linear weights and embedding tables, which ONNX Runtime folds when it loads the model).
+        /// </summary>
+        (string Stored, string InOut, string Scale, long Columns) QuantizedWeight(string key, bool transposed)
         {
             if (quantized.TryGetValue(key, out var known)) return known;
             using var scope = NewDisposeScope();
             var w = Tensor(key).detach().to(ScalarType.Float32).cpu();
             if (transposed) w = w.t();                                                               // (in, out)
-            w = w.contiguous();
             // Symmetric per output column, zero point 0 (MatMulInteger's b_zero_point of shape [out]), in 7 bits (±63): ONNX
             // Runtime's u8·s8 kernel on x86 (VPMADDUBSW) adds pairs of products in int16, which saturates with full-range int8
             // weights (255·127·2 > 32767) — measured here as 25% error on a 32×100 product, 1.4% with 7 bits. This is
             // onnxruntime.quantization's reduce_range, which its documentation recommends on AVX2/AVX-512 machines.
             var scale = (w.abs().amax([0]) / 63.0).clamp_min(1e-12f);                               // (out)
-            var q = (w / scale).round().clamp(-63, 63).to(ScalarType.Int8).contiguous();
-            long outF = w.shape[1];
+            var q = (w / scale).round().clamp(-63, 63).to(ScalarType.Int8);                          // (in, out)
+            if (transposed) q = q.t();                                                               // back to the state dict's (out, in)
+            q = q.contiguous();
+            long outF = scale.shape[0];
             var qBytes = q.data<sbyte>().ToArray();
             var scales = scale.contiguous().data<float>().ToArray();
-            var names = (g.Raw(key + "_quantized", OnnxGraph.Int8, [w.shape[0], outF], System.Runtime.InteropServices.MemoryMarshal.AsBytes(qBytes.AsSpan())),
-                         g.Raw(key + "_scale", OnnxGraph.Float, [outF], System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan())),
-                         g.Raw(key + "_zero_point", OnnxGraph.Int8, [outF], new byte[outF]));
+            string stored = g.Raw(key + "_quantized", OnnxGraph.Int8, q.shape, System.Runtime.InteropServices.MemoryMarshal.AsBytes(qBytes.AsSpan()));
+            string inOut = transposed ? g.Op("Transpose", [stored], ("perm", new long[] { 1, 0 })) : stored;
+            var names = (stored, inOut, g.Raw(key + "_scale", OnnxGraph.Float, [outF], System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan())), outF);
             quantized[key] = names;
             return names;
         }
