@@ -67,6 +67,7 @@ public static class CliApp
         root.Subcommands.Add(FillMaskCommand.Create(ctx));
         root.Subcommands.Add(GenerateCommand.Create(ctx));
         root.Subcommands.Add(ClassifyCommand.Create(ctx));
+        root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(TokenizerCommand.Create(ctx));
         root.Subcommands.Add(PretrainCommand.Create(ctx));
         root.Subcommands.Add(FinetuneCommand.Create(ctx));

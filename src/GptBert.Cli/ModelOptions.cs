@@ -34,7 +34,7 @@ public static class ModelOptions
     };
 
     /// <summary>--max-length or the model's default, refusing values the model cannot take.</summary>
-    public static int ResolveMaxLength(ModelHandle handle, int? requested)
+    public static int ResolveMaxLength(ILoadedModel handle, int? requested)
     {
         int positions = handle.Config.MaxPositions;
         if (requested > positions)
@@ -42,6 +42,6 @@ public static class ModelOptions
         return requested ?? handle.MaxLength;
     }
 
-    public static string LimitHint(ModelHandle handle, int limit) =>
+    public static string LimitHint(ILoadedModel handle, int limit) =>
         limit < handle.Config.MaxPositions ? $" or raise --max-length (model limit {handle.Config.MaxPositions})" : "";
 }

@@ -27,6 +27,7 @@ public static class ClassifyCommand
         command.Arguments.Add(texts);
         foreach (var o in new Option[] { model, maxLength, batchSize }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command);
+        var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
         {
             int? max = Check.AtLeast(r.GetValue(maxLength), 1, "--max-length");
@@ -37,14 +38,15 @@ public static class ClassifyCommand
             var items = reader.Open();
             common.ConfigureRuntime(r);
             string source = r.GetValue(model)!;
-            using var classifier = new Classifier(source, common.TokenizerName(r), common.DeviceName(r), max);
+            using var onnx = backend.Value(r) == Backend.Onnx ? backend.LoadOnnx(r, common, source) : null;
+            using var classifier = onnx is not null ? new Classifier(onnx, max) : new Classifier(source, common.TokenizerName(r), common.DeviceName(r), max);
             common.ConfigureRuntime(r);
-            int positions = classifier.Handle.Config.MaxPositions;
+            int positions = classifier.Model.Config.MaxPositions;
             if (max > positions)
                 throw new UsageException($"--max-length {max} exceeds what {source} supports ({positions} positions)");
             int limit = Math.Min(max ?? 512, positions);
             string hint = limit < positions ? $" or raise --max-length (model limit {positions})" : "";
-            var tokenizer = classifier.Handle.Tokenizer;
+            var tokenizer = classifier.Model.Tokenizer;
             foreach (var chunk in items.Chunk(batch))
             {
                 foreach (var item in chunk) Truncation.Check(ctx, reader, tokenizer, item, limit, overflow, hint);

@@ -36,6 +36,7 @@ public static class EmbedCommand
         command.Arguments.Add(texts);
         foreach (var o in new Option[] { model, maxLength, batchSize, pooling, noNormalize }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command);
+        var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
         {
             int? max = Check.AtLeast(r.GetValue(maxLength), 1, "--max-length");
@@ -43,7 +44,7 @@ public static class EmbedCommand
             bool jsonl = common.IsJsonl(r);
             var reader = common.Reader(ctx, r, r.GetValue(texts));
             var items = reader.Open();
-            using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false);
+            using var handle = backend.LoadEncoder(r, common, r.GetValue(model)!, architecture: null, requireHead: false);
             var embedder = new Embedder(handle)
             {
                 BatchSize = batch,

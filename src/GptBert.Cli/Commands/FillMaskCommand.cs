@@ -31,6 +31,7 @@ public static class FillMaskCommand
         command.Options.Add(model);
         top.AddTo(command);
         var common = CommonOptions.AddTo(command);
+        var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
         {
             int k = Check.AtLeast(top.GetValue(r), 1, "--top");
@@ -38,7 +39,7 @@ public static class FillMaskCommand
             var overflow = common.OverflowMode(r);
             var reader = common.Reader(ctx, r, r.GetValue(texts));
             var items = reader.Open();
-            using var handle = common.LoadModel(r, r.GetValue(model)!, "BertForMaskedLM", requireHead: true);
+            using var handle = backend.LoadEncoder(r, common, r.GetValue(model)!, "BertForMaskedLM", requireHead: true);
             var fill = new FillMask(handle) { Overflow = overflow, Warn = null };
             string mask = handle.Tokenizer.MaskToken ?? "[MASK]";
             bool first = true;

@@ -35,6 +35,7 @@ public static class GenerateCommand
         var batch = new Option<int>("--batch-size") { Description = "With --jsonl: prompts decoded together, continuous batching (default: 8; 1 = one at a time). Results do not depend on it", HelpName = "N", DefaultValueFactory = _ => 8 };
         foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache, batch }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, jsonlFields: "{\"text\": prompt}");
+        var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
         {
             var options = new GenerationOptions
@@ -56,13 +57,14 @@ public static class GenerateCommand
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
             var prompts = reader.Open();
-            using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
-            var generator = new Generator(handle) { Warn = ctx.Warn };
+            using var runner = backend.Value(r) == Backend.Onnx ? (IDecoderRunner)backend.LoadOnnx(r, common, r.GetValue(model)!)
+                : new TorchRunner(common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true), ownsHandle: true);
+            var generator = new Generator(runner) { Warn = ctx.Warn };
             int batchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size");
-            if (jsonl && batchSize > 1 && options.UseCache)
+            if (jsonl && batchSize > 1 && options.UseCache && runner is TorchRunner torch)
             {
                 // Continuous batching: up to batchSize prompts decode together; lines come out in input order.
-                using var scheduler = new GenerationScheduler(handle, batchSize);
+                using var scheduler = new GenerationScheduler(torch.Handle, batchSize);
                 var window = new Queue<Task<GenerationResult>>();
                 void PrintOldest() => WriteJson(ctx, window.Dequeue().GetAwaiter().GetResult());
                 foreach (var item in prompts)

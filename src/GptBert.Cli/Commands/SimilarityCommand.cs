@@ -39,6 +39,7 @@ public static class SimilarityCommand
         top.AddTo(command);
         foreach (var o in new Option[] { model, maxLength, batchSize }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command);
+        var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
         {
             int? max = Check.AtLeast(r.GetValue(maxLength), 1, "--max-length");
@@ -70,7 +71,7 @@ public static class SimilarityCommand
             else
                 throw new UsageException($"similarity takes two texts (got {args.Length}); to rank many texts use --query TEXT");
 
-            using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false);
+            using var handle = backend.LoadEncoder(r, common, r.GetValue(model)!, architecture: null, requireHead: false);
             var overflow = common.OverflowMode(r);
             int limit = ModelOptions.ResolveMaxLength(handle, max);
             string hint = ModelOptions.LimitHint(handle, limit);

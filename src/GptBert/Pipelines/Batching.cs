@@ -19,17 +19,24 @@ public static class Batching
         Overflow overflow, Action<string>? warn, int firstIndex = 0, IReadOnlyList<int>? inputIndices = null)
     {
         var enc = h.Tokenizer.EncodeBatch(inputs, addSpecialTokens: true, maxLength: maxLength, padToLongest: true);
+        CheckTruncation(enc, h.Config, maxLength, overflow, warn, firstIndex, inputIndices);
+        var (ids, mask, types, _) = ToTensors(enc, h.Tokenizer.PadId ?? h.Tokenizer.EosId ?? 0, h.Device);
+        return new Batch(ids, mask, types, enc);
+    }
+
+    /// <summary>Warns about (or, with <see cref="Overflow.Refuse"/>, refuses) each truncated input, numbered from 1 in the caller's input.</summary>
+    internal static void CheckTruncation(IReadOnlyList<TokenizedText> enc, Models.ModelConfig config, int maxLength, Overflow overflow,
+        Action<string>? warn, int firstIndex, IReadOnlyList<int>? inputIndices)
+    {
         for (int i = 0; i < enc.Count; i++)
         {
             if (!enc[i].Truncated) continue;
             int number = (inputIndices?[i] ?? firstIndex + i) + 1; // 1-based position in the caller's input
             if (overflow == Overflow.Refuse)
-                throw new GptBertException($"input {number} is longer than {maxLength} tokens; shorten it, or drop Overflow.Refuse to truncate it (model limit {h.Config.MaxPositions} tokens)")
+                throw new GptBertException($"input {number} is longer than {maxLength} tokens; shorten it, or drop Overflow.Refuse to truncate it (model limit {config.MaxPositions} tokens)")
                 { RelatedParameters = ["Overflow.Refuse"] };
             warn?.Invoke($"warning: input {number} truncated to {maxLength} tokens");
         }
-        var (ids, mask, types, _) = ToTensors(enc, h.Tokenizer.PadId ?? h.Tokenizer.EosId ?? 0, h.Device);
-        return new Batch(ids, mask, types, enc);
     }
 
     /// <summary>

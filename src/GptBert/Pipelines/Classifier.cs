@@ -15,10 +15,14 @@ public sealed record Classification(string Label, IReadOnlyDictionary<string, do
 /// </summary>
 public sealed class Classifier : IDisposable
 {
-    readonly ModelHandle handle;
+    readonly ModelHandle? handle;
+    readonly IEncoderRunner? runner; // another engine (ONNX Runtime); null: TorchSharp
     readonly int maxLength;
     public IReadOnlyList<string> Labels { get; }
-    public ModelHandle Handle => handle;
+    /// <summary>The TorchSharp model; a classifier built on another engine has none (use <see cref="Model"/>).</summary>
+    public ModelHandle Handle => handle ?? throw new InvalidOperationException($"this classifier runs {runner!.Source} on {runner.GetType().Name}, not on TorchSharp; use Model");
+    /// <summary>The model, whichever engine runs it.</summary>
+    public ILoadedModel Model => runner ?? (ILoadedModel)handle!;
     /// <summary>Inputs per forward pass.</summary>
     public int BatchSize { get; init; } = 32;
     /// <summary>What happens to inputs longer than the maximum length (as <see cref="Embedder"/>).</summary>
@@ -36,6 +40,16 @@ public sealed class Classifier : IDisposable
         this.maxLength = Math.Min(maxLength ?? 512, handle.Config.MaxPositions);
     }
 
+    /// <summary>A classifier on another engine (e.g. an exported directory in ONNX Runtime); the caller keeps ownership of <paramref name="runner"/>.</summary>
+    public Classifier(IEncoderRunner runner, int? maxLength = null)
+    {
+        if (!runner.Architecture.EndsWith("ForSequenceClassification"))
+            throw new GptBertException($"{runner.Source} is a {runner.Architecture}, not a classifier; fine-tune it first with `gptbert finetune`");
+        this.runner = runner;
+        Labels = runner.Config.Labels;
+        this.maxLength = Math.Min(maxLength ?? 512, runner.Config.MaxPositions);
+    }
+
     /// <summary>Label and class probabilities per input. Safe to call from several threads at once; cancellation is checked between batches.</summary>
     public IReadOnlyList<Classification> Classify(IReadOnlyList<(string Text, string? Pair)> inputs, CancellationToken cancellationToken = default)
     {
@@ -47,6 +61,8 @@ public sealed class Classifier : IDisposable
     /// <summary>Class probabilities per input, in input order.</summary>
     public float[][] Probabilities(IReadOnlyList<(string Text, string? Pair)> inputs, CancellationToken cancellationToken = default)
     {
+        if (runner is not null) return RunnerPredictions.Classify(runner, inputs, maxLength).Probabilities;
+        var handle = Handle;
         var result = new float[inputs.Count][];
         // As Embedder: longest first, so each batch pads little; results go back to their input positions.
         var order = Enumerable.Range(0, inputs.Count).OrderByDescending(i => inputs[i].Text.Length + (inputs[i].Pair?.Length ?? 0)).ToArray();
@@ -98,5 +114,5 @@ public sealed class Classifier : IDisposable
     /// <summary>The most probable class (the first on ties).</summary>
     public static int Predicted(float[] probabilities) => Array.IndexOf(probabilities, probabilities.Max());
 
-    public void Dispose() => handle.Dispose();
+    public void Dispose() => handle?.Dispose();
 }

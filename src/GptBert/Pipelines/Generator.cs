@@ -66,13 +66,15 @@ public sealed record GenerationResult(IReadOnlyList<int> Ids, string Text, Finis
 public interface ITextGenerator
 {
     ModelHandle Handle { get; }
+    /// <summary>The model, whichever engine runs it (the TorchSharp <see cref="Handle"/> unless the generator says otherwise).</summary>
+    ILoadedModel Model => Handle;
     IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default);
 }
 
 public static class TextGeneratorExtensions
 {
     public static IAsyncEnumerable<GeneratedToken> GenerateAsync(this ITextGenerator g, string prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
-        g.GenerateAsync(Generator.EncodePrompt(g.Handle, prompt, options), options, cancellationToken);
+        g.GenerateAsync(Generator.EncodePrompt(g.Model, prompt, options), options, cancellationToken);
 
     /// <summary>Runs a whole generation and collects it.</summary>
     public static async Task<GenerationResult> GenerateTextAsync(this ITextGenerator g, IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
@@ -90,19 +92,45 @@ public static class TextGeneratorExtensions
     }
 }
 
-/// <summary>Autoregressive generation with GPT-2 and the KV cache, one sequence per call, streaming tokens as they are produced.</summary>
-public sealed class Generator(ModelHandle handle) : ITextGenerator
+/// <summary>
+/// Autoregressive generation with GPT-2 and the KV cache, one sequence per call, streaming tokens as they are produced. The
+/// forward passes run on TorchSharp (a <see cref="ModelHandle"/>) or on any other <see cref="IDecoderRunner"/> (ONNX Runtime).
+/// </summary>
+public sealed class Generator : ITextGenerator
 {
+    readonly ModelHandle? handle;
+    readonly IDecoderRunner runner;
+
+    public Generator(ModelHandle handle) : this(new TorchRunner(handle)) { }
+
+    /// <summary>A generator on another engine, e.g. an exported directory in ONNX Runtime (<see cref="OnnxExport.OnnxModel"/>).</summary>
+    public Generator(IDecoderRunner runner)
+    {
+        this.runner = runner;
+        handle = (runner as TorchRunner)?.Handle;
+    }
+
     public Action<string>? Warn { get; init; }
-    public ModelHandle Handle => handle;
+    /// <summary>The TorchSharp model; a generator built on another engine has none (use <see cref="Model"/>).</summary>
+    public ModelHandle Handle => handle ?? throw new InvalidOperationException($"this generator runs {runner.Source} on {runner.GetType().Name}, not on TorchSharp; use Model");
+    public ILoadedModel Model => runner;
 
     internal static GPT2LMHeadModel LanguageModel(ModelHandle handle) => handle.Model as GPT2LMHeadModel
-        ?? throw new GptBertException($"generate needs a GPT-2 language model; {handle.Source} is {handle.Model.Architecture} (BERT is an encoder and does not generate text)");
+        ?? throw NotALanguageModel(handle);
+
+    static GptBertException NotALanguageModel(ILoadedModel model) =>
+        new($"generate needs a GPT-2 language model; {model.Source} is {model.Architecture} (BERT is an encoder and does not generate text)");
+
+    internal static void RequireLanguageModel(ILoadedModel model)
+    {
+        if (model is ModelHandle h) LanguageModel(h);
+        else if (model.Architecture != "GPT2LMHeadModel") throw NotALanguageModel(model);
+    }
 
     /// <summary>Prompt ids as generation takes them: no special tokens, BOS for an empty prompt, the oldest tokens dropped (or refused) to fit the context.</summary>
-    public IReadOnlyList<int> EncodePrompt(string prompt, GenerationOptions options) => EncodePrompt(handle, prompt, options, Warn);
+    public IReadOnlyList<int> EncodePrompt(string prompt, GenerationOptions options) => EncodePrompt(runner, prompt, options, Warn);
 
-    public static IReadOnlyList<int> EncodePrompt(ModelHandle handle, string prompt, GenerationOptions options, Action<string>? warn = null)
+    public static IReadOnlyList<int> EncodePrompt(ILoadedModel handle, string prompt, GenerationOptions options, Action<string>? warn = null)
     {
         var tok = handle.Tokenizer;
         var ids = tok.Encode(prompt, addSpecialTokens: false).Ids.ToList();
@@ -121,7 +149,7 @@ public sealed class Generator(ModelHandle handle) : ITextGenerator
         return ids;
     }
 
-    static int? BosOf(ModelHandle h) => (h.Config as Gpt2Config)?.BosTokenId is int b && b < h.Config.VocabSize ? b : null;
+    static int? BosOf(ILoadedModel h) => (h.Config as Gpt2Config)?.BosTokenId is int b && b < h.Config.VocabSize ? b : null;
 
     public GenerationResult Generate(string prompt, GenerationOptions o, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
     {
@@ -144,7 +172,7 @@ public sealed class Generator(ModelHandle handle) : ITextGenerator
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options.Validate();
-        SequenceDecoder.CheckPrompt(handle, promptIds, options);
+        SequenceDecoder.CheckPrompt(runner, promptIds, options);
         var channel = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = Task.Run(() =>
@@ -175,22 +203,15 @@ public sealed class Generator(ModelHandle handle) : ITextGenerator
     /// <summary>The decoding loop: one forward per step, batch 1.</summary>
     IEnumerable<GeneratedToken> Run(IReadOnlyList<int> promptIds, GenerationOptions o, CancellationToken ct)
     {
-        var lm = LanguageModel(handle);
-        var decoder = new SequenceDecoder(handle, promptIds, o);
-        using var cache = o.UseCache ? new KvCache() : null;
+        RequireLanguageModel(runner);
+        var decoder = new SequenceDecoder(runner, promptIds, o);
+        using var cache = o.UseCache ? runner.NewCache() : null;
         while (!decoder.Finished)
         {
             ct.ThrowIfCancellationRequested();
-            float[] logits;
-            using (inference_mode())
-            using (var scope = NewDisposeScope())
-            {
-                var context = decoder.Context;
-                var feed = o.UseCache && cache!.Length > 0 ? context.Skip(context.Count - 1).ToArray() : context.ToArray();
-                var input = tensor(feed.Select(i => (long)i).ToArray(), [1, feed.Length], device: handle.Device);
-                var output = lm.Forward(input, cache: cache); // (1, T, V)
-                logits = output[0, -1].to(ScalarType.Float32).cpu().data<float>().ToArray();
-            }
+            var context = decoder.Context;
+            var feed = o.UseCache && cache!.Length > 0 ? context.Skip(context.Count - 1).ToArray() : context.ToArray();
+            var logits = runner.NextTokenLogits(feed, cache); // (V) of the last position
             foreach (var t in decoder.Step(logits)) yield return t;
         }
     }
@@ -212,7 +233,7 @@ sealed class SequenceDecoder
     readonly int maxNew;
     int emitted; // characters of the generated text already streamed
 
-    public SequenceDecoder(ModelHandle handle, IReadOnlyList<int> promptIds, GenerationOptions o)
+    public SequenceDecoder(ILoadedModel handle, IReadOnlyList<int> promptIds, GenerationOptions o)
     {
         tokenizer = handle.Tokenizer;
         options = o;
@@ -222,9 +243,9 @@ sealed class SequenceDecoder
         maxNew = Math.Min(o.MaxNewTokens, handle.Config.MaxPositions - promptIds.Count);
     }
 
-    public static void CheckPrompt(ModelHandle handle, IReadOnlyList<int> promptIds, GenerationOptions o)
+    public static void CheckPrompt(ILoadedModel handle, IReadOnlyList<int> promptIds, GenerationOptions o)
     {
-        Generator.LanguageModel(handle);
+        Generator.RequireLanguageModel(handle);
         int ctx = handle.Config.MaxPositions, vocab = handle.Config.VocabSize;
         if (promptIds.Count == 0) throw new GptBertException("the prompt is empty; give at least one token") { Parameter = "Prompt" };
         if (promptIds.Count >= ctx)

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace GptBert.Pipelines;
 
 /// <summary>A loaded model with its tokenizer, device and where it came from: what every command works on.</summary>
-public sealed class ModelHandle : IDisposable
+public sealed class ModelHandle : ILoadedModel
 {
     public required PretrainedModel Model { get; init; }
     /// <summary>Null only for a model loaded to be described (`info`) from a directory without tokenizer files.</summary>
@@ -27,6 +27,7 @@ public sealed class ModelHandle : IDisposable
     public LoadReport Report { get; init; } = new([], []);
 
     public ModelConfig Config => Model.Config;
+    public string Architecture => Model.Architecture;
     public string Family => Config.ModelType;
 
     /// <summary>Token ids as a (1, T) or (B, T) Int64 tensor on the model's device.</summary>

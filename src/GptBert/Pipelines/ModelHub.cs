@@ -103,7 +103,7 @@ public static class ModelHub
             { Parameter = "Tokenizer" };
     }
 
-    static int? ReadMaxSeqLength(string dir)
+    internal static int? ReadMaxSeqLength(string dir)
     {
         var path = Path.Combine(dir, "sentence_bert_config.json");
         if (!File.Exists(path)) return null;
