@@ -48,6 +48,10 @@ public static class CliErrors
         ["Seed"] = "--seed",
         ["Stop"] = "--stop",
         ["MaxBatchSize"] = "--max-batch-size",
+        // export
+        ["Opset"] = "--opset",
+        ["Backend"] = "--backend",
+        ["Architecture"] = "--head",
         // labeled data
         ["Format"] = "--format",
         ["TextColumn"] = "--text-column",

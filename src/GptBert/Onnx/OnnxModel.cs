@@ -50,7 +50,7 @@ public sealed class OnnxModel : IEncoderRunner, IDecoderRunner
             throw new GptBertException($"model '{nameOrDirectory}' not found: not a built-in ({ModelHub.MiniLm}) and no such directory");
         var path = Path.Combine(dir, OnnxExporter.ModelFile);
         if (!File.Exists(path))
-            throw new GptBertException($"{nameOrDirectory} has no {OnnxExporter.ModelFile}; the ONNX backend runs an exported directory: export it first with `gptbert export onnx --model {nameOrDirectory} --output DIR`, or use --backend torch");
+            throw new GptBertException($"{nameOrDirectory} has no {OnnxExporter.ModelFile}; the ONNX backend runs an exported directory: export it first (`gptbert export onnx`), or use Backend torch") { RelatedParameters = ["Backend"] };
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
         var tok = ModelHub.LoadTokenizer(tokenizer, dir, nameOrDirectory, config);
         var options = new SessionOptions { IntraOpNumThreads = threads ?? 0, InterOpNumThreads = 1 };
@@ -111,7 +111,7 @@ public sealed class OnnxModel : IEncoderRunner, IDecoderRunner
     public FloatTensor LastHiddenState(TokenBatch batch)
     {
         if (!Signature.HasOutput("last_hidden_state"))
-            throw new GptBertException($"{Source} was exported as {Architecture}, whose graph has no last_hidden_state output; for embeddings export the base model (gptbert export onnx --head {(Config is Gpt2Config ? "GPT2Model" : "BertModel")})");
+            throw new GptBertException($"{Source} was exported as {Architecture}, whose graph has no last_hidden_state output; for embeddings export the base model (Architecture {(Config is Gpt2Config ? "GPT2Model" : "BertModel")})") { RelatedParameters = ["Architecture"] };
         return Run(batch, ["last_hidden_state"])["last_hidden_state"];
     }
 
