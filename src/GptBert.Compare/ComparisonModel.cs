@@ -79,6 +79,8 @@ public sealed record DatasetProfile
     /// <summary>Unicode scripts present, with their share of letters (e.g. Latin 0.98, Han 0.02).</summary>
     public IReadOnlyDictionary<string, double> Scripts { get; init; } = new Dictionary<string, double>();
     public bool HasPairs { get; init; }
+    /// <summary>Per data file read: its rows and the rows left out because they could not be used (none skipped: an empty kinds list).</summary>
+    public IReadOnlyList<GptBert.Data.SkippedRows> Skipped { get; init; } = [];
 }
 
 /// <summary>The user's constraints; null means no constraint.</summary>

@@ -85,8 +85,13 @@ public static class ComparisonRunner
         var format = spec.Format ?? new LabeledFormatOptions();
         var train = LabeledDataset.Load(spec.Train, format);
         var test = LabeledDataset.Load(spec.Test, format with { RequireTwoLabels = false });
+        var skipped = new List<SkippedRows> { train.Skipped };
         LabeledDataset validation;
-        if (spec.Validation is not null) validation = LabeledDataset.Load(spec.Validation, format with { RequireTwoLabels = false });
+        if (spec.Validation is not null)
+        {
+            validation = LabeledDataset.Load(spec.Validation, format with { RequireTwoLabels = false });
+            skipped.Add(validation.Skipped);
+        }
         else
         {
             const int minimum = 20;
@@ -96,12 +101,13 @@ public static class ComparisonRunner
             var split = train.Split(0.9, 0.1, 0.0, 1);
             (train, validation) = (split.Train, split.Validation);
         }
+        skipped.Add(test.Skipped);
         var labels = LabelSet.FromTraining(train);
         labels.Validate(validation);
         labels.Validate(test);
 
         var plans = Plans(spec, train, labels, Info);
-        var profile = DatasetProfiler.Profile(train, validation, test, null);
+        var profile = DatasetProfiler.Profile(train, validation, test, null) with { Skipped = skipped };
         Info($"{plans.Count} candidate(s): {string.Join(", ", plans.Select(p => p.Name))}; {spec.Seeds} seed(s) each; budget {BudgetText(spec)}");
 
         var results = new List<CandidateResult>();

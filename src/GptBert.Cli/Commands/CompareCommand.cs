@@ -127,7 +127,7 @@ public static class CompareCommand
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
                 BudgetSteps = budgetSteps, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
                 MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
-                Device = r.GetValue(device), Format = format.Build(r), WorkDirectory = workDir,
+                Device = r.GetValue(device), Format = format.Build(r, ctx), WorkDirectory = workDir,
                 Requirements = new Requirements
                 {
                     LatencyMs = choose ? r.GetValue(latency) : null, MemoryMb = choose ? r.GetValue(memory) : null, DiskMb = choose ? r.GetValue(disk) : null,

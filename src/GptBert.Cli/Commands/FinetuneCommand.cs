@@ -83,7 +83,7 @@ public static class FinetuneCommand
             string outDir = r.GetValue(output)!;
             bool resume = r.GetValue(train.Resume);
             TrainingFlags.CheckOutputDirectory(outDir, resume);
-            var formatOptions = format.Build(r);
+            var formatOptions = format.Build(r, ctx);
             if (!train.HasBudget(r))
                 ctx.Stderr.WriteLine($"note: no training budget given (--epochs, --max-steps, --max-tokens or --max-time); training for --epochs {DefaultEpochs.ToString(CultureInfo.InvariantCulture)}");
 
@@ -134,6 +134,7 @@ public static class FinetuneCommand
     {
         try
         {
+            format = format with { Warn = null }; // read once more: the run has warned about skipped rows already
             var t = LabeledDataset.Load(train, format);
             var v = LabeledDataset.Load(validation, format with { RequireTwoLabels = false });
             return (t.MajorityLabel().Label, t.MajorityBaselineAccuracy(v));

@@ -55,6 +55,30 @@ public class ComparisonRunnerTests
     }
 
     [Fact]
+    public void RowsSkippedFromADirtyFileReachTheReport()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-dirty");
+        var (train, test) = LastWordTask(dir, 60);
+        // A NUL byte and a ragged row in the training file: skipped, counted, and shown in the report.
+        var lines = File.ReadAllLines(train).ToList();
+        lines.Insert(5, "a stray \0 NUL,red");
+        lines.Insert(9, "one,two,three");
+        File.WriteAllLines(train, lines);
+        var warnings = new List<string>();
+        var spec = Spec(dir, train, test, seeds: 1) with { BudgetSteps = 2, Format = new LabeledFormatOptions { Warn = warnings.Add } };
+        var report = ComparisonRunner.Run(spec, new RunReporting(Progress: TextWriter.Null));
+        var skipped = report.Profile.Skipped.Single(s => s.File == "train.csv");
+        Assert.Equal(2, skipped.Count);
+        Assert.Equal(62, skipped.Rows);
+        Assert.Equal([BadRowKind.NulByte, BadRowKind.RaggedRow], skipped.Kinds.Select(k => k.Kind));
+        Assert.Equal(0, report.Profile.Skipped.Single(s => s.File == "test.csv").Count);
+        Assert.Single(warnings);
+        Assert.Contains("train.csv 2 of 62 rows: 1 with a NUL byte (line 6), 1 with the wrong number of fields (line 10)", GptBert.Compare.Report.ConsoleSummary.Render(report));
+        Assert.Contains("\"nul_byte\"", GptBert.Compare.Report.ReportJson.Serialize(report));
+    }
+
+    [Fact]
     public void BudgetsThatExcludeBothGiveNeither()
     {
         TestUtil.Init();
