@@ -21,7 +21,7 @@ public sealed record CompareSpec
     public required string Test { get; init; }
     /// <summary>GPT candidate: built-in name or HF directory (null: none given).</summary>
     public string? Gpt { get; init; }
-    /// <summary>BERT candidate: built-in name (minilm) or HF directory.</summary>
+    /// <summary>BERT candidate: built-in name (minilm, arctic-xs) or HF directory.</summary>
     public string? Bert { get; init; }
     /// <summary>Also train a GPT and a BERT from scratch at a matched parameter count.</summary>
     public bool FromScratch { get; init; }
@@ -225,7 +225,7 @@ public static class ComparisonRunner
         string dir = ModelHub.ResolveDirectory(source);
         // role "gpt" is CompareSpec.Gpt, "bert" is CompareSpec.Bert
         if (!Directory.Exists(dir))
-            throw new GptBertException($"{(role == "gpt" ? "Gpt" : "Bert")} {source}: not a built-in (minilm) and no such directory")
+            throw new GptBertException($"{(role == "gpt" ? "Gpt" : "Bert")} {source}: not a built-in ({ModelHub.BuiltInList}) and no such directory")
             { Parameter = role == "gpt" ? "Gpt" : "Bert" };
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
         string family = config is Gpt2Config ? "gpt" : "bert";

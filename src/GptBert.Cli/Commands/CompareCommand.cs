@@ -33,7 +33,7 @@ public static class CompareCommand
                 Train and measure a GPT and a BERT under the same budget on your data and put the results side by side:
                 test quality (accuracy, macro-F1) as mean ± std over seeds, training time, latency p50/p95 at batch 1,
                 throughput at the best batch size, peak memory, size on disk, parameters and FLOPs per token.
-                Candidates: --gpt/--bert (a built-in such as minilm, or a Hugging Face directory), and/or --from-scratch
+                Candidates: --gpt/--bert (a built-in: minilm or arctic-xs, or a Hugging Face directory), and/or --from-scratch
                 (a GPT and a BERT with --params parameters each and same-size vocabularies learned from --train).
                 The verdict uses no requirements; see 'gptbert choose' for those.
                 """).WithSummary("Train and measure GPT and BERT side by side under one budget");
@@ -53,7 +53,7 @@ public static class CompareCommand
         var validation = new Option<string?>("--validation") { Description = "Labeled validation data (default: 10% of --train, stratified)", HelpName = "FILE" };
         var test = new Option<string?>("--test") { Description = "Labeled test data the verdict is measured on", HelpName = "FILE" };
         var gpt = new Option<string?>("--gpt") { Description = "A GPT-2 candidate: Hugging Face directory", HelpName = "NAME|DIR" };
-        var bert = new Option<string?>("--bert") { Description = "A BERT candidate: built-in 'minilm' or a Hugging Face directory", HelpName = "NAME|DIR" };
+        var bert = new Option<string?>("--bert") { Description = "A BERT candidate: built-in 'minilm' or 'arctic-xs', or a Hugging Face directory", HelpName = "NAME|DIR" };
         var scratch = new Option<bool>("--from-scratch") { Description = "Also train a GPT and a BERT from scratch at a matched parameter count" };
         var parameters = new Option<string?>("--params") { Description = "Parameters of each from-scratch model (e.g. 2M, 500k; default 2M)", HelpName = "N" };
         var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary learned for each from-scratch model (default 4000)", HelpName = "N", DefaultValueFactory = _ => 4000 };

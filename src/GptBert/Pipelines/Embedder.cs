@@ -6,13 +6,14 @@ namespace GptBert.Pipelines;
 public enum Pooling { Mean, Cls, LastToken }
 
 /// <summary>
-/// Sentence embeddings as sentence-transformers computes them: encoder → attention-masked mean
-/// pooling → L2 normalisation. GPT-2 models pool their last hidden state the same way by default.
+/// Sentence embeddings as sentence-transformers computes them: encoder → pooling → L2 normalisation. The pooling is
+/// the one the model directory declares (sentence-transformers' 1_Pooling/config.json: [CLS] for arctic-embed-xs),
+/// else attention-masked mean pooling (MiniLM; GPT-2 models pool their last hidden state the same way by default).
 /// </summary>
 public sealed class Embedder(ModelHandle handle)
 {
     public ModelHandle Handle => handle;
-    public Pooling Pooling { get; init; } = Pooling.Mean;
+    public Pooling Pooling { get; init; } = ModelHub.DeclaredPooling(handle.Directory) ?? Pooling.Mean;
     public bool Normalize { get; init; } = true;
     public int BatchSize { get; init; } = 32;
     public Overflow Overflow { get; init; } = Overflow.TruncateWithWarning;
