@@ -36,6 +36,8 @@ public sealed record CompareSpec
     public double PretrainedLearningRate { get; init; } = 1e-4;
     public double ScratchLearningRate { get; init; } = 1e-3;
     public int LatencySamples { get; init; } = 30;
+    /// <summary>Run the baselines next to the candidates (classify): majority class, TF-IDF + linear, frozen embeddings + LR.</summary>
+    public bool Baselines { get; init; } = true;
     public string? Device { get; init; }
     public LabeledFormatOptions? Format { get; init; }
     public Requirements Requirements { get; init; } = new();
@@ -174,18 +176,29 @@ public static class ComparisonRunner
             });
         }
 
-        return Report(spec.Task, spec, profile, results, total, workSeconds);
+        var baselines = new List<CandidateResult>();
+        if (spec.Baselines)
+        {
+            var clock = Stopwatch.StartNew();
+            var berts = plans.Where(p => p.Family == "bert" && p.Source != "scratch").Select(p => p.Source).ToList();
+            baselines = Baselines.Run(new Baselines.Inputs(train, validation, test, labels, berts, spec.Seeds, spec.MaxLength,
+                spec.LatencySamples, spec.WorkDirectory, spec.Device), Info);
+            workSeconds += clock.Elapsed.TotalSeconds;
+        }
+
+        return Report(spec.Task, spec, profile, results, total, workSeconds, baselines);
     }
 
     /// <summary>The verdict on the measured candidates, and the report around it; what is not training or measuring counts as overhead.</summary>
     internal static ComparisonReport Report(CompareTask task, CompareSpec spec, DatasetProfile profile, List<CandidateResult> results,
-        Stopwatch total, double workSeconds)
+        Stopwatch total, double workSeconds, IReadOnlyList<CandidateResult>? baselines = null)
     {
-        var verdict = Decision.Choose(task, profile, spec.Requirements, results);
+        baselines ??= [];
+        var verdict = Decision.Choose(task, profile, spec.Requirements, results, baselines);
         double totalSeconds = total.Elapsed.TotalSeconds;
         return new ComparisonReport
         {
-            Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
+            Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Baselines = baselines, Verdict = verdict,
             Command = spec.Command, Versions = Versions(), Machine = Machine(), Date = DateTime.UtcNow, Budget = BudgetText(spec),
             OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
         };

@@ -65,13 +65,14 @@ public static class CompareCommand
         var batch = new Option<int>("--batch-size") { Description = "Examples per training step (default 16)", HelpName = "N", DefaultValueFactory = _ => 16 };
         var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (verdict, reasons, candidates, ...) instead of the text summary" };
+        var noBaselines = new Option<bool>("--no-baselines") { Description = "Skip the baselines (classify: majority class, TF-IDF + linear, frozen embeddings of each pretrained BERT + logistic regression), which are otherwise measured next to the candidates and recommended (verdict 'baseline') when no transformer beats them by more than the seed noise" };
         var work = new Option<string?>("--work-dir") { Description = "Where the candidates' runs are written (default: a 'runs' folder inside --report, or a temporary folder)", HelpName = "DIR" };
         var device = RuntimeOptions.Device();
         var threads = RuntimeOptions.Threads();
         foreach (var o in new Option[] { task, train, validation, test, gpt, bert, scratch, parameters, vocab }) command.Options.Add(o);
         steps.AddTo(command);
         time.AddTo(command);
-        foreach (var o in new Option[] { seeds, maxLength, batch, report, json, work, device, threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { seeds, maxLength, batch, noBaselines, report, json, work, device, threads }) command.Options.Add(o);
         var latency = new Option<double?>("--latency-ms") { Description = "Maximum latency p95 at batch 1, in ms", HelpName = "MS" };
         var memory = new Option<double?>("--memory-mb") { Description = "Maximum peak inference memory, in MiB", HelpName = "MB" };
         var disk = new Option<double?>("--disk-mb") { Description = "Maximum model size on disk, in MiB", HelpName = "MB" };
@@ -127,7 +128,7 @@ public static class CompareCommand
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
                 BudgetSteps = budgetSteps, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
                 MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
-                Device = r.GetValue(device), Format = format.Build(r, ctx), WorkDirectory = workDir,
+                Device = r.GetValue(device), Format = format.Build(r, ctx), WorkDirectory = workDir, Baselines = !r.GetValue(noBaselines),
                 Requirements = new Requirements
                 {
                     LatencyMs = choose ? r.GetValue(latency) : null, MemoryMb = choose ? r.GetValue(memory) : null, DiskMb = choose ? r.GetValue(disk) : null,

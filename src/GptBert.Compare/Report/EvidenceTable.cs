@@ -27,7 +27,7 @@ public sealed record EvidenceTable(
     public static EvidenceTable Build(ComparisonReport r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        var cands = r.Candidates ?? [];
+        var cands = ReportFormat.Columns(r);
         var rows = new List<EvidenceRow>();
 
         EvidenceCell Cell(CandidateResult c, string figure, string text, double? value, bool quality = false)

@@ -47,7 +47,9 @@ public class ComparisonRunnerTests
         // GPT classifies from the last token, which is the answer: it must learn this task.
         Assert.True(gpt.Quality["accuracy"].Mean >= 0.9, $"GPT accuracy {gpt.Quality["accuracy"].Mean:F3}");
         Assert.NotEqual("neither", report.Verdict.Choice); // no requirements were given, so something fits
-        if (bert.Quality["macro_f1"].Mean < gpt.Quality["macro_f1"].Mean - 0.1) Assert.Equal("gpt", report.Verdict.Choice);
+        // The last word is a keyword: TF-IDF solves it too, so the verdict may be "baseline"; the GPT/BERT choice follows the evidence.
+        if (bert.Quality["macro_f1"].Mean < gpt.Quality["macro_f1"].Mean - 0.1) Assert.Equal("gpt", report.Verdict.TransformerChoice);
+        Assert.True(report.Baselines.Single(b => b.Source == Baselines.TfIdfSource).Quality["accuracy"].Mean >= 0.9);
         Assert.NotEmpty(report.Verdict.Reasons);
         Assert.All(report.Candidates, c => Assert.Equal(2, c.Quality["accuracy"].N));
         Assert.All(report.Candidates, c => Assert.True(c.LatencyP50Ms > 0 && c.ThroughputPerSecond > 0 && c.SizeOnDiskBytes > 0));
