@@ -57,6 +57,7 @@ public static class CliErrors
         ["TextColumn"] = "--text-column",
         ["PairColumn"] = "--pair-column",
         ["LabelColumn"] = "--label-column",
+        ["Strict"] = "--strict",
         // tokenizer training
         ["Kind"] = "--kind",
         ["VocabSize"] = "--vocab-size",

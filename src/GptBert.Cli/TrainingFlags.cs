@@ -252,6 +252,7 @@ public sealed class LabeledDataFlags
     public required Option<string> TextColumn { get; init; }
     public required Option<string?> PairColumn { get; init; }
     public required Option<string> LabelColumn { get; init; }
+    public required Option<bool> Strict { get; init; }
 
     public static LabeledDataFlags AddTo(Command command)
     {
@@ -261,17 +262,29 @@ public sealed class LabeledDataFlags
             TextColumn = new("--text-column") { Description = "Column (CSV/TSV header) or field (JSON Lines) with the text (default: text)", HelpName = "NAME", DefaultValueFactory = _ => "text" },
             PairColumn = new("--pair-column") { Description = "Column with the second text of pair tasks (default: text_pair when present)", HelpName = "NAME" },
             LabelColumn = new("--label-column") { Description = "Column with the label (default: label)", HelpName = "NAME", DefaultValueFactory = _ => "label" },
+            Strict = StrictOption(),
         };
         f.Format.AcceptOnlyFromAmong("auto", "csv", "tsv", "jsonl");
-        foreach (var o in new Option[] { f.Format, f.TextColumn, f.PairColumn, f.LabelColumn }) command.Options.Add(o);
+        foreach (var o in new Option[] { f.Format, f.TextColumn, f.PairColumn, f.LabelColumn, f.Strict }) command.Options.Add(o);
         return f;
     }
 
-    public LabeledFormatOptions Build(ParseResult r) => new()
+    /// <summary>--strict, for labelled files and corpora alike.</summary>
+    public static Option<bool> StrictOption() => new("--strict")
+    {
+        Description = "Refuse a data file with any row that cannot be used (NUL byte, invalid UTF-8, empty text, missing label, " +
+                      "wrong number of fields, broken quoting or JSON), naming its line. Default: skip such rows with a warning that counts " +
+                      "them and names their lines; a file with more than 5% of them is refused either way",
+    };
+
+    /// <summary>The reading options; skipped rows are reported on stderr as one warning per file.</summary>
+    public LabeledFormatOptions Build(ParseResult r, CliContext ctx) => new()
     {
         Format = LabeledFormatOptions.ParseFormat(r.GetValue(Format) ?? "auto"),
         TextColumn = r.GetValue(TextColumn) ?? "text",
         PairColumn = r.GetValue(PairColumn),
         LabelColumn = r.GetValue(LabelColumn) ?? "label",
+        Strict = r.GetValue(Strict),
+        Warn = ctx.Warn,
     };
 }

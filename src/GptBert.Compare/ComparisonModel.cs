@@ -79,6 +79,8 @@ public sealed record DatasetProfile
     /// <summary>Unicode scripts present, with their share of letters (e.g. Latin 0.98, Han 0.02).</summary>
     public IReadOnlyDictionary<string, double> Scripts { get; init; } = new Dictionary<string, double>();
     public bool HasPairs { get; init; }
+    /// <summary>Per data file read: its rows and the rows left out because they could not be used (none skipped: an empty kinds list).</summary>
+    public IReadOnlyList<GptBert.Data.SkippedRows> Skipped { get; init; } = [];
 }
 
 /// <summary>The user's constraints; null means no constraint.</summary>
@@ -92,8 +94,15 @@ public sealed record Requirements
     public int Cores { get; init; } = Environment.ProcessorCount;
 }
 
-/// <summary>"gpt", "bert", "either" or "neither", with the reasons that led there.</summary>
-public sealed record Verdict(string Choice, IReadOnlyList<string> Reasons);
+/// <summary>"gpt", "bert", "either", "neither" or "baseline", with the reasons that led there.</summary>
+public sealed record Verdict(string Choice, IReadOnlyList<string> Reasons)
+{
+    /// <summary>
+    /// The GPT-or-BERT choice as it would be without baselines ("gpt", "bert", "either" or "neither"); equal to
+    /// <see cref="Choice"/> unless a baseline was recommended instead.
+    /// </summary>
+    public string? TransformerChoice { get; init; }
+}
 
 /// <summary>Everything a comparison produced: what the console prints, the report renders and --json emits.</summary>
 public sealed record ComparisonReport
@@ -102,6 +111,8 @@ public sealed record ComparisonReport
     public required DatasetProfile Profile { get; init; }
     public required Requirements Requirements { get; init; }
     public required IReadOnlyList<CandidateResult> Candidates { get; init; }
+    /// <summary>Baselines measured next to the candidates (classify: majority class, TF-IDF + linear, frozen embeddings + LR); family "baseline".</summary>
+    public IReadOnlyList<CandidateResult> Baselines { get; init; } = [];
     public required Verdict Verdict { get; init; }
     /// <summary>The command line that produced this report, exactly.</summary>
     public string Command { get; init; } = "";

@@ -21,7 +21,7 @@ public sealed record CompareSpec
     public required string Test { get; init; }
     /// <summary>GPT candidate: built-in name or HF directory (null: none given).</summary>
     public string? Gpt { get; init; }
-    /// <summary>BERT candidate: built-in name (minilm) or HF directory.</summary>
+    /// <summary>BERT candidate: built-in name (minilm, arctic-xs) or HF directory.</summary>
     public string? Bert { get; init; }
     /// <summary>Also train a GPT and a BERT from scratch at a matched parameter count.</summary>
     public bool FromScratch { get; init; }
@@ -36,6 +36,8 @@ public sealed record CompareSpec
     public double PretrainedLearningRate { get; init; } = 1e-4;
     public double ScratchLearningRate { get; init; } = 1e-3;
     public int LatencySamples { get; init; } = 30;
+    /// <summary>Run the baselines next to the candidates (classify): majority class, TF-IDF + linear, frozen embeddings + LR.</summary>
+    public bool Baselines { get; init; } = true;
     public string? Device { get; init; }
     public LabeledFormatOptions? Format { get; init; }
     public Requirements Requirements { get; init; } = new();
@@ -85,8 +87,13 @@ public static class ComparisonRunner
         var format = spec.Format ?? new LabeledFormatOptions();
         var train = LabeledDataset.Load(spec.Train, format);
         var test = LabeledDataset.Load(spec.Test, format with { RequireTwoLabels = false });
+        var skipped = new List<SkippedRows> { train.Skipped };
         LabeledDataset validation;
-        if (spec.Validation is not null) validation = LabeledDataset.Load(spec.Validation, format with { RequireTwoLabels = false });
+        if (spec.Validation is not null)
+        {
+            validation = LabeledDataset.Load(spec.Validation, format with { RequireTwoLabels = false });
+            skipped.Add(validation.Skipped);
+        }
         else
         {
             const int minimum = 20;
@@ -96,12 +103,13 @@ public static class ComparisonRunner
             var split = train.Split(0.9, 0.1, 0.0, 1);
             (train, validation) = (split.Train, split.Validation);
         }
+        skipped.Add(test.Skipped);
         var labels = LabelSet.FromTraining(train);
         labels.Validate(validation);
         labels.Validate(test);
 
         var plans = Plans(spec, train, labels, Info);
-        var profile = DatasetProfiler.Profile(train, validation, test, null);
+        var profile = DatasetProfiler.Profile(train, validation, test, null) with { Skipped = skipped };
         Info($"{plans.Count} candidate(s): {string.Join(", ", plans.Select(p => p.Name))}; {spec.Seeds} seed(s) each; budget {BudgetText(spec)}");
 
         var results = new List<CandidateResult>();
@@ -168,18 +176,29 @@ public static class ComparisonRunner
             });
         }
 
-        return Report(spec.Task, spec, profile, results, total, workSeconds);
+        var baselines = new List<CandidateResult>();
+        if (spec.Baselines)
+        {
+            var clock = Stopwatch.StartNew();
+            var berts = plans.Where(p => p.Family == "bert" && p.Source != "scratch").Select(p => p.Source).ToList();
+            baselines = Baselines.Run(new Baselines.Inputs(train, validation, test, labels, berts, spec.Seeds, spec.MaxLength,
+                spec.LatencySamples, spec.WorkDirectory, spec.Device), Info);
+            workSeconds += clock.Elapsed.TotalSeconds;
+        }
+
+        return Report(spec.Task, spec, profile, results, total, workSeconds, baselines);
     }
 
     /// <summary>The verdict on the measured candidates, and the report around it; what is not training or measuring counts as overhead.</summary>
     internal static ComparisonReport Report(CompareTask task, CompareSpec spec, DatasetProfile profile, List<CandidateResult> results,
-        Stopwatch total, double workSeconds)
+        Stopwatch total, double workSeconds, IReadOnlyList<CandidateResult>? baselines = null)
     {
-        var verdict = Decision.Choose(task, profile, spec.Requirements, results);
+        baselines ??= [];
+        var verdict = Decision.Choose(task, profile, spec.Requirements, results, baselines);
         double totalSeconds = total.Elapsed.TotalSeconds;
         return new ComparisonReport
         {
-            Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Verdict = verdict,
+            Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Baselines = baselines, Verdict = verdict,
             Command = spec.Command, Versions = Versions(), Machine = Machine(), Date = DateTime.UtcNow, Budget = BudgetText(spec),
             OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
         };
@@ -219,7 +238,7 @@ public static class ComparisonRunner
         string dir = ModelHub.ResolveDirectory(source);
         // role "gpt" is CompareSpec.Gpt, "bert" is CompareSpec.Bert
         if (!Directory.Exists(dir))
-            throw new GptBertException($"{(role == "gpt" ? "Gpt" : "Bert")} {source}: not a built-in (minilm) and no such directory")
+            throw new GptBertException($"{(role == "gpt" ? "Gpt" : "Bert")} {source}: not a built-in ({ModelHub.BuiltInList}) and no such directory")
             { Parameter = role == "gpt" ? "Gpt" : "Bert" };
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
         string family = config is Gpt2Config ? "gpt" : "bert";

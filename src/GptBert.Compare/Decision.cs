@@ -26,6 +26,12 @@ namespace GptBert.Compare;
 /// <item>(e) Caveats from the data profile are added when they apply: little data, a small test set, heavy label
 /// imbalance, a classifier barely above the majority baseline, scripts a tokenizer may not cover, texts longer than
 /// BERT's positions.</item>
+/// <item>(f) Baselines (classify: majority class, TF-IDF + linear, frozen embeddings + logistic regression) are kept
+/// apart from rules (a)-(d): when a transformer fits, the best fitting transformer is compared with the best baseline on
+/// the primary metric, and unless the transformer is better by more than the seed noise, the verdict is "baseline" (the
+/// GPT/BERT choice stays in <see cref="Verdict.TransformerChoice"/> and the reasons). Seed noise as in (d): 2·SE of the
+/// difference when the transformer ran several seeds (a baseline run once has no spread of its own), else
+/// <see cref="SingleSeedThreshold"/>.</item>
 /// </list>
 /// A figure named in <see cref="CandidateResult.Estimated"/> is reported as "estimated". Names are matched ignoring case
 /// and underscores: the property names (LatencyP95Ms, PeakMemoryMb, SizeOnDiskBytes) or the short forms latency, memory, disk.
@@ -59,7 +65,8 @@ public static class Decision
     };
 
     /// <summary>Applies the rules of the class remarks and returns the choice with its reasons (numbers in invariant culture).</summary>
-    public static Verdict Choose(CompareTask task, DatasetProfile profile, Requirements req, IReadOnlyList<CandidateResult> candidates)
+    public static Verdict Choose(CompareTask task, DatasetProfile profile, Requirements req, IReadOnlyList<CandidateResult> candidates,
+        IReadOnlyList<CandidateResult>? baselines = null)
     {
         ArgumentNullException.ThrowIfNull(profile);
         ArgumentNullException.ThrowIfNull(req);
@@ -67,11 +74,49 @@ public static class Decision
         // Reasons are read by people and tests alike: "0.812", never "0,812".
         var culture = CultureInfo.CurrentCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        try { return ChooseInvariant(task, profile, req, candidates); }
+        try
+        {
+            var verdict = ChooseInvariant(task, profile, req, candidates, out var fitting);
+            return baselines is { Count: > 0 } ? AgainstBaselines(task, verdict, fitting, baselines) : verdict with { TransformerChoice = verdict.Choice };
+        }
         finally { CultureInfo.CurrentCulture = culture; }
     }
 
-    static Verdict ChooseInvariant(CompareTask task, DatasetProfile profile, Requirements req, IReadOnlyList<CandidateResult> candidates)
+    // ------------------------------------------------------------------ rule (f): baselines
+
+    static Verdict AgainstBaselines(CompareTask task, Verdict verdict, List<CandidateResult> fitting, IReadOnlyList<CandidateResult> baselines)
+    {
+        var (metric, higherIsBetter) = PrimaryMetric(task);
+        var reasons = verdict.Reasons.ToList();
+        var result = verdict with { TransformerChoice = verdict.Choice };
+        var baseline = baselines.Where(b => Quality(b, metric) is not null).OrderBy(b => Order(b, metric, higherIsBetter)).FirstOrDefault();
+        var transformer = fitting.Where(c => Quality(c, metric) is not null).OrderBy(c => Order(c, metric, higherIsBetter)).FirstOrDefault();
+        if (baseline is null || transformer is null || verdict.Choice == "neither") return result;
+        var qt = Quality(transformer, metric)!;
+        var qb = Quality(baseline, metric)!;
+        string name = MetricName(metric);
+        double lead = higherIsBetter ? qt.Mean - qb.Mean : qb.Mean - qt.Mean;   // > 0: the transformer is better
+        string Show(Measured q) => q.N > 1 ? $"{F3(q.Mean)} ± {F3(q.StdError)}" : F3(q.Mean);
+        bool single = qt.N <= 1;
+        double se = Math.Sqrt(qt.StdError * qt.StdError + qb.StdError * qb.StdError);
+        double noise = single ? SingleSeedThreshold : 2 * se;
+        string noiseText = single
+            ? $"the fixed threshold of {F3(SingleSeedThreshold).TrimEnd('0')} used when the transformer ran one seed"
+            : $"twice the standard error of the difference (2 × {F3(se)} = {F3(noise)})";
+        string head = $"Against the baselines: the best transformer, {Label(transformer)}, has {name} {Show(qt)}; the best baseline, {baseline.Name}, has {Show(qb)}";
+        if (lead > noise)
+        {
+            reasons.Add($"{head}: the transformer is better by {F3(lead)}, more than {noiseText}, so it earns its cost.");
+            return result with { Reasons = reasons };
+        }
+        reasons.Add(lead <= 0
+            ? $"{head}: the baseline is {(-lead < 0.0005 ? "as good" : $"better by {F3(-lead)}")}, so no transformer is needed: use {baseline.Name}."
+            : $"{head}: the transformer is ahead by only {F3(lead)}, not more than {noiseText}, so no transformer is clearly better: use {baseline.Name}.");
+        return result with { Choice = "baseline", Reasons = reasons };
+    }
+
+    static Verdict ChooseInvariant(CompareTask task, DatasetProfile profile, Requirements req, IReadOnlyList<CandidateResult> candidates,
+        out List<CandidateResult> fittingOut)
     {
         var reasons = new List<string>();
         var (metric, higherIsBetter) = PrimaryMetric(task);
@@ -108,6 +153,7 @@ public static class Decision
             if (check.Unchecked.Count > 0) reasons.Add($"{Label(c)}: {string.Join("; ", check.Unchecked)}.");
         }
 
+        fittingOut = fitting;
         // Each family is represented by its best-quality fitting candidate.
         var gpt = Representative(fitting, "gpt", metric, higherIsBetter, reasons);
         var bert = Representative(fitting, "bert", metric, higherIsBetter, reasons);

@@ -25,10 +25,15 @@ static class GenerationComparison
         void Info(string m) => reporting?.Info?.Invoke(m);
         var device = TorchRuntime.ResolveDevice(spec.Device);
         Directory.CreateDirectory(spec.WorkDirectory);
-        var trainTexts = TextCorpus.Open(spec.Train).Documents().ToList();
-        var testTexts = TextCorpus.Open(spec.Test).Documents().Where(t => !string.IsNullOrWhiteSpace(t)).ToList();
+        var corpusOptions = new TextCorpusOptions { Strict = spec.Format?.Strict ?? false, Warn = spec.Format?.Warn };
+        var trainCorpus = TextCorpus.Open(spec.Train, corpusOptions);
+        var testCorpus = TextCorpus.Open(spec.Test, corpusOptions);
+        var validationCorpus = spec.Validation is null ? null : TextCorpus.Open(spec.Validation, corpusOptions);
+        var trainTexts = trainCorpus.Documents().ToList();
+        var testTexts = testCorpus.Documents().Where(t => !string.IsNullOrWhiteSpace(t)).ToList();
         if (testTexts.Count == 0) throw new GptBertException($"{spec.Test} has no text to score the models on");
-        var profile = DatasetProfiler.ProfileCorpus(trainTexts, spec.Validation is null ? null : TextCorpus.Open(spec.Validation).Documents(), testTexts);
+        var profile = DatasetProfiler.ProfileCorpus(trainTexts, validationCorpus?.Documents(), testTexts);
+        profile = profile with { Skipped = [.. trainCorpus.Skipped, .. validationCorpus?.Skipped ?? [], .. testCorpus.Skipped] };
 
         var results = new List<CandidateResult>();
         // GPT candidates: (name, source, init dir or null, tokenizer dir, shape)

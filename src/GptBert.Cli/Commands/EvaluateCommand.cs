@@ -33,7 +33,7 @@ public static class EvaluateCommand
         {
             int? max = Check.AtLeast(r.GetValue(maxLength), 1, "--max-length");
             // Read the data before loading the model, so mistakes in it fail fast.
-            var dataset = LabeledDataset.Load(r.GetValue(data)!, format.Build(r) with { RequireTwoLabels = false });
+            var dataset = LabeledDataset.Load(r.GetValue(data)!, format.Build(r, ctx) with { RequireTwoLabels = false });
             common.ConfigureRuntime(r);
             using var classifier = new Classifier(r.GetValue(model)!, common.TokenizerName(r), common.DeviceName(r), max);
             common.ConfigureRuntime(r);

@@ -32,7 +32,7 @@ public static class FinetuneCommand
                 gptbert finetune --arch bert --layers 2 --hidden 128 --heads 2 --train train.csv --output runs/tiny --max-steps 500
                 gptbert finetune --model minilm --train reviews.tsv --text-column review --label-column stars --balance-classes --output runs/stars
                 """);
-        var model = new Option<string?>("--model", "-m") { Description = "Starting model: built-in 'minilm' or a GPT-2/BERT directory (omit, with --arch, to train from scratch)", HelpName = "NAME|DIR" };
+        var model = new Option<string?>("--model", "-m") { Description = "Starting model: built-in 'minilm' or 'arctic-xs', or a GPT-2/BERT directory (omit, with --arch, to train from scratch)", HelpName = "NAME|DIR" };
         var arch = new Option<string?>("--arch") { Description = "Train from scratch instead of --model: gpt or bert, sized by --layers/--hidden/--heads", HelpName = "gpt|bert" };
         arch.AcceptOnlyFromAmong("gpt", "bert");
         var trainFile = new Option<string>("--train") { Description = "Labeled training data (.csv, .tsv or .jsonl)", HelpName = "FILE", Required = true };
@@ -83,7 +83,7 @@ public static class FinetuneCommand
             string outDir = r.GetValue(output)!;
             bool resume = r.GetValue(train.Resume);
             TrainingFlags.CheckOutputDirectory(outDir, resume);
-            var formatOptions = format.Build(r);
+            var formatOptions = format.Build(r, ctx);
             if (!train.HasBudget(r))
                 ctx.Stderr.WriteLine($"note: no training budget given (--epochs, --max-steps, --max-tokens or --max-time); training for --epochs {DefaultEpochs.ToString(CultureInfo.InvariantCulture)}");
 
@@ -134,6 +134,7 @@ public static class FinetuneCommand
     {
         try
         {
+            format = format with { Warn = null }; // read once more: the run has warned about skipped rows already
             var t = LabeledDataset.Load(train, format);
             var v = LabeledDataset.Load(validation, format with { RequireTwoLabels = false });
             return (t.MajorityLabel().Label, t.MajorityBaselineAccuracy(v));

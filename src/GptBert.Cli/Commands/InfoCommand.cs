@@ -12,14 +12,14 @@ public static class InfoCommand
         var command = new Command("info", """
             Describe a model: architecture, parameter count, size on disk, dtype, maximum context, layers/hidden size/heads,
             vocabulary and tokenizer. MODEL is a Hugging Face directory (config.json + model.safetensors or
-            pytorch_model.bin) or the built-in 'minilm'.
+            pytorch_model.bin) or a built-in: 'minilm', 'arctic-xs'.
             """).WithSummary("Describe a model: architecture, parameters, size, context, tokenizer")
             .WithExamples("""
                 gptbert info minilm
                 gptbert info ./gpt2 --json
                 gptbert info ./my-gpt2 --tokenizer gpt2        directory without tokenizer files
                 """);
-        var model = new Argument<string>("MODEL") { Description = "Model directory or built-in name (minilm)" };
+        var model = new Argument<string>("MODEL") { Description = "Model directory or built-in name (minilm, arctic-xs)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text" };
         command.Arguments.Add(model);
         command.Options.Add(json);

@@ -41,6 +41,8 @@ public static class PretrainCommand
         command.Options.Add(maxLength);
         command.Options.Add(nsp);
         command.Options.Add(wwm);
+        var strict = LabeledDataFlags.StrictOption();
+        command.Options.Add(strict);
         var train = TrainingFlags.AddTo(command, new TrainingDefaults("default: 5e-4", EvalEvery: 100, SaveEvery: 100, Epochs: false,
             $"--max-steps {DefaultMaxSteps}"));
         command.SetAction(r =>
@@ -76,6 +78,7 @@ public static class PretrainCommand
                 Device = r.GetValue(train.Device),
                 Training = options,
                 Resume = resume,
+                Corpus = new TextCorpusOptions { Strict = r.GetValue(strict), Warn = ctx.Warn },
             };
             var result = TrainingRuns.Pretrain(spec, TrainingFlags.ReportTo(ctx));
 

@@ -27,7 +27,7 @@ public sealed record EvidenceTable(
     public static EvidenceTable Build(ComparisonReport r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        var cands = r.Candidates ?? [];
+        var cands = ReportFormat.Columns(r);
         var rows = new List<EvidenceRow>();
 
         EvidenceCell Cell(CandidateResult c, string figure, string text, double? value, bool quality = false)
@@ -119,7 +119,22 @@ public sealed record EvidenceTable(
             lines.Add(new("scripts", string.Join(", ", p.Scripts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
                 .Select(kv => $"{OneLine(kv.Key)} {ReportFormat.Percent(kv.Value)}"))));
         if (p.HasPairs) lines.Add(new("text pairs", "yes"));
+        if (p.Skipped.Count > 0) lines.Add(new("skipped rows", SkippedText(p.Skipped)));
         return lines;
+    }
+
+    /// <summary>
+    /// "none (train.csv 2,400 rows, test.csv 300 rows)" or "train.csv 3 of 2,403 rows: 2 with a NUL byte (lines 17, 240), 1 with an
+    /// empty text (line 99); test.csv none of 300": every file read, so a clean file is visibly clean.
+    /// </summary>
+    public static string SkippedText(IReadOnlyList<GptBert.Data.SkippedRows> files)
+    {
+        static string N(long v) => ReportFormat.Integer(v);
+        if (files.All(f => f.Count == 0))
+            return "none (" + string.Join(", ", files.Select(f => $"{OneLine(Path.GetFileName(f.File))} {N(f.Rows)} rows")) + ")";
+        return string.Join("; ", files.Select(f => f.Count == 0
+            ? $"{OneLine(Path.GetFileName(f.File))} none of {N(f.Rows)}"
+            : $"{OneLine(Path.GetFileName(f.File))} {N(f.Count)} of {N(f.Rows)} rows: {string.Join(", ", f.Kinds)}"));
     }
 
     static string Round(double v) => double.IsFinite(v) ? ReportFormat.Integer((long)Math.Round(v, MidpointRounding.AwayFromZero)) : ReportFormat.Missing;

@@ -36,7 +36,7 @@ public static class HtmlReport
         ArgumentNullException.ThrowIfNull(charts);
         var table = EvidenceTable.Build(r);
         string choice = ReportFormat.Choice(r.Verdict);
-        string verdictClass = choice is "gpt" or "bert" or "either" or "neither" ? choice : "other";
+        string verdictClass = choice is "gpt" or "bert" or "either" or "neither" or "baseline" ? choice : "other";
         string task = ReportFormat.Task(r.Task);
 
         var body = E("body");
@@ -296,6 +296,8 @@ code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaV
 .verdict-either .verdict-choice, .verdict-either .verdict-kicker { color: var(--good); }
 .verdict-neither { border-left-color: var(--bad); background: var(--bad-bg); }
 .verdict-neither .verdict-choice, .verdict-neither .verdict-kicker { color: var(--bad); }
+.verdict-baseline { border-left-color: #5f6b7a; background: #eef0f3; }
+.verdict-baseline .verdict-choice, .verdict-baseline .verdict-kicker { color: #3c4450; }
 
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; }

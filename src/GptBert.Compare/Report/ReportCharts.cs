@@ -48,7 +48,7 @@ public static class ReportCharts
     public static ReportChart? QualityVsLatency(ComparisonReport r)
     {
         if (ReportFormat.PrimaryMetric(r) is not { } metric) return null;
-        var points = r.Candidates.Where(c => c.Supported && c.LatencyP50Ms > 0 && double.IsFinite(c.LatencyP50Ms)
+        var points = ReportFormat.Columns(r).Where(c => c.Supported && c.LatencyP50Ms > 0 && double.IsFinite(c.LatencyP50Ms)
             && c.Quality.TryGetValue(metric, out var q) && double.IsFinite(q.Mean)).ToList();
         if (points.Count == 0) return null;
         var chart = new SvgChart
@@ -80,7 +80,7 @@ public static class ReportCharts
     public static ReportChart? QualityVsSize(ComparisonReport r)
     {
         if (ReportFormat.PrimaryMetric(r) is not { } metric) return null;
-        var points = r.Candidates.Where(c => c.Supported && c.Parameters > 0
+        var points = ReportFormat.Columns(r).Where(c => c.Supported && c.Parameters > 0
             && c.Quality.TryGetValue(metric, out var q) && double.IsFinite(q.Mean)).ToList();
         if (points.Count == 0) return null;
         var chart = new SvgChart

@@ -26,7 +26,7 @@ public static class ReportFormat
         _ => family.Trim(),
     };
 
-    /// <summary>The verdict's choice as the JSON and CSS know it: "gpt", "bert", "either", "neither" (lower case, trimmed).</summary>
+    /// <summary>The verdict's choice as the JSON and CSS know it: "gpt", "bert", "either", "neither", "baseline" (lower case, trimmed).</summary>
     public static string Choice(Verdict verdict) => (verdict.Choice ?? "").Trim().ToLowerInvariant();
 
     /// <summary>"BERT", "GPT", "either is fine", "neither fits the budget".</summary>
@@ -36,12 +36,16 @@ public static class ReportFormat
         "bert" => "BERT",
         "either" => "either is fine",
         "neither" => "neither fits the budget",
+        "baseline" => "a baseline: no transformer needed",
         "" => "undecided",
         _ => verdict.Choice.Trim(),
     };
 
     /// <summary>"Verdict: BERT".</summary>
     public static string VerdictLine(Verdict verdict) => "Verdict: " + VerdictText(verdict);
+
+    /// <summary>The GPT/BERT candidates, then the baselines: the columns of the evidence table and the points of the quality charts.</summary>
+    public static IReadOnlyList<CandidateResult> Columns(ComparisonReport r) => [.. r.Candidates ?? [], .. r.Baselines ?? []];
 
     /// <summary>"classify", "generate", "search".</summary>
     public static string Task(CompareTask task) => task.ToString().ToLowerInvariant();
@@ -219,7 +223,7 @@ public static class ReportFormat
             CompareTask.Search => ["recall@1", "recall@5", "recall@10", "mrr"],
             _ => [],
         };
-        var all = r.Candidates.SelectMany(c => c.Quality.Keys).Distinct(StringComparer.Ordinal).ToList();
+        var all = Columns(r).SelectMany(c => c.Quality.Keys).Distinct(StringComparer.Ordinal).ToList();
         return preferred.Where(all.Contains)
             .Concat(all.Where(m => !preferred.Contains(m)).Order(StringComparer.Ordinal))
             .ToList();
@@ -227,5 +231,5 @@ public static class ReportFormat
 
     /// <summary>The metric the charts plot: the first of <see cref="MetricOrder"/> that a supported candidate has a value for.</summary>
     public static string? PrimaryMetric(ComparisonReport r) =>
-        MetricOrder(r).FirstOrDefault(m => r.Candidates.Any(c => c.Supported && c.Quality.TryGetValue(m, out var q) && double.IsFinite(q.Mean)));
+        MetricOrder(r).FirstOrDefault(m => Columns(r).Any(c => c.Supported && c.Quality.TryGetValue(m, out var q) && double.IsFinite(q.Mean)));
 }

@@ -8,9 +8,11 @@ namespace GptBert.Compare.Report;
 
 /// <summary>
 /// The JSON of <c>gptbert compare --json</c> and of report.json: one object whose <c>verdict</c> is the
-/// choice ("gpt", "bert", "either" or "neither"), then <c>verdict_text</c>, <c>reasons</c>, <c>task</c>,
-/// <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality metrics keyed by
-/// their own names, per-seed values and curves), <c>profile</c>, <c>requirements</c>, <c>budget</c>,
+/// choice ("gpt", "bert", "either", "neither", or "baseline" when no transformer beats the best baseline by more than
+/// the seed noise), then <c>transformer_verdict</c> (the GPT/BERT choice had there been no baselines), <c>verdict_text</c>,
+/// <c>reasons</c>, <c>task</c>, <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality
+/// metrics keyed by their own names, per-seed values and curves), <c>baselines</c> (the same figures for the baselines,
+/// family "baseline", source "majority", "tfidf" or "embeddings:MODEL"), <c>profile</c>, <c>requirements</c>, <c>budget</c>,
 /// <c>command</c>, <c>versions</c>, <c>machine</c>, <c>date</c> (ISO 8601), <c>overhead_fraction</c> and
 /// <c>total_seconds</c>. Enums are strings; NaN and ±∞ are written as null; sets are sorted, so the same
 /// report always gives the same bytes.
@@ -47,6 +49,7 @@ public static class ReportJson
         {
             w.WriteStartObject();
             w.WriteString("verdict", ReportFormat.Choice(r.Verdict));
+            w.WriteString("transformer_verdict", (r.Verdict.TransformerChoice ?? r.Verdict.Choice ?? "").Trim().ToLowerInvariant());
             w.WriteString("verdict_text", ReportFormat.VerdictText(r.Verdict));
             w.WriteStartArray("reasons");
             foreach (var reason in r.Verdict.Reasons ?? []) w.WriteStringValue(reason);
@@ -55,6 +58,8 @@ public static class ReportJson
             w.WritePropertyName("candidates");
             var candidates = includeCurves ? r.Candidates : r.Candidates.Select(c => c with { Curves = [] }).ToList();
             JsonSerializer.Serialize(w, candidates, options);
+            w.WritePropertyName("baselines");
+            JsonSerializer.Serialize(w, r.Baselines ?? [], options);
             w.WritePropertyName("profile");
             JsonSerializer.Serialize(w, r.Profile, options);
             w.WritePropertyName("requirements");

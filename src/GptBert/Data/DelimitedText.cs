@@ -3,7 +3,15 @@ using System.Text;
 namespace GptBert.Data;
 
 /// <summary>One record of a CSV/TSV file: its fields and the 1-based line where it starts.</summary>
-public sealed record DelimitedRecord(long Line, string[] Fields);
+public sealed record DelimitedRecord(long Line, string[] Fields)
+{
+    /// <summary>Where the record lies in the parsed text: [Start, End) in characters, line break excluded.</summary>
+    public int Start { get; init; }
+    public int End { get; init; }
+
+    /// <summary>When parsing leniently: why the record's quoting is broken (its fields are then what could be read); null when it is fine.</summary>
+    public string? Error { get; init; }
+}
 
 /// <summary>
 /// CSV and TSV with RFC 4180 quoting: a field may be wrapped in double quotes, and then may contain the
@@ -14,7 +22,15 @@ public sealed record DelimitedRecord(long Line, string[] Fields);
 public static class DelimitedText
 {
     /// <summary>Parses <paramref name="text"/> (already decoded) into records; <paramref name="name"/> is used in error messages.</summary>
-    public static IEnumerable<DelimitedRecord> Parse(string text, char separator, string name)
+    public static IEnumerable<DelimitedRecord> Parse(string text, char separator, string name) => Parse(text, separator, name, lenient: false);
+
+    /// <summary>
+    /// Parses <paramref name="text"/> into records. Strictly (<paramref name="lenient"/> false), broken quoting throws.
+    /// Leniently, a record with broken quoting comes back with <see cref="DelimitedRecord.Error"/> set and parsing goes on
+    /// at the next line: after text following a closing quote, the next line break; after a quote that is never closed,
+    /// the line after the one where it opened (so one stray quote costs one row, not the rest of the file).
+    /// </summary>
+    public static IEnumerable<DelimitedRecord> Parse(string text, char separator, string name, bool lenient)
     {
         if (separator is '"' or '\n' or '\r')
             throw new ArgumentException("the separator cannot be a quote or a line break", nameof(separator));
@@ -25,6 +41,8 @@ public static class DelimitedText
         while (i < n)
         {
             long recordLine = line;
+            int recordStart = i, recordEnd = i;
+            string? error = null;
             fields.Clear();
             // A record that is just a line break: skip it.
             if (text[i] is '\n' or '\r')
@@ -39,11 +57,24 @@ public static class DelimitedText
                 if (i < n && text[i] == '"')
                 {
                     long quoteLine = line;
+                    int quoteAt = i;
                     i++;
+                    bool unterminated = false;
                     while (true)
                     {
                         if (i >= n)
-                            throw new GptBertException($"{name} line {quoteLine}: unterminated quoted field; close it with \" (a quote inside a quoted field is written \"\")");
+                        {
+                            var message = $"{name} line {quoteLine}: unterminated quoted field; close it with \" (a quote inside a quoted field is written \"\")";
+                            if (!lenient) throw new GptBertException(message);
+                            // Go back to the end of the line where the quote opened and carry on from there.
+                            error = message;
+                            unterminated = true;
+                            int lineEnd = text.IndexOfAny(['\n', '\r'], quoteAt);
+                            i = lineEnd < 0 ? n : lineEnd;
+                            line = quoteLine;
+                            sb.Clear().Append(text, quoteAt + 1, i - quoteAt - 1);
+                            break;
+                        }
                         char c = text[i];
                         if (c == '"')
                         {
@@ -62,8 +93,14 @@ public static class DelimitedText
                         sb.Append(c);
                         i++;
                     }
-                    if (i < n && text[i] != separator && text[i] is not ('\n' or '\r'))
-                        throw new GptBertException($"{name} line {line}: unexpected {Show(text[i])} after a closing quote; quote the whole field and write a quote inside it as \"\"");
+                    if (!unterminated && i < n && text[i] != separator && text[i] is not ('\n' or '\r'))
+                    {
+                        var message = $"{name} line {line}: unexpected {Show(text[i])} after a closing quote; quote the whole field and write a quote inside it as \"\"";
+                        if (!lenient) throw new GptBertException(message);
+                        error ??= message;
+                        // Skip the rest of this line: the record ends at the next line break.
+                        while (i < n && text[i] is not ('\n' or '\r')) i++;
+                    }
                 }
                 else
                 {
@@ -72,7 +109,8 @@ public static class DelimitedText
                     sb.Append(text, start, i - start);
                 }
                 fields.Add(sb.ToString());
-                if (i < n && text[i] == separator) { i++; continue; }
+                if (error is null && i < n && text[i] == separator) { i++; continue; }
+                recordEnd = i;
                 // End of record: line break or end of text.
                 if (i < n)
                 {
@@ -81,7 +119,7 @@ public static class DelimitedText
                 }
                 break;
             }
-            yield return new DelimitedRecord(recordLine, fields.ToArray());
+            yield return new DelimitedRecord(recordLine, fields.ToArray()) { Start = recordStart, End = recordEnd, Error = error };
         }
     }
 

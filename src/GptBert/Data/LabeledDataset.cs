@@ -44,6 +44,17 @@ public sealed record LabeledFormatOptions
     /// <summary>False for data without labels (search pairs): a missing label column gives every example the label "".</summary>
     public bool RequireLabel { get; init; } = true;
 
+    /// <summary>
+    /// False (default): a row that cannot be used (a NUL byte, invalid UTF-8, an empty text, a missing label, the wrong
+    /// number of fields, broken quoting, a line that is not a JSON object) is skipped and counted in
+    /// <see cref="LabeledDataset.Skipped"/>, unless more than <see cref="SkippedRows.MaxBadFraction"/> of the rows are such,
+    /// when the file is refused as the wrong file. True: any such row refuses the file, naming its line.
+    /// </summary>
+    public bool Strict { get; init; }
+
+    /// <summary>Called once per file that had rows skipped, with <see cref="SkippedRows.Summary"/> (hosts print it as a warning).</summary>
+    public Action<string>? Warn { get; init; }
+
     /// <summary>The default pair column looked for when <see cref="PairColumn"/> is null.</summary>
     public const string DefaultPairColumn = "text_pair";
 
@@ -63,20 +74,26 @@ public sealed record DatasetSplit(LabeledDataset Train, LabeledDataset Validatio
 
 /// <summary>
 /// Labeled examples for classification, loaded from CSV, TSV (RFC 4180 quoting, header row) or JSON Lines.
-/// Loading validates everything up front (strict UTF-8, quoting, field counts, columns, empty values) and
-/// reports the first problem as a <see cref="GptBertException"/> naming the file and line.
+/// Loading validates everything up front (UTF-8, quoting, field counts, columns, empty values). Problems of the whole
+/// file (a binary file, a missing column, a broken header) are a <see cref="GptBertException"/> naming the file and
+/// line. A row that cannot be used is skipped and counted (<see cref="Skipped"/>) unless
+/// <see cref="LabeledFormatOptions.Strict"/> is set; a file with more than 5% such rows is refused either way.
 /// </summary>
 public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
 {
     readonly LabeledExample[] examples;
 
-    LabeledDataset(string name, string? path, LabeledExample[] examples)
+    LabeledDataset(string name, string? path, LabeledExample[] examples, SkippedRows? skipped = null)
     {
         Name = name;
         SourcePath = path;
         this.examples = examples;
         HasPairs = examples.Any(e => e.Pair is not null);
+        Skipped = skipped ?? SkippedRows.None(name, examples.Length);
     }
+
+    /// <summary>The rows of the file that could not be used and were left out (none for data made in code, or for the parts of a split).</summary>
+    public SkippedRows Skipped { get; }
 
     /// <summary>How messages name this dataset: the file name ("train.csv") or the name given.</summary>
     public string Name { get; }
@@ -123,13 +140,17 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
         {
             throw new GptBertException($"{path}: cannot read ({e.Message.TrimEnd('.')}); check that the file is readable", e);
         }
-        var text = Utf8Text.DecodeAll(bytes, name);
+        var text = Utf8Text.DecodeLenient(bytes, name, out var badBytes);
         if (string.IsNullOrWhiteSpace(text))
             throw new GptBertException(format == LabeledFormat.JsonLines
                 ? $"{name} is empty; it needs one JSON object per line, like {{\"{options.TextColumn}\": \"...\", \"{options.LabelColumn}\": \"...\"}}"
                 : $"{name} is empty; it needs a header row ({options.TextColumn}{Sep(format)}{options.LabelColumn}) and one row per example");
-        var list = format == LabeledFormat.JsonLines ? ReadJsonLines(text, name, options) : ReadDelimited(text, name, format == LabeledFormat.Tsv ? '\t' : ',', options);
-        var ds = new LabeledDataset(name, path, list.ToArray());
+        var rows = new Rows(name, options, badBytes);
+        var list = format == LabeledFormat.JsonLines ? ReadJsonLines(text, name, options, rows) : ReadDelimited(text, name, format == LabeledFormat.Tsv ? '\t' : ',', options, rows);
+        rows.Collector.ThrowIfTooMany();
+        var skipped = rows.Collector.Result();
+        var ds = new LabeledDataset(name, path, list.ToArray(), skipped);
+        if (skipped.Count > 0) options.Warn?.Invoke(skipped.Summary());
         if (options.RequireTwoLabels)
         {
             var labels = ds.LabelCounts();
@@ -154,9 +175,30 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
         };
     }
 
-    static List<LabeledExample> ReadDelimited(string text, string name, char sep, LabeledFormatOptions o)
+    /// <summary>The bad bytes of the file and the policy for unusable rows, shared by the CSV/TSV and JSON Lines readers.</summary>
+    sealed class Rows(string name, LabeledFormatOptions o, List<Utf8Text.BadSpan> badBytes)
     {
-        using var records = DelimitedText.Parse(text, sep, name).GetEnumerator();
+        public readonly BadRowCollector Collector = new(name, o.Strict);
+        int next; // badBytes are in text order, and so are the rows asked about
+
+        /// <summary>The first line with a NUL or invalid UTF-8 inside [start, end) of the text, if any.</summary>
+        public Utf8Text.BadSpan? BadBytesIn(int start, int end)
+        {
+            while (next < badBytes.Count && badBytes[next].CharEnd <= start) next++;
+            return next < badBytes.Count && badBytes[next].CharStart < end ? badBytes[next] : null;
+        }
+
+        /// <summary>Counts a row with bad bytes as unusable (or refuses the file in strict mode); the message is the decoder's.</summary>
+        public void BadBytes(Utf8Text.BadSpan b, long line)
+        {
+            var e = b.Kind == BadRowKind.NulByte ? Utf8Text.Nul(name, b.ByteOffset, line) : Utf8Text.Invalid(name, b.ByteOffset, line);
+            Collector.Add(line, b.Kind, e);
+        }
+    }
+
+    static List<LabeledExample> ReadDelimited(string text, string name, char sep, LabeledFormatOptions o, Rows rows)
+    {
+        using var records = DelimitedText.Parse(text, sep, name, lenient: true).GetEnumerator();
         DelimitedRecord? header = null;
         while (records.MoveNext())
         {
@@ -165,6 +207,10 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
             break;
         }
         if (header is null) throw new GptBertException($"{name} is empty; it needs a header row ({o.TextColumn}{Sep(sep == '\t' ? LabeledFormat.Tsv : LabeledFormat.Csv)}{o.LabelColumn}) and one row per example");
+        // Without a readable header nothing can be read: these stay errors of the whole file.
+        if (header.Error is not null) throw new GptBertException(header.Error);
+        if (rows.BadBytesIn(header.Start, header.End) is { } badHeader)
+            throw badHeader.Kind == BadRowKind.NulByte ? Utf8Text.Nul(name, badHeader.ByteOffset, header.Line) : Utf8Text.Invalid(name, badHeader.ByteOffset, header.Line);
         var cols = header.Fields.Select(f => f.Trim()).ToArray();
         for (int a = 0; a < cols.Length; a++)
             for (int b = a + 1; b < cols.Length; b++)
@@ -181,13 +227,20 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
         {
             var r = records.Current;
             if (IsBlank(r)) continue;
+            // Rows are judged in this order: bad bytes, broken quoting, field count, then the values.
+            if (rows.BadBytesIn(r.Start, r.End) is { } bad) { rows.BadBytes(bad, r.Line); continue; }
+            if (r.Error is not null) { rows.Collector.Add(r.Line, BadRowKind.BadQuoting, r.Error); continue; }
             if (r.Fields.Length != cols.Length)
-                throw new GptBertException($"{name} line {r.Line}: expected {cols.Length} fields, found {r.Fields.Length}; quote fields that contain {(sep == '\t' ? "tabs" : "commas")} and check the row against the header");
+            {
+                rows.Collector.Add(r.Line, BadRowKind.RaggedRow,
+                    $"{name} line {r.Line}: expected {cols.Length} fields, found {r.Fields.Length}; quote fields that contain {(sep == '\t' ? "tabs" : "commas")} and check the row against the header");
+                continue;
+            }
             // An empty pair cell means "no pair" (CSV cannot tell empty from missing).
             var pair = pairCol >= 0 && r.Fields[pairCol].Length > 0 ? r.Fields[pairCol] : null;
-            list.Add(Example(r.Fields[textCol], pair, labelCol >= 0 ? r.Fields[labelCol] : "", name, r.Line, o));
+            if (Example(r.Fields[textCol], pair, labelCol >= 0 ? r.Fields[labelCol] : "", name, r.Line, o, rows.Collector) is { } e) list.Add(e);
         }
-        if (list.Count == 0) throw new GptBertException($"{name} has a header but no examples; add one row per example below it");
+        if (list.Count == 0 && rows.Collector.Rows == 0) throw new GptBertException($"{name} has a header but no examples; add one row per example below it");
         return list;
     }
 
@@ -209,66 +262,112 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
     static string NoColumn(string name, string wanted, string[] cols, string setting) =>
         $"{name}: no column '{wanted}' (columns: {string.Join(", ", cols)}); pass {setting} NAME";
 
-    static LabeledExample Example(string text, string? pair, string label, string name, long line, LabeledFormatOptions o)
+    /// <summary>The example, or null when its label or text is empty (counted in <paramref name="rows"/>).</summary>
+    static LabeledExample? Example(string text, string? pair, string label, string name, long line, LabeledFormatOptions o, BadRowCollector rows)
     {
         label = label.Trim();
         if (label.Length == 0 && o.RequireLabel)
-            throw new GptBertException($"{name} line {line}: empty label in column '{o.LabelColumn}'; give every example a label or remove the row");
+        {
+            rows.Add(line, BadRowKind.MissingLabel, $"{name} line {line}: empty label in column '{o.LabelColumn}'; give every example a label or remove the row");
+            return null;
+        }
         if (string.IsNullOrWhiteSpace(text))
-            throw new GptBertException($"{name} line {line}: empty text in column '{o.TextColumn}'; fill it in or remove the row");
+        {
+            rows.Add(line, BadRowKind.EmptyText, $"{name} line {line}: empty text in column '{o.TextColumn}'; fill it in or remove the row");
+            return null;
+        }
+        rows.Good();
         return new LabeledExample(text, pair, label);
     }
 
-    static List<LabeledExample> ReadJsonLines(string text, string name, LabeledFormatOptions o)
+    static List<LabeledExample> ReadJsonLines(string text, string name, LabeledFormatOptions o, Rows rows)
     {
         var list = new List<LabeledExample>();
         long lineNo = 0;
         string pairField = o.PairColumn ?? LabeledFormatOptions.DefaultPairColumn;
-        foreach (var raw in text.Split('\n'))
+        string shape = $"{{\"{o.TextColumn}\": \"...\", \"{o.LabelColumn}\": \"...\"}}";
+        int start = 0;
+        while (start <= text.Length)
         {
+            int nl = text.IndexOf('\n', start);
+            int end = nl < 0 ? text.Length : nl;
             lineNo++;
-            var line = raw.TrimEnd('\r');
+            var line = text[start..end].TrimEnd('\r');
+            int lineStart = start;
+            start = end + 1;
             if (string.IsNullOrWhiteSpace(line)) continue;
+            if (rows.BadBytesIn(lineStart, end) is { } bad) { rows.BadBytes(bad, lineNo); continue; }
             JsonDocument doc;
             try { doc = JsonDocument.Parse(line); }
             catch (JsonException e)
             {
-                throw new GptBertException($"{name} line {lineNo}: invalid JSON ({Json.Reason(e)}); each line must be one object like {{\"{o.TextColumn}\": \"...\", \"{o.LabelColumn}\": \"...\"}}");
+                rows.Collector.Add(lineNo, BadRowKind.InvalidJson, $"{name} line {lineNo}: invalid JSON ({Json.Reason(e)}); each line must be one object like {shape}");
+                continue;
             }
             using (doc)
             {
                 var root = doc.RootElement;
                 if (root.ValueKind != JsonValueKind.Object)
-                    throw new GptBertException($"{name} line {lineNo}: expected a JSON object like {{\"{o.TextColumn}\": \"...\", \"{o.LabelColumn}\": \"...\"}}, found {Json.Kind(root.ValueKind)}");
+                {
+                    rows.Collector.Add(lineNo, BadRowKind.InvalidJson, $"{name} line {lineNo}: expected a JSON object like {shape}, found {Json.Kind(root.ValueKind)}");
+                    continue;
+                }
                 string fields = string.Join(", ", root.EnumerateObject().Select(p => p.Name));
-                var t = Field(root, o.TextColumn) ?? throw new GptBertException($"{name} line {lineNo}: no field '{o.TextColumn}' (fields: {fields}); pass TextColumn NAME") { Parameter = nameof(o.TextColumn) };
-                var l = Field(root, o.LabelColumn) ?? (o.RequireLabel
-                    ? throw new GptBertException($"{name} line {lineNo}: no field '{o.LabelColumn}' (fields: {fields}); pass LabelColumn NAME") { Parameter = nameof(o.LabelColumn) }
-                    : default(JsonElement?));
+                var t = Field(root, o.TextColumn);
+                if (t is null)
+                {
+                    rows.Collector.Add(lineNo, BadRowKind.EmptyText,
+                        new GptBertException($"{name} line {lineNo}: no field '{o.TextColumn}' (fields: {fields}); pass TextColumn NAME") { Parameter = nameof(o.TextColumn) });
+                    continue;
+                }
+                var l = Field(root, o.LabelColumn);
+                if ((l is null || l.Value.ValueKind == JsonValueKind.Null) && o.RequireLabel)
+                {
+                    rows.Collector.Add(lineNo, BadRowKind.MissingLabel, l is null
+                        ? new GptBertException($"{name} line {lineNo}: no field '{o.LabelColumn}' (fields: {fields}); pass LabelColumn NAME") { Parameter = nameof(o.LabelColumn) }
+                        : new GptBertException($"{name} line {lineNo}: field '{o.LabelColumn}' is null; give every example a label or remove the row"));
+                    continue;
+                }
                 var p = Field(root, pairField);
                 if (p is null && o.PairColumn is not null)
                     throw new GptBertException($"{name} line {lineNo}: no field '{o.PairColumn}' (fields: {fields}); pass PairColumn NAME") { Parameter = nameof(o.PairColumn) };
-                if (t.ValueKind != JsonValueKind.String)
-                    throw new GptBertException($"{name} line {lineNo}: field '{o.TextColumn}' must be a string, found {Json.Kind(t.ValueKind)}");
+                if (t.Value.ValueKind == JsonValueKind.Null)
+                {
+                    rows.Collector.Add(lineNo, BadRowKind.EmptyText, $"{name} line {lineNo}: field '{o.TextColumn}' is null; fill it in or remove the row");
+                    continue;
+                }
+                if (t.Value.ValueKind != JsonValueKind.String)
+                {
+                    rows.Collector.Add(lineNo, BadRowKind.InvalidJson, $"{name} line {lineNo}: field '{o.TextColumn}' must be a string, found {Json.Kind(t.Value.ValueKind)}");
+                    continue;
+                }
                 string? pair = null;
                 if (p is { } pv && pv.ValueKind != JsonValueKind.Null)
                 {
                     if (pv.ValueKind != JsonValueKind.String)
-                        throw new GptBertException($"{name} line {lineNo}: field '{pairField}' must be a string or null, found {Json.Kind(pv.ValueKind)}");
+                    {
+                        rows.Collector.Add(lineNo, BadRowKind.InvalidJson, $"{name} line {lineNo}: field '{pairField}' must be a string or null, found {Json.Kind(pv.ValueKind)}");
+                        continue;
+                    }
                     pair = pv.GetString();
                 }
-                string label = l is not JsonElement lv ? "" : lv.ValueKind switch
+                string? label = l is not JsonElement lv || lv.ValueKind == JsonValueKind.Null ? "" : lv.ValueKind switch
                 {
                     JsonValueKind.String => lv.GetString()!,
                     JsonValueKind.Number => lv.GetRawText(),
                     JsonValueKind.True => "true",
                     JsonValueKind.False => "false",
-                    _ => throw new GptBertException($"{name} line {lineNo}: field '{o.LabelColumn}' must be a string or a number, found {Json.Kind(lv.ValueKind)}"),
+                    _ => null,
                 };
-                list.Add(Example(t.GetString()!, pair, label, name, lineNo, o));
+                if (label is null)
+                {
+                    rows.Collector.Add(lineNo, BadRowKind.InvalidJson, $"{name} line {lineNo}: field '{o.LabelColumn}' must be a string or a number, found {Json.Kind(l!.Value.ValueKind)}");
+                    continue;
+                }
+                if (Example(t.Value.GetString()!, pair, label, name, lineNo, o, rows.Collector) is { } e) list.Add(e);
             }
         }
-        if (list.Count == 0) throw new GptBertException($"{name} is empty; it needs one JSON object per line, like {{\"{o.TextColumn}\": \"...\", \"{o.LabelColumn}\": \"...\"}}");
+        if (list.Count == 0 && rows.Collector.Rows == 0) throw new GptBertException($"{name} is empty; it needs one JSON object per line, like {shape}");
         return list;
     }
 
@@ -353,7 +452,7 @@ public sealed class LabeledDataset : IReadOnlyList<LabeledExample>
     {
         var arr = (LabeledExample[])examples.Clone();
         new SeededRandom(seed).Shuffle(arr);
-        return new LabeledDataset(Name, SourcePath, arr);
+        return new LabeledDataset(Name, SourcePath, arr, Skipped);
     }
 
     // ---------------------------------------------------------------- saving

@@ -17,6 +17,17 @@ public sealed record TextCorpusOptions
 
     /// <summary>For <c>.jsonl</c>/<c>.ndjson</c> files (one JSON object per line, one document each): the string field holding the text.</summary>
     public string JsonTextField { get; init; } = "text";
+
+    /// <summary>
+    /// False (default): a line that cannot be used (invalid UTF-8, a NUL byte; in JSON Lines files, a line that is not an
+    /// object with the text field as a string) is skipped and counted (<see cref="TextCorpus.Skipped"/>), unless more than
+    /// <see cref="SkippedRows.MaxBadFraction"/> of a file's lines are such, when the file is refused. True: any such line
+    /// refuses the corpus, naming its file and line.
+    /// </summary>
+    public bool Strict { get; init; }
+
+    /// <summary>Called once per file with skipped lines, after its first full reading, with <see cref="SkippedRows.Summary"/>.</summary>
+    public Action<string>? Warn { get; init; }
 }
 
 /// <summary>One line or document of a corpus, with where it came from and how far the reading has got.</summary>
@@ -57,6 +68,23 @@ public sealed class TextCorpus
         this.options = options;
         TotalBytes = sizes.Sum();
     }
+
+    readonly Dictionary<string, SkippedRows> skipped = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Per file read to its end so far, what was skipped (<see cref="TextCorpusOptions.Strict"/>); files with nothing skipped
+    /// are listed too, with their line counts. Filled as enumerations reach the end of each file.
+    /// </summary>
+    public IReadOnlyList<SkippedRows> Skipped
+    {
+        get { lock (skipped) return Files.Where(skipped.ContainsKey).Select(f => skipped[f]).ToList(); }
+    }
+
+    /// <summary>Lines checked between early looks at the share of bad lines, so a wrong file fails without being read to its end.</summary>
+    const int EarlyCheckLines = 1000;
+
+    /// <summary>Share of bad lines that refuses a file before its end (the 5% rule is applied at the end): only a wrong file gets there.</summary>
+    const double EarlyBadFraction = 0.5;
 
     /// <summary>What was opened, as given.</summary>
     public string Source { get; }
@@ -188,14 +216,24 @@ public sealed class TextCorpus
         {
             var file = Files[f];
             bool json = file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || file.EndsWith(".ndjson", StringComparison.OrdinalIgnoreCase);
-            using var reader = Utf8LineReader.Open(file, file);
+            var bad = new BadRowCollector(file, options.Strict, "lines");
+            using var reader = Utf8LineReader.Open(file, file, bad);
             while (reader.TryReadLine(out var line))
             {
                 long done = before + reader.Position;
+                if (bad.Rows % EarlyCheckLines == 0 && bad.Rows > 0) bad.ThrowIfTooMany(EarlyBadFraction);
                 if (json)
                 {
                     if (string.IsNullOrWhiteSpace(line)) continue;
-                    var text = JsonText(line, file, reader.LineNumber);
+                    string text;
+                    try { text = JsonText(line, file, reader.LineNumber); }
+                    catch (GptBertException e)
+                    {
+                        // The reader counted the line as good; it is not.
+                        bad.Retract();
+                        bad.Add(reader.LineNumber, BadRowKind.InvalidJson, e);
+                        continue;
+                    }
                     foreach (var l in text.Split('\n'))
                         yield return new Piece(false, l.TrimEnd('\r'), file, reader.LineNumber, done);
                     yield return new Piece(true, "", file, reader.LineNumber, done);
@@ -215,6 +253,11 @@ public sealed class TextCorpus
                     yield return new Piece(false, line, file, reader.LineNumber, done);
                 }
             }
+            bad.ThrowIfTooMany();
+            var result = bad.Result();
+            bool first;
+            lock (skipped) { first = !skipped.ContainsKey(file); skipped[file] = result; }
+            if (first && result.Count > 0) options.Warn?.Invoke(result.Summary("lines"));
             // The file may have grown or shrunk since Open; progress counts what was listed.
             before += sizes[f];
             yield return new Piece(true, "", file, reader.LineNumber, before);

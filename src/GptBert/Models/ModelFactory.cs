@@ -45,10 +45,18 @@ public static class ModelFactory
             throw new GptBertException($"model directory '{directory}' not found; give a built-in name (minilm) or a Hugging Face model directory");
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
         configure?.Invoke(config);
-        var model = Create(config, architecture ?? DefaultArchitecture(config));
-        Dictionary<string, TorchSharp.torch.Tensor> state;
-        try { state = CheckpointFiles.LoadStateDict(directory); }
-        catch { model.Dispose(); throw; } // e.g. config.json without weights: nothing leaks
+        var state = CheckpointFiles.LoadStateDict(directory);
+        PretrainedModel model;
+        try
+        {
+            string arch = architecture ?? DefaultArchitecture(config);
+            // A bare BertModel saved without its pooler (add_pooling_layer=False, e.g. arctic-embed-xs) loads without one,
+            // rather than with a random pooler that pooler_output would silently come from.
+            model = arch == "BertModel" && config is BertConfig bc && !state.Keys.Any(k => k.EndsWith("pooler.dense.weight", StringComparison.Ordinal))
+                ? new BertModel(bc, addPoolingLayer: false)
+                : Create(config, arch);
+        }
+        catch { foreach (var t in state.Values) t.Dispose(); throw; }
         try
         {
             var use = dropHead

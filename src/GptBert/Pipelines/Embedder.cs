@@ -5,8 +5,9 @@ namespace GptBert.Pipelines;
 public enum Pooling { Mean, Cls, LastToken }
 
 /// <summary>
-/// Sentence embeddings as sentence-transformers computes them: encoder → attention-masked mean
-/// pooling → L2 normalisation. GPT-2 models pool their last hidden state the same way by default.
+/// Sentence embeddings as sentence-transformers computes them: encoder → pooling → L2 normalisation. The pooling is
+/// the one the model directory declares (sentence-transformers' 1_Pooling/config.json: [CLS] for arctic-embed-xs),
+/// else attention-masked mean pooling (MiniLM; GPT-2 models pool their last hidden state the same way by default).
 /// The encoder runs on TorchSharp (a <see cref="ModelHandle"/>) or on any other <see cref="IEncoderRunner"/> (ONNX Runtime).
 /// </summary>
 public sealed class Embedder
@@ -21,13 +22,14 @@ public sealed class Embedder
     {
         this.runner = runner;
         handle = (runner as TorchRunner)?.Handle;
+        Pooling = ModelHub.DeclaredPooling(runner.Directory) ?? Pooling.Mean;
     }
 
     /// <summary>The TorchSharp model; an embedder built on another engine has none (use <see cref="Model"/>).</summary>
     public ModelHandle Handle => handle ?? throw new InvalidOperationException($"this embedder runs {runner.Source} on {runner.GetType().Name}, not on TorchSharp; use Model");
     /// <summary>The model, whichever engine runs it.</summary>
     public ILoadedModel Model => runner;
-    public Pooling Pooling { get; init; } = Pooling.Mean;
+    public Pooling Pooling { get; init; }
     public bool Normalize { get; init; } = true;
     public int BatchSize { get; init; } = 32;
     public Overflow Overflow { get; init; } = Overflow.TruncateWithWarning;

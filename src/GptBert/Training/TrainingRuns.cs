@@ -62,6 +62,8 @@ public sealed record PretrainSpec
     public string? Device { get; init; }
     public TrainingOptions Training { get; init; } = new() { MaxSteps = 1000 };
     public bool Resume { get; init; }
+    /// <summary>How the corpus files are read: which lines are skipped or refuse the corpus, where skips are reported.</summary>
+    public TextCorpusOptions? Corpus { get; init; }
 }
 
 public sealed record FinetuneSpec
@@ -103,7 +105,7 @@ public static class TrainingRuns
         int? separator = spec.Arch == "gpt" ? tok.EosId : tok.SepId;
 
         // Tokenize once into memory-mapped streams next to the checkpoints; held-out documents for validation.
-        var corpus = TextCorpus.Open(spec.Data);
+        var corpus = TextCorpus.Open(spec.Data, spec.Corpus);
         reporting?.Info?.Invoke($"tokenizing {corpus.Files.Count} file(s), {corpus.TotalBytes / 1e6:F1} MB ...");
         var (train, validation) = BuildStreams(spec, corpus, tok, separator);
         using var _t = train; using var _v = validation;
@@ -164,7 +166,7 @@ public static class TrainingRuns
         if (spec.Validation is not null)
         {
             train = TokenStream.Build(trainPath, corpus.Documents(), tok, separator);
-            validation = TokenStream.Build(valPath, TextCorpus.Open(spec.Validation).Documents(), tok, separator);
+            validation = TokenStream.Build(valPath, TextCorpus.Open(spec.Validation, spec.Corpus).Documents(), tok, separator);
         }
         else
         {

@@ -277,4 +277,58 @@ public class DecisionTests
         Assert.Equal(("loss_per_char", false), Decision.PrimaryMetric(CompareTask.Generate));
         Assert.Equal(("mrr", true), Decision.PrimaryMetric(CompareTask.Search));
     }
+
+    // ------------------------------------------------------------------ rule (f): baselines
+
+    static CandidateResult Baseline(string name, double[] quality) => Cand("baseline", name, quality) with { Source = "tfidf", Seeds = [] };
+
+    [Fact]
+    public void ABaselineAsGoodAsTheBestTransformerIsRecommended()
+    {
+        var gpt = Cand("gpt", "GPT from scratch", [0.80, 0.82, 0.81]);
+        var bert = Cand("bert", "BERT from scratch", [0.70, 0.71, 0.72]);
+        var tfidf = Baseline("TF-IDF + linear", [0.81, 0.80, 0.82]);
+        var v = Decision.Choose(CompareTask.Classify, Plain(), None, [gpt, bert], [Baseline("majority class", [0.33]), tfidf]);
+        Assert.Equal("baseline", v.Choice);
+        Assert.Equal("gpt", v.TransformerChoice);
+        Assert.Contains(v.Reasons, r => r.Contains("GPT is better by"));          // the GPT/BERT evidence stays
+        Assert.Equal("Against the baselines: the best transformer, GPT from scratch, has macro-F1 0.810 ± 0.006; the best baseline, TF-IDF + linear, has 0.810 ± 0.006: "
+                     + "the baseline is as good, so no transformer is needed: use TF-IDF + linear.", v.Reasons[^1]);
+    }
+
+    [Fact]
+    public void ATransformerAheadWithinTheSeedNoiseStillLosesToTheBaseline()
+    {
+        var gpt = Cand("gpt", "GPT from scratch", [0.80, 0.86, 0.83]);   // mean 0.83, SE 0.017
+        var tfidf = Baseline("TF-IDF + linear", [0.81]);
+        var v = Decision.Choose(CompareTask.Classify, Plain(), None, [gpt], [tfidf]);
+        Assert.Equal("baseline", v.Choice);
+        Assert.Contains("the transformer is ahead by only 0.020, not more than twice the standard error of the difference (2 × 0.017 = 0.035)", v.Reasons[^1]);
+    }
+
+    [Fact]
+    public void ATransformerClearlyBetterThanEveryBaselineKeepsTheVerdict()
+    {
+        var gpt = Cand("gpt", "GPT from scratch", [0.90, 0.91, 0.92]);
+        var bert = Cand("bert", "BERT from scratch", [0.90, 0.905, 0.91]);
+        var v = Decision.Choose(CompareTask.Classify, Plain(), None, [gpt, bert], [Baseline("TF-IDF + linear", [0.80, 0.81, 0.80])]);
+        Assert.Equal("either", v.Choice);
+        Assert.Equal("either", v.TransformerChoice);
+        Assert.StartsWith("Against the baselines: the best transformer, GPT from scratch, has macro-F1 0.910 ± 0.006; the best baseline, TF-IDF + linear, has 0.803 ± 0.003: the transformer is better by 0.107", v.Reasons[^1]);
+        // One seed: the fixed threshold decides.
+        var one = Decision.Choose(CompareTask.Classify, Plain(), None, [Cand("gpt", "g", [0.83])], [Baseline("TF-IDF + linear", [0.82])]);
+        Assert.Equal("baseline", one.Choice);
+        Assert.Contains("the fixed threshold of 0.02 used when the transformer ran one seed", one.Reasons[^1]);
+    }
+
+    [Fact]
+    public void NoBaselineVerdictWhenNothingFitsOrWithoutBaselines()
+    {
+        var gpt = Cand("gpt", "g", [0.5, 0.5], latencyMs: 100);
+        var v = Decision.Choose(CompareTask.Classify, Plain(), new Requirements { LatencyMs = 10 }, [gpt], [Baseline("TF-IDF + linear", [0.9])]);
+        Assert.Equal("neither", v.Choice);
+        var plain = Decision.Choose(CompareTask.Classify, Plain(), None, [gpt]);
+        Assert.Equal("gpt", plain.Choice);
+        Assert.Equal("gpt", plain.TransformerChoice);
+    }
 }

@@ -100,11 +100,12 @@ public class LabeledDatasetTests
             Message(() => LoadText(d, "train.csv", "a,b,c\n1,2,3\n")));
         Assert.Equal("train.tsv: no column 'premise' (columns: text, label); pass PairColumn NAME",
             Message(() => LoadText(d, "train.tsv", "text\tlabel\nx\ty\n", new LabeledFormatOptions { PairColumn = "premise" })));
+        // Half the rows lack the label: a wrong file, refused with the first bad row's message and the count.
         var e = Assert.Throws<GptBertException>(() => LoadText(d, "train.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"lbl\": \"y\"}\n"));
-        Assert.Equal("train.jsonl line 2: no field 'label' (fields: text, lbl); pass LabelColumn NAME", e.Message);
+        Assert.StartsWith("train.jsonl line 2: no field 'label' (fields: text, lbl); pass LabelColumn NAME (1 of 2 rows cannot be used, 50%", e.Message);
         Assert.Equal("LabelColumn", e.Parameter);
         // The command line says it with its flag.
-        Assert.Equal("train.jsonl line 2: no field 'label' (fields: text, lbl); pass --label-column NAME", GptBert.Cli.CliErrors.Message(e));
+        Assert.StartsWith("train.jsonl line 2: no field 'label' (fields: text, lbl); pass --label-column NAME (1 of 2", GptBert.Cli.CliErrors.Message(e));
         Assert.Contains("column 'text' appears twice", Message(() => LoadText(d, "dup.csv", "text,label,text\n")));
     }
 
@@ -123,16 +124,16 @@ public class LabeledDatasetTests
         Assert.StartsWith("three.csv line 5: expected 3 fields, found 2", Message(() => LoadText(d, "three.csv", three)));
 
         var unterminated = SixteenGoodLines + "\"never closed,a\nmore,b\n";
-        Assert.Equal("train.csv line 17: unterminated quoted field; close it with \" (a quote inside a quoted field is written \"\")",
+        Assert.StartsWith("train.csv line 17: unterminated quoted field; close it with \" (a quote inside a quoted field is written \"\") (1 of 17 rows",
             Message(() => LoadText(d, "train.csv", unterminated)));
 
         var afterQuote = "text,label\n\"quoted\" tail,a\n";
         Assert.StartsWith("train.csv line 2: unexpected space after a closing quote",
             Message(() => LoadText(d, "train.csv", afterQuote)));
 
-        Assert.Equal("train.csv line 3: empty label in column 'label'; give every example a label or remove the row",
+        Assert.StartsWith("train.csv line 3: empty label in column 'label'; give every example a label or remove the row",
             Message(() => LoadText(d, "train.csv", "text,label\nx,a\ny, \n")));
-        Assert.Equal("train.csv line 2: empty text in column 'text'; fill it in or remove the row",
+        Assert.StartsWith("train.csv line 2: empty text in column 'text'; fill it in or remove the row",
             Message(() => LoadText(d, "train.csv", "text,label\n,a\ny,b\n")));
     }
 
@@ -143,12 +144,14 @@ public class LabeledDatasetTests
         var jl = "{\"text\": \"a\", \"label\": \"x\"}\n\n{\"text\": \"b\", \"label\": }\n";
         var msg = Message(() => LoadText(d, "train.jsonl", jl));
         Assert.StartsWith("train.jsonl line 3: invalid JSON (", msg);
-        Assert.EndsWith("; each line must be one object like {\"text\": \"...\", \"label\": \"...\"}", msg);
+        Assert.Contains("; each line must be one object like {\"text\": \"...\", \"label\": \"...\"} (1 of 2 rows cannot be used", msg);
 
         Assert.StartsWith("train.jsonl line 1: expected a JSON object",
             Message(() => LoadText(d, "train.jsonl", "[\"text\", \"label\"]\n")));
-        Assert.Equal("train.jsonl line 1: field 'label' must be a string or a number, found null",
+        Assert.StartsWith("train.jsonl line 1: field 'label' is null; give every example a label or remove the row",
             Message(() => LoadText(d, "train.jsonl", "{\"text\": \"a\", \"label\": null}\n")));
+        Assert.StartsWith("train.jsonl line 1: field 'label' must be a string or a number, found an array",
+            Message(() => LoadText(d, "train.jsonl", "{\"text\": \"a\", \"label\": [1]}\n")));
     }
 
     [Fact]
@@ -179,7 +182,7 @@ public class LabeledDatasetTests
     {
         using var d = new DataDir();
         var f = d.WriteBytes("train.csv", Concat(Utf8("text,label\ncaf"), [0xE9], Utf8(",x\n")));
-        Assert.Equal("train.csv: invalid UTF-8 at byte offset 14 (line 2); re-encode the file as UTF-8 (e.g. iconv -f latin1 -t UTF-8 FILE)",
+        Assert.StartsWith("train.csv: invalid UTF-8 at byte offset 14 (line 2); re-encode the file as UTF-8 (e.g. iconv -f latin1 -t UTF-8 FILE) (1 of 1 rows",
             Message(() => LabeledDataset.Load(f)));
     }
 
