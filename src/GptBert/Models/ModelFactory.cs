@@ -45,11 +45,15 @@ public static class ModelFactory
             throw new GptBertException($"model directory '{directory}' not found; give a built-in name (minilm) or a Hugging Face model directory");
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
         configure?.Invoke(config);
+        string arch = architecture ?? DefaultArchitecture(config);
+        // An unsupported architecture is named before any weights are read.
+        if (!(config is Gpt2Config ? Gpt2Architectures : BertArchitectures).Contains(arch))
+            throw new GptBertException(
+                $"unknown architecture '{arch}' for model_type {config.ModelType}; supported: {string.Join(", ", config is Gpt2Config ? Gpt2Architectures : BertArchitectures)}");
         var state = CheckpointFiles.LoadStateDict(directory);
         PretrainedModel model;
         try
         {
-            string arch = architecture ?? DefaultArchitecture(config);
             // A bare BertModel saved without its pooler (add_pooling_layer=False, e.g. arctic-embed-xs) loads without one,
             // rather than with a random pooler that pooler_output would silently come from.
             model = arch == "BertModel" && config is BertConfig bc && !state.Keys.Any(k => k.EndsWith("pooler.dense.weight", StringComparison.Ordinal))
