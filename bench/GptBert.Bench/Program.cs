@@ -111,9 +111,29 @@ if (argList.FirstOrDefault() == "decode")
     return 0;
 }
 
+if (argList.FirstOrDefault() == "serve")
+{
+    // serve [--seconds S] [--gen-seconds S] [--rounds R] [--threads N] [--gen-model 124m|small|tiny] [--max-tokens N] [--out FILE]:
+    // `gptbert serve` in this process on a loopback port, HttpClient load from this process (ServeBench.cs).
+    int threads = int.Parse(Opt("--threads", "2"));
+    GptBert.Engine.TorchRuntime.Configure(threads);
+    double cellSeconds = double.Parse(Opt("--seconds", "5"));
+    double genSeconds = double.Parse(Opt("--gen-seconds", (cellSeconds * 2).ToString()));
+    int serveRounds = int.Parse(Opt("--rounds", "2"));
+    string genModel = Opt("--gen-model", "124m");
+    int maxTokens = int.Parse(Opt("--max-tokens", "32"));
+    int pairs = int.Parse(Opt("--overhead-pairs", "200"));
+    string serveOut = Opt("--out", Path.Combine(FindRepoRoot(), "bench", "results", "serve.md"));
+    string command = "dotnet run -c Release --project bench/GptBert.Bench -- " + string.Join(' ', argList.Where((a, i) => !(a == "--out" || (i > 0 && argList[i - 1] == "--out"))));
+    var report = await ServeReport.RunAsync(command, threads, cellSeconds, genSeconds, serveRounds, genModel, maxTokens, pairs, FindRepoRoot());
+    File.WriteAllText(serveOut, report);
+    Console.WriteLine(report);
+    return 0;
+}
+
 if (argList.FirstOrDefault() != "embed")
 {
-    Console.Error.WriteLine("usage: GptBert.Bench embed [--seconds S] [--rounds R] [--out FILE] | train [--threads N] [--out FILE] | decode [--threads N] [--out FILE] | gemm [--threads N] [--out FILE]");
+    Console.Error.WriteLine("usage: GptBert.Bench embed [--seconds S] [--rounds R] [--out FILE] | train [--threads N] [--out FILE] | decode [--threads N] [--out FILE] | gemm [--threads N] [--out FILE] | serve [--seconds S] [--gen-seconds S] [--rounds R] [--threads N] [--gen-model 124m|small|tiny] [--max-tokens N] [--out FILE]");
     return 2;
 }
 
