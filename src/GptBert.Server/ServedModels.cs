@@ -17,7 +17,7 @@ public sealed class ServedModel : IAsyncDisposable
     public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
 
     public required Embedder Embedder { get; init; }
-    public required DynamicBatcher<string, float[]> Embeddings { get; init; }
+    public required DynamicBatcher<TokenizedText, float[]> Embeddings { get; init; }
     public Classifier? Classifier { get; init; }
     public DynamicBatcher<(string Text, string? Pair), Classification>? Classifications { get; init; }
     public FillMask? FillMask { get; init; }
@@ -78,8 +78,8 @@ public sealed class ServedModel : IAsyncDisposable
             // The batcher forms batches by its token budget; the Embedder then sorts them by length and pads per chunk.
             var embedder = new Embedder(handle) { Overflow = Overflow.Refuse, BatchSize = 256 };
             var tok = handle.Tokenizer;
-            int Cost(string text) => tok.Encode(text, addSpecialTokens: true, maxLength: handle.MaxLength).Length;
-            var embeddings = new DynamicBatcher<string, float[]>(texts => embedder.Embed(texts, handle.MaxLength), Cost, batching,
+            // Requests arrive tokenized (the route checked their lengths on the same encodings), so nothing is tokenized twice.
+            var embeddings = new DynamicBatcher<TokenizedText, float[]>(encodings => embedder.Embed(encodings), e => e.Length, batching,
                 n => metrics.BatchSize.WithLabels(spec.Name, "embeddings").Observe(n));
             var classifications = classifier is null ? null : new DynamicBatcher<(string Text, string? Pair), Classification>(
                 inputs => classifier.Classify(inputs),

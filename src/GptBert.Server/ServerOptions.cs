@@ -39,7 +39,8 @@ public sealed record ServerOptions
     public IReadOnlyList<string> CorsOrigins { get; init; } = [];
 
     public int MaxBatchTokens { get; init; } = 16384;
-    public TimeSpan MaxBatchWait { get; init; } = TimeSpan.FromMilliseconds(2);
+    /// <summary>How long an idle model waits for more requests to join a batch; 0 (TEI's way): run at once, and whatever arrives while it runs forms the next batch.</summary>
+    public TimeSpan MaxBatchWait { get; init; } = TimeSpan.Zero;
     public bool Batching { get; init; } = true;
     /// <summary>Sequences decoded together by one model's generation scheduler.</summary>
     public int MaxGenerationBatch { get; init; } = 16;

@@ -34,7 +34,7 @@ public static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = $"Require 'Authorization: Bearer KEY' on every route but /health and /ready (default: ${ApiKeyVariable}, else none)", HelpName = "KEY" };
         var cors = new Option<string[]>("--cors") { Description = "Allow browser requests from this origin (repeatable; default: no CORS)", HelpName = "ORIGIN" };
         var batchTokens = new Option<int>("--max-batch-tokens") { Description = "Dynamic batching: padded tokens per batch at most (default: 16384)", HelpName = "N", DefaultValueFactory = _ => 16384 };
-        var batchWait = new Option<double>("--max-batch-wait-ms") { Description = "Dynamic batching: how long a request waits for others to join its batch (default: 2)", HelpName = "MS", DefaultValueFactory = _ => 2 };
+        var batchWait = new Option<double>("--max-batch-wait-ms") { Description = "Dynamic batching: how long the first request of a batch waits for others when the model is idle (default: 0: run at once; requests that arrive while a batch runs form the next one)", HelpName = "MS", DefaultValueFactory = _ => 0 };
         var noBatching = new Option<bool>("--no-batching") { Description = "Run every request on its own (for benchmarks)" };
         var concurrent = new Option<int>("--max-concurrent-requests") { Description = "Model requests running at once (default: 32)", HelpName = "N", DefaultValueFactory = _ => 32 };
         var queue = new Option<int>("--max-queue") { Description = "Requests waiting for a slot at most; more get 429 + Retry-After (default: 128)", HelpName = "N", DefaultValueFactory = _ => 128 };

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GptBert.Tokenizers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -26,14 +27,14 @@ public static class EmbeddingsEndpoints
         {
             var body = await JsonRequest.ReadAsync(context);
             var model = Inputs.Model(context, state, body);
-            var texts = Inputs.Texts(body, "input", model);
             string format = body.String("encoding_format") ?? "float";
             if (format is not ("float" or "base64"))
                 throw ApiException.BadRequest($"'encoding_format' must be \"float\" or \"base64\" (got \"{format}\")", "encoding_format");
             if (body.Int("dimensions") is int dims && dims != model.Embedder.Dimension)
                 throw ApiException.BadRequest($"'dimensions': the model '{model.Name}' gives {model.Embedder.Dimension}-dimensional embeddings and cannot shorten them (got {dims})", "dimensions");
-            long tokens = Inputs.CheckLengths(context, state, model, texts, "input");
-            var vectors = await model.Embeddings.SubmitAsync(texts, context.RequestAborted);
+            var encodings = Inputs.Encodings(context, state, model, body, "input");
+            long tokens = encodings.Sum(e => (long)e.Length);
+            var vectors = await model.Embeddings.SubmitAsync(encodings, context.RequestAborted);
             var items = vectors.Select((v, i) => new EmbeddingItem(i, format == "base64" ? Base64(v) : v)).ToList();
             return TypedResults.Ok(new EmbeddingList(items, model.Name, new Usage(tokens, tokens)));
         });
@@ -62,43 +63,61 @@ public static class Inputs
     }
 
     /// <summary>
-    /// OpenAI's input union: a string, an array of strings, an array of token ids, or an array of such arrays. Token ids
-    /// are the model's own tokenizer's; they are decoded to text and embedded as text.
+    /// OpenAI's input union: a string, an array of strings, an array of token ids, or an array of such arrays; each
+    /// item is a text or the model's own token ids (checked against its vocabulary).
     /// </summary>
-    public static IReadOnlyList<string> Texts(JsonRequest body, string name, ServedModel model)
+    static List<(string? Text, int[]? Ids)> Items(JsonRequest body, string name, ServedModel model)
     {
         var v = body.Raw(name) ?? throw ApiException.BadRequest($"'{name}' is required", name);
-        List<string> texts;
+        List<(string? Text, int[]? Ids)> items;
         switch (v.ValueKind)
         {
             case JsonValueKind.String:
-                texts = [v.GetString()!];
+                items = [((string?)v.GetString()!, (int[]?)null)];
                 break;
             case JsonValueKind.Array:
-                var items = v.EnumerateArray().ToList();
-                if (items.Count == 0) throw ApiException.BadRequest($"'{name}' must not be empty", name);
-                if (items.All(e => e.ValueKind == JsonValueKind.String)) texts = items.Select(e => e.GetString()!).ToList();
-                else if (items.All(e => e.ValueKind == JsonValueKind.Number)) texts = [Decode(model, JsonRequest.Ids(v, name), name)];
-                else if (items.All(e => e.ValueKind == JsonValueKind.Array))
-                    texts = items.Select((e, i) => Decode(model, JsonRequest.Ids(e, $"{name}[{i}]"), $"{name}[{i}]")).ToList();
+                var elements = v.EnumerateArray().ToList();
+                if (elements.Count == 0) throw ApiException.BadRequest($"'{name}' must not be empty", name);
+                if (elements.All(e => e.ValueKind == JsonValueKind.String)) items = elements.Select(e => ((string?)e.GetString()!, (int[]?)null)).ToList();
+                else if (elements.All(e => e.ValueKind == JsonValueKind.Number)) items = [(null, CheckIds(model, JsonRequest.Ids(v, name), name))];
+                else if (elements.All(e => e.ValueKind == JsonValueKind.Array))
+                    items = elements.Select((e, i) => ((string?)null, (int[]?)CheckIds(model, JsonRequest.Ids(e, $"{name}[{i}]"), $"{name}[{i}]"))).ToList();
                 else throw ApiException.BadRequest($"'{name}' must be a string, an array of strings, an array of token ids or an array of token-id arrays (not a mixture)", name);
                 break;
             default:
                 throw JsonRequest.WrongType(name, "a string or an array", v);
         }
-        for (int i = 0; i < texts.Count; i++)
-            if (texts[i].Length == 0)
-                throw ApiException.BadRequest($"'{name}{(texts.Count > 1 ? $"[{i}]" : "")}' is empty; every input needs at least one token", name);
-        return texts;
+        for (int i = 0; i < items.Count; i++)
+            if (items[i].Text is { Length: 0 })
+                throw ApiException.BadRequest($"'{name}{(items.Count > 1 ? $"[{i}]" : "")}' is empty; every input needs at least one token", name);
+        return items;
     }
 
-    static string Decode(ServedModel model, int[] ids, string name)
+    /// <summary>The input union as texts (token ids decoded with the model's tokenizer), for routes that take text.</summary>
+    public static IReadOnlyList<string> Texts(JsonRequest body, string name, ServedModel model) =>
+        Items(body, name, model).Select(i => i.Text ?? model.Tokenizer.Decode(i.Ids!, skipSpecialTokens: true)).ToList();
+
+    /// <summary>
+    /// The input union tokenized once, as the model takes it: texts encoded, token ids used as given with the model's
+    /// special tokens added; lengths checked as <see cref="CheckLengths"/> does.
+    /// </summary>
+    public static IReadOnlyList<TokenizedText> Encodings(HttpContext context, ServerState state, ServedModel model, JsonRequest body, string name)
+    {
+        var items = Items(body, name, model);
+        var encodings = items.Select(i => i.Text is not null
+            ? model.Tokenizer.Encode(i.Text, addSpecialTokens: true)
+            : model.Tokenizer.EncodeIds(i.Ids!, addSpecialTokens: true)).ToList();
+        CheckEncodings(context, state, model, encodings, name);
+        return encodings;
+    }
+
+    static int[] CheckIds(ServedModel model, int[] ids, string name)
     {
         if (ids.Length == 0) throw ApiException.BadRequest($"'{name}' is an empty token array", name);
         int vocab = model.Tokenizer.VocabSize;
         foreach (var id in ids)
             if (id < 0 || id >= vocab) throw ApiException.BadRequest($"'{name}' has token id {id}, outside the model's vocabulary (0-{vocab - 1})", name);
-        return model.Tokenizer.Decode(ids, skipSpecialTokens: true);
+        return ids;
     }
 
     /// <summary>
@@ -106,15 +125,21 @@ public static class Inputs
     /// 400, naming the limit); returns the tokens counted, for usage.
     /// </summary>
     public static long CheckLengths(HttpContext context, ServerState state, ServedModel model, IReadOnlyList<string> texts, string name,
-        IReadOnlyList<string?>? pairs = null)
+        IReadOnlyList<string?>? pairs = null) =>
+        CheckEncodings(context, state, model, texts.Select((t, i) => model.Tokenizer.Encode(t, pairs?[i], addSpecialTokens: true)).ToList(), name);
+
+    public static long CheckLengths(HttpContext context, ServerState state, ServedModel model, IReadOnlyList<TokenizedText> encodings, string name) =>
+        CheckEncodings(context, state, model, encodings, name);
+
+    static long CheckEncodings(HttpContext context, ServerState state, ServedModel model, IReadOnlyList<TokenizedText> encodings, string name)
     {
         long total = 0;
-        for (int i = 0; i < texts.Count; i++)
+        for (int i = 0; i < encodings.Count; i++)
         {
-            int n = model.Tokenizer.Encode(texts[i], pairs?[i], addSpecialTokens: true).Length;
+            int n = encodings[i].Length;
             if (n > model.MaxInputLength)
                 throw ApiException.BadRequest(
-                    $"'{name}{(texts.Count > 1 ? $"[{i}]" : "")}' has {n} tokens; the model '{model.Name}' takes at most {model.MaxInputLength} tokens per input", name, "context_length_exceeded");
+                    $"'{name}{(encodings.Count > 1 ? $"[{i}]" : "")}' has {n} tokens; the model '{model.Name}' takes at most {model.MaxInputLength} tokens per input", name, "context_length_exceeded");
             total += n;
         }
         CheckTotal(state, total, name);

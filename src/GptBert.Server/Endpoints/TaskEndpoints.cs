@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GptBert.Pipelines;
+using GptBert.Tokenizers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -92,8 +93,9 @@ public static class TaskEndpoints
             bool returnDocuments = body.Bool("return_documents") ?? true;
             var all = new List<string> { query };
             all.AddRange(documents);
-            long tokens = Inputs.CheckLengths(context, state, model, all, "documents");
-            var vectors = await model.Embeddings.SubmitAsync(all, context.RequestAborted);
+            var encodings = all.Select(t => model.Tokenizer.Encode(t, addSpecialTokens: true)).ToList();
+            long tokens = Inputs.CheckLengths(context, state, model, encodings, "documents");
+            var vectors = await model.Embeddings.SubmitAsync(encodings, context.RequestAborted);
             var results = documents.Select((d, i) => new RerankResult(i, Embedder.Cosine(vectors[0], vectors[i + 1]), returnDocuments ? new RerankDocument(d) : null))
                 .OrderByDescending(r => r.RelevanceScore).ThenBy(r => r.Index).Take(topN).ToList();
             return TypedResults.Ok(new RerankResponse(Generation.Id("rerank"), model.Name, results, new Usage(tokens, tokens)));

@@ -8,7 +8,7 @@ public sealed record BatchingOptions
     /// <summary>Padded tokens per batch at most (inputs × longest input); a single request larger than this runs alone.</summary>
     public int MaxBatchTokens { get; init; } = 16384;
     /// <summary>How long the first request of a batch waits for others to join it.</summary>
-    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(2);
+    public TimeSpan MaxWait { get; init; } = TimeSpan.Zero;
     /// <summary>False runs each request on its own, at once (for benchmarks: the unbatched baseline).</summary>
     public bool Enabled { get; init; } = true;
 }

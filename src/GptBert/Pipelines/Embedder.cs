@@ -1,4 +1,5 @@
 using GptBert.Models;
+using GptBert.Tokenizers;
 
 namespace GptBert.Pipelines;
 
@@ -42,17 +43,83 @@ public sealed class Embedder
     {
         int max = Math.Min(maxLength ?? runner.MaxLength, runner.Config.MaxPositions);
         var result = new float[texts.Count][];
-        // Like sentence-transformers: sort by length so each batch pads little, then restore order.
-        var order = Enumerable.Range(0, texts.Count).OrderByDescending(i => texts[i].Length).ToArray();
-        for (int start = 0; start < order.Length; start += BatchSize)
+        // Tokenize a window at a time, so memory stays bounded on large inputs, then batch each window by token length.
+        const int Window = 4096;
+        for (int start = 0; start < texts.Count; start += Window)
+        {
+            int n = Math.Min(Window, texts.Count - start);
+            var inputs = new (string, string?)[n];
+            for (int i = 0; i < n; i++) inputs[i] = (texts[start + i], null);
+            var enc = runner.Tokenizer.EncodeBatch(inputs, addSpecialTokens: true, maxLength: max, padToLongest: false);
+            Batching.CheckTruncation(enc, runner.Config, max, Overflow, Warn, start, null);
+            Embed(enc, cancellationToken).CopyTo(result, start);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// One embedding per tokenized input (special tokens included, as <see cref="Tokenizers.ITextTokenizer.Encode"/> or
+    /// <see cref="Tokenizers.ITextTokenizer.EncodeIds"/> give them), in input order; batched by <see cref="LengthBatches"/>.
+    /// </summary>
+    public float[][] Embed(IReadOnlyList<TokenizedText> encodings, CancellationToken cancellationToken = default)
+    {
+        var lengths = new int[encodings.Count];
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            lengths[i] = encodings[i].Length;
+            if (lengths[i] == 0) throw new GptBertException($"input {i + 1} has no tokens; every input needs at least one");
+            if (lengths[i] > runner.Config.MaxPositions)
+                throw new GptBertException($"input {i + 1} has {lengths[i]} tokens; the model takes at most {runner.Config.MaxPositions}");
+        }
+        var result = new float[encodings.Count][];
+        long padId = runner.Tokenizer.PadId ?? runner.Tokenizer.EosId ?? 0;
+        foreach (var idx in LengthBatches(lengths, BatchSize))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var idx = order.Skip(start).Take(BatchSize).ToArray();
-            var batch = TokenBatch.Encode(runner, idx.Select(i => (texts[i], (string?)null)).ToList(), max, Overflow, Warn, inputIndices: idx);
+            var rows = new TokenizedText[idx.Length];
+            for (int j = 0; j < idx.Length; j++) rows[j] = encodings[idx[j]];
+            var batch = TokenBatch.From(rows, padId);
             var hidden = runner.LastHiddenState(batch); // (B, T, H)
             for (int j = 0; j < idx.Length; j++) result[idx[j]] = Pool(hidden, batch, j);
         }
         return result;
+    }
+
+    /// <summary>
+    /// A forward pass costs about a fixed amount plus a linear amount per padded token; the fixed part is what
+    /// <see cref="LengthBatches"/> weighs padding against, in tokens. MiniLM on 2 threads (bench/results/embedding-throughput.md):
+    /// 1x16 4.1 ms and 1x128 20.1 ms give 0.14 ms a token and 1.9 ms a pass, about 13 tokens; 16 rounds it up.
+    /// </summary>
+    public const int PassCostInTokens = 16;
+
+    /// <summary>
+    /// Splits inputs of these token lengths into padded batches: runs of the longest-first order (ties keep input
+    /// order), each at most <paramref name="maxBatch"/> inputs, chosen to minimise padded tokens plus
+    /// <paramref name="passCost"/> tokens per batch (exactly, by dynamic programming over the cut points). Inputs of
+    /// similar length share a batch; a few short ones do not pay the longest one's padding.
+    /// </summary>
+    public static IReadOnlyList<int[]> LengthBatches(IReadOnlyList<int> lengths, int maxBatch, int passCost = PassCostInTokens)
+    {
+        int n = lengths.Count;
+        if (n == 0) return [];
+        maxBatch = Math.Max(1, maxBatch);
+        var order = Enumerable.Range(0, n).OrderByDescending(i => lengths[i]).ThenBy(i => i).ToArray();
+        var best = new long[n + 1];
+        var cut = new int[n + 1];
+        for (int i = 1; i <= n; i++)
+        {
+            best[i] = long.MaxValue;
+            for (int j = Math.Max(0, i - maxBatch); j < i; j++)
+            {
+                // Batch order[j..i-1] pads to its first (longest) input.
+                long cost = best[j] + passCost + (long)(i - j) * lengths[order[j]];
+                if (cost < best[i]) { best[i] = cost; cut[i] = j; }
+            }
+        }
+        var batches = new List<int[]>();
+        for (int i = n; i > 0; i = cut[i]) batches.Add(order[cut[i]..i]);
+        batches.Reverse();
+        return batches;
     }
 
     /// <summary>Row <paramref name="b"/>'s vector (H) from the hidden states (B, T, H): pooled over its real tokens, then L2-normalised.</summary>

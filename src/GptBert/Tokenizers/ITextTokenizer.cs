@@ -45,6 +45,13 @@ public interface ITextTokenizer
     IReadOnlyList<TokenizedText> EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs,
         bool addSpecialTokens = true, int? maxLength = null, bool padToLongest = true);
 
+    /// <summary>
+    /// Ids the caller already tokenized, with this tokenizer's special tokens added as <see cref="Encode"/> adds them
+    /// ([CLS] ids [SEP] for BERT; nothing for GPT-2) and truncated to maxLength.
+    /// </summary>
+    TokenizedText EncodeIds(IReadOnlyList<int> ids, bool addSpecialTokens = true, int? maxLength = null) =>
+        throw new NotSupportedException($"{GetType().Name} cannot take token ids; give text");
+
     string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true);
     string IdToToken(int id);
     int? TokenToId(string token);

@@ -62,6 +62,18 @@ public abstract class VocabularyTokenizer
         return template.Build(a, b, addSpecialTokens, maxLength);
     }
 
+    /// <summary>
+    /// Token ids the caller already has (OpenAI's token-array inputs), put through the same template as
+    /// <see cref="Encode"/>: special tokens added, truncated to maxLength. Tokens are the vocabulary's; offsets are (0, 0).
+    /// </summary>
+    public TokenizedText EncodeIds(IReadOnlyList<int> ids, bool addSpecialTokens = true, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var raw = new RawEncoding();
+        foreach (var id in ids) raw.Add(id, IdToToken(id), 0, 0);
+        return template.Build(raw, null, addSpecialTokens, maxLength);
+    }
+
     public IReadOnlyList<TokenizedText> EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs,
         bool addSpecialTokens = true, int? maxLength = null, bool padToLongest = true)
     {
