@@ -118,7 +118,7 @@ public sealed class OpenAIClientTests(SharedServer server)
     {
         var gpt = Model(server, "gpt");
         var expected = Greedy(gpt, "Call me Ishmael.", 15);
-        var r = await Api.Post(server.Http, "/v1/completions", new { model = "gpt", prompt = "Call me Ishmael.", max_tokens = 15, temperature = 0, logprobs = 1 });
+        var r = await Api.Post(server.Http, "/v1/completions", new { model = "gpt", prompt = "Call me Ishmael.", max_tokens = 15, temperature = 0, logprobs = 3 });
         var choice = r.Body.GetProperty("choices")[0];
         Assert.Equal("text_completion", r.Body.GetProperty("object").GetString());
         Assert.Equal(expected.Text, choice.GetProperty("text").GetString());
@@ -129,6 +129,27 @@ public sealed class OpenAIClientTests(SharedServer server)
         // Greedy picks the most likely token: its log-probability is finite, ≤ 0 and > log(1/vocab).
         var logprobs = choice.GetProperty("logprobs").GetProperty("token_logprobs").EnumerateArray().Select(t => t.GetDouble()).ToList();
         Assert.All(logprobs, lp => Assert.InRange(lp, -Math.Log(50257), 0));
+        // logprobs: 3 lists the three most likely tokens of each step; greedy's choice is the first of them.
+        var top = choice.GetProperty("logprobs").GetProperty("top_logprobs").EnumerateArray().ToList();
+        Assert.Equal(15, top.Count);
+        for (int i = 0; i < top.Count; i++)
+        {
+            var alternatives = top[i].EnumerateObject().Select(p => (p.Name, Value: p.Value.GetDouble())).ToList();
+            Assert.InRange(alternatives.Count, 2, 3); // 3 unless two ids decode to the same text
+            Assert.Equal(logprobs[i], alternatives.Max(a => a.Value), 9);
+            Assert.Equal(tokens[i], alternatives.MaxBy(a => a.Value).Name);
+            Assert.True(alternatives.Sum(a => Math.Exp(a.Value)) <= 1 + 1e-9);
+        }
+        var chat = await Api.Post(server.Http, "/v1/chat/completions", new { model = "gpt", messages = new[] { new { role = "user", content = "Name a whale." } }, max_tokens = 5, temperature = 0, logprobs = true, top_logprobs = 4 });
+        var content = chat.Body.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content").EnumerateArray().ToList();
+        Assert.All(content, c =>
+        {
+            var alts = c.GetProperty("top_logprobs").EnumerateArray().ToList();
+            Assert.Equal(4, alts.Count);
+            Assert.Equal(c.GetProperty("token").GetString(), alts[0].GetProperty("token").GetString());
+            Assert.Equal(c.GetProperty("logprob").GetDouble(), alts[0].GetProperty("logprob").GetDouble(), 9);
+            Assert.True(alts.Zip(alts.Skip(1)).All(p => p.First.GetProperty("logprob").GetDouble() >= p.Second.GetProperty("logprob").GetDouble()));
+        });
 
         // Streamed: data: {...} events whose texts concatenate to the same continuation, then data: [DONE].
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")

@@ -56,15 +56,19 @@ public static class ChatEndpoints
             var options = Generation.Options(body, model, prompts, defaultMaxTokens: null, model.ChatTemplate!.Stops);
             int n = Generation.Choices(body);
             bool logprobs = body.Bool("logprobs") ?? false;
-            if (body.Int("top_logprobs") is int top && top > 0 && !logprobs)
+            int topLogprobs = body.Int("top_logprobs") ?? 0;
+            if (topLogprobs is < 0 or > 20) throw ApiException.BadRequest($"'top_logprobs' must be between 0 and 20 (got {topLogprobs})", "top_logprobs");
+            if (topLogprobs > 0 && !logprobs)
                 throw ApiException.BadRequest("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+            options = options with { TopLogProbs = topLogprobs };
             string id = Generation.Id("chatcmpl");
             long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             ChatLogprobs? Logprobs(GeneratedChoice c, int from = 0) => !logprobs ? null : new(c.Tokens.Skip(from).Select(t =>
             {
                 var bytes = Encoding.UTF8.GetBytes(t.Token).Select(b => (int)b).ToList();
                 double? lp = Generation.LogProb(t.LogProb);
-                return new ChatTokenLogprob(t.Token, lp, bytes, [new ChatTopLogprob(t.Token, lp, bytes)]);
+                return new ChatTokenLogprob(t.Token, lp, bytes,
+                    t.Top.Select(a => new ChatTopLogprob(a.Token, Generation.LogProb(a.LogProb), Encoding.UTF8.GetBytes(a.Token).Select(b => (int)b).ToList())).ToList());
             }).ToList());
 
             if (body.Bool("stream") == true)

@@ -23,6 +23,18 @@ public sealed record CompletionResponse(string Id, long Created, string Model, I
 /// <summary>POST /v1/completions: continue one or more prompts with a GPT-2 language model, whole or streamed.</summary>
 public static class CompletionsEndpoints
 {
+    /// <summary>
+    /// The legacy API's top_logprobs entry: the <c>logprobs</c> most likely tokens, plus the sampled one when it is not
+    /// among them (so up to logprobs + 1, as OpenAI documents); two ids that decode to the same text keep the likelier.
+    /// </summary>
+    static Dictionary<string, double?> TopLogprobs(string token, double logProb, IReadOnlyList<(string Token, double LogProb)> top)
+    {
+        var d = new Dictionary<string, double?>(StringComparer.Ordinal);
+        foreach (var (t, lp) in top) d.TryAdd(t, Generation.LogProb(lp));
+        d.TryAdd(token, Generation.LogProb(logProb));
+        return d;
+    }
+
     public static IEndpointRouteBuilder MapCompletions(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/completions", async Task<IResult> (HttpContext context, ServerState state) =>
@@ -36,13 +48,13 @@ public static class CompletionsEndpoints
             int n = Generation.Choices(body);
             int? logprobs = body.Int("logprobs");
             if (logprobs is < 0 or > 5) throw ApiException.BadRequest($"'logprobs' must be between 0 and 5 (got {logprobs})", "logprobs");
+            options = options with { TopLogProbs = logprobs ?? 0 };
             if (body.Bool("echo") == true) throw ApiException.BadRequest("'echo' is not supported by this server", "echo");
             string id = Generation.Id("cmpl");
             long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             CompletionLogprobs? Logprobs(GeneratedChoice c, int from = 0) => logprobs is null ? null : new(
                 c.Tokens.Skip(from).Select(t => t.Token).ToList(), c.Tokens.Skip(from).Select(t => Generation.LogProb(t.LogProb)).ToList(),
-                // Only the chosen token's log-probability is known (the generator reports no alternatives).
-                c.Tokens.Skip(from).Select(t => new Dictionary<string, double?> { [t.Token] = Generation.LogProb(t.LogProb) }).ToList(),
+                c.Tokens.Skip(from).Select(t => TopLogprobs(t.Token, t.LogProb, t.Top)).ToList(),
                 c.Tokens.Skip(from).Select(t => t.Offset).ToList());
 
             if (body.Bool("stream") == true)

@@ -13,7 +13,8 @@ public sealed class GeneratedChoice(int index)
 {
     public int Index { get; } = index;
     public StringBuilder Text { get; } = new();
-    public List<(int Id, string Token, double LogProb, int Offset)> Tokens { get; } = [];
+    /// <summary>Each generated token: id, text, log-probability, offset in <see cref="Text"/>, and the most likely alternatives when asked for.</summary>
+    public List<(int Id, string Token, double LogProb, int Offset, IReadOnlyList<(string Token, double LogProb)> Top)> Tokens { get; } = [];
     public FinishReason Finish { get; set; } = Pipelines.FinishReason.Length;
     /// <summary>OpenAI's finish_reason: "length" at max_tokens, else "stop" (end of text or a stop sequence).</summary>
     public string FinishReason => Finish == Pipelines.FinishReason.Length ? "length" : "stop";
@@ -91,7 +92,8 @@ public static class Generation
                 info.AddCompletionToken();
                 state.Metrics.GeneratedTokens.WithLabels(model.Name).Inc();
                 if (!(t.Finish is FinishReason.EndOfText && t.TextDelta.Length == 0))
-                    choice.Tokens.Add((t.Id, model.Tokenizer.Decode([t.Id], skipSpecialTokens: false), t.LogProb, choice.Text.Length));
+                    choice.Tokens.Add((t.Id, model.Tokenizer.Decode([t.Id], skipSpecialTokens: false), t.LogProb, choice.Text.Length,
+                        t.TopLogProbs.Select(a => (model.Tokenizer.Decode([a.Id], skipSpecialTokens: false), a.LogProb)).ToList()));
             }
             choice.Text.Append(t.TextDelta);
             if (t.Finish is FinishReason f) choice.Finish = f;

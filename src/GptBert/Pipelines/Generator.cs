@@ -27,6 +27,8 @@ public sealed record GenerationOptions
     /// <summary>Stop at the model's end-of-text token (config.json's eos_token_id).</summary>
     public bool StopAtEos { get; init; } = true;
     public Overflow Overflow { get; init; } = Overflow.TruncateWithWarning;
+    /// <summary>Also report this many most likely tokens of each step's distribution (OpenAI's top_logprobs, 0-20); 0 reports none.</summary>
+    public int TopLogProbs { get; init; }
 
     public void Validate()
     {
@@ -35,6 +37,8 @@ public sealed record GenerationOptions
         if (TopK < 0) throw new GptBertException($"TopK must be ≥ 0 (got {TopK}; 0 disables it)") { Parameter = nameof(TopK) };
         if (!(TopP > 0 && TopP <= 1)) throw new GptBertException($"TopP must be in (0, 1] (got {TopP})") { Parameter = nameof(TopP) };
         if (!(RepetitionPenalty > 0)) throw new GptBertException($"RepetitionPenalty must be > 0 (got {RepetitionPenalty}; 1 disables it)") { Parameter = nameof(RepetitionPenalty) };
+        // No CLI flag sets it (the server checks its own top_logprobs first), so the message names no setting.
+        if (TopLogProbs is < 0 or > 20) throw new GptBertException($"TopLogProbs must be 0-20 (got {TopLogProbs})");
         if (Stop.Any(s => s.Length == 0)) throw new GptBertException("Stop has an empty string; remove it") { Parameter = nameof(Stop) };
     }
 }
@@ -47,6 +51,11 @@ public sealed record GeneratedToken(int Id, string TextDelta)
     /// greedy decoding, the softmax of the logits after the repetition penalty). NaN for an item that carries no token (Id -1).
     /// </summary>
     public double LogProb { get; init; } = double.NaN;
+    /// <summary>
+    /// The <see cref="GenerationOptions.TopLogProbs"/> most likely tokens of the same distribution, most likely first (ties by
+    /// id), with their natural-log probabilities; empty unless asked for.
+    /// </summary>
+    public IReadOnlyList<(int Id, double LogProb)> TopLogProbs { get; init; } = [];
     /// <summary>Why generation ended; set on the last item only.</summary>
     public FinishReason? Finish { get; init; }
 }
@@ -263,12 +272,12 @@ sealed class SequenceDecoder
     public IReadOnlyList<GeneratedToken> Step(ReadOnlySpan<float> logits)
     {
         if (Finished) throw new InvalidOperationException("the sequence has finished");
-        var (next, logProb) = Sampling.Next(logits, context, options, rng);
+        var (next, logProb) = Sampling.Next(logits, context, options, rng, out var top);
         context.Add(next);
         if (eos == next)
         {
             Finished = true;
-            return [new GeneratedToken(next, Pending(Decode(), out _)) { LogProb = logProb, Finish = FinishReason.EndOfText }];
+            return [new GeneratedToken(next, Pending(Decode(), out _)) { LogProb = logProb, TopLogProbs = top, Finish = FinishReason.EndOfText }];
         }
         generated.Add(next);
         var text = Decode();
@@ -283,17 +292,17 @@ sealed class SequenceDecoder
             Finished = true;
             var delta = stopAt > emitted ? text[emitted..stopAt] : "";
             emitted = Math.Max(emitted, stopAt);
-            return [new GeneratedToken(next, delta) { LogProb = logProb, Finish = FinishReason.Stop }];
+            return [new GeneratedToken(next, delta) { LogProb = logProb, TopLogProbs = top, Finish = FinishReason.Stop }];
         }
         if (generated.Count >= maxNew)
         {
             Finished = true;
-            return [new GeneratedToken(next, Pending(text, out _)) { LogProb = logProb, Finish = FinishReason.Length }];
+            return [new GeneratedToken(next, Pending(text, out _)) { LogProb = logProb, TopLogProbs = top, Finish = FinishReason.Length }];
         }
         int stable = text.Length - HeldBack(text);
         var released = stable > emitted ? text[emitted..stable] : "";
         emitted = Math.Max(emitted, stable);
-        return [new GeneratedToken(next, released) { LogProb = logProb }];
+        return [new GeneratedToken(next, released) { LogProb = logProb, TopLogProbs = top }];
     }
 
     string Decode() => tokenizer.Decode(generated, skipSpecialTokens: false);

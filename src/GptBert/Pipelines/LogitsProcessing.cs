@@ -156,19 +156,31 @@ public static class Sampling
     /// temperature, top-k and top-p, then a draw from the softmax of what is left. Greedy takes the argmax and reports its
     /// log-probability under the softmax of the penalised logits.
     /// </summary>
-    public static (int Id, double LogProb) Next(ReadOnlySpan<float> logits, IReadOnlyList<int> context, GenerationOptions o, Random rng)
+    public static (int Id, double LogProb) Next(ReadOnlySpan<float> logits, IReadOnlyList<int> context, GenerationOptions o, Random rng) =>
+        Next(logits, context, o, rng, out _);
+
+    /// <summary>
+    /// As <see cref="Next(ReadOnlySpan{float}, IReadOnlyList{int}, GenerationOptions, Random)"/>, also giving the
+    /// <see cref="GenerationOptions.TopLogProbs"/> most likely tokens of the same distribution (tokens that top-k or top-p
+    /// removed have probability 0 there and are not listed).
+    /// </summary>
+    public static (int Id, double LogProb) Next(ReadOnlySpan<float> logits, IReadOnlyList<int> context, GenerationOptions o, Random rng,
+        out (int Id, double LogProb)[] top)
     {
         var x = logits.ToArray();
         if (o.RepetitionPenalty != 1.0) LogitsProcessing.RepetitionPenalty(x, context, o.RepetitionPenalty);
         if (o.Greedy)
         {
             int best = ArgMax(x);
-            return (best, LogProbOf(x, best));
+            double logZ = LogSumExp(x);
+            top = Top(x.Length, i => x[i], o.TopLogProbs, v => v - logZ);
+            return (best, x[best] - logZ);
         }
         if (o.Temperature != 1.0) LogitsProcessing.Temperature(x, o.Temperature);
         LogitsProcessing.TopK(x, o.TopK);
         LogitsProcessing.TopP(x, o.TopP);
         var p = LogitsProcessing.Softmax(x);
+        top = Top(p.Length, i => p[i], o.TopLogProbs, Math.Log);
         double r = rng.NextDouble();
         int chosen = -1;
         for (int i = 0; i < p.Length; i++)
@@ -181,6 +193,31 @@ public static class Sampling
         return (chosen, Math.Log(p[chosen]));
     }
 
+    /// <summary>The k largest of n values (larger first, ties by lower id; −∞ logits and 0 probabilities skipped), mapped to log-probabilities.</summary>
+    static (int Id, double LogProb)[] Top(int n, Func<int, double> value, int k, Func<double, double> logProb)
+    {
+        if (k <= 0) return [];
+        var best = new List<(int Id, double Value)>(k + 1);
+        for (int i = 0; i < n; i++)
+        {
+            double v = value(i);
+            if (double.IsNegativeInfinity(logProb(v))) continue;
+            if (best.Count == k && v <= best[^1].Value) continue;
+            int at = best.Count;
+            while (at > 0 && best[at - 1].Value < v) at--;
+            best.Insert(at, (i, v));
+            if (best.Count > k) best.RemoveAt(k);
+        }
+        return best.Select(b => (b.Id, logProb(b.Value))).ToArray();
+    }
+
+    static double LogSumExp(float[] x)
+    {
+        double max = x[ArgMax(x)], sum = 0;
+        foreach (var v in x) sum += Math.Exp(v - max);
+        return max + Math.Log(sum);
+    }
+
     public static int ArgMax(ReadOnlySpan<float> x)
     {
         int best = 0;
@@ -188,10 +225,4 @@ public static class Sampling
         return best;
     }
 
-    static double LogProbOf(float[] x, int id)
-    {
-        double max = x[ArgMax(x)], sum = 0;
-        foreach (var v in x) sum += Math.Exp(v - max);
-        return x[id] - max - Math.Log(sum);
-    }
 }
