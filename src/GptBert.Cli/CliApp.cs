@@ -74,6 +74,8 @@ public static class CliApp
         root.Subcommands.Add(EvaluateCommand.Create(ctx));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: false));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: true));
+        root.Subcommands.Add(IndexCommand.Create(ctx));
+        root.Subcommands.Add(RagCommand.Create(ctx));
         root.Subcommands.Add(ServeCommand.Create(ctx));
         root.Subcommands.Add(VersionCommand.Create(ctx));
         return root;

@@ -48,6 +48,14 @@ public static class CliErrors
         ["Seed"] = "--seed",
         ["Stop"] = "--stop",
         ["MaxBatchSize"] = "--max-batch-size",
+        // retrieval
+        ["ChunkTokens"] = "--chunk-tokens",
+        ["ChunkOverlap"] = "--chunk-overlap",
+        ["Input"] = "--input",
+        ["Index"] = "--index",
+        ["Approximate"] = "--approximate",
+        ["Lexical"] = "--mode",
+        ["Template"] = "--template",
         // export
         ["Opset"] = "--opset",
         ["Backend"] = "--backend",

@@ -78,7 +78,7 @@ public static class Inputs
             case JsonValueKind.Array:
                 var elements = v.EnumerateArray().ToList();
                 if (elements.Count == 0) throw ApiException.BadRequest($"'{name}' must not be empty", name);
-                if (elements.All(e => e.ValueKind == JsonValueKind.String)) items = elements.Select(e => ((string?)e.GetString()!, (int[]?)null)).ToList();
+                if (elements.All(e => e.ValueKind == JsonValueKind.String)) items = elements.Select(e => (Text: (string?)e.GetString(), Ids: (int[]?)null)).ToList();
                 else if (elements.All(e => e.ValueKind == JsonValueKind.Number)) items = [(null, CheckIds(model, JsonRequest.Ids(v, name), name))];
                 else if (elements.All(e => e.ValueKind == JsonValueKind.Array))
                     items = elements.Select((e, i) => ((string?)null, (int[]?)CheckIds(model, JsonRequest.Ids(e, $"{name}[{i}]"), $"{name}[{i}]"))).ToList();

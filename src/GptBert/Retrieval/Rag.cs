@@ -1,0 +1,68 @@
+using GptBert.Pipelines;
+
+namespace GptBert.Retrieval;
+
+/// <summary>A prompt assembled from retrieved chunks: the text, its token count, the hits it quotes (numbered [1], [2], ... in this order) and those left out for room.</summary>
+public sealed record RagPrompt(string Text, int Tokens, IReadOnlyList<SearchHit> Used, IReadOnlyList<SearchHit> Dropped);
+
+/// <summary>An answer and the sources its prompt quoted.</summary>
+public sealed record RagAnswer(string Question, string Answer, FinishReason Finish, RagPrompt Prompt);
+
+/// <summary>
+/// Retrieval-augmented generation: an encoder's index finds the passages, a decoder answers from them. The prompt is
+/// budgeted in the generator's own tokens so that prompt + answer fit its context window; passages go in by rank, and
+/// the first that does not fit ends the list, so what is quoted is always the best-ranked prefix.
+/// </summary>
+public static class Rag
+{
+    /// <summary>The default prompt: numbered sources, then the question. {sources} and {question} are replaced.</summary>
+    public const string DefaultTemplate = "Answer the question from the sources.\n\n{sources}Question: {question}\nAnswer:";
+
+    /// <summary>One source as it appears in the prompt.</summary>
+    public static string FormatSource(int number, SearchHit hit) => $"[{number}] {hit.Chunk.Text.ReplaceLineEndings(" ")}\n\n";
+
+    /// <summary>
+    /// Fills <paramref name="template"/> with the question and as many of <paramref name="hits"/> (in rank order) as leave
+    /// <paramref name="answerTokens"/> free in a window of <paramref name="contextWindow"/> tokens, counted with
+    /// <paramref name="countTokens"/> (the generator's prompt encoding).
+    /// </summary>
+    public static RagPrompt BuildPrompt(Func<string, int> countTokens, int contextWindow, int answerTokens, string question,
+        IReadOnlyList<SearchHit> hits, string template = DefaultTemplate)
+    {
+        if (!template.Contains("{question}", StringComparison.Ordinal) || !template.Contains("{sources}", StringComparison.Ordinal))
+            throw new GptBertException("the RAG template needs both {sources} and {question}") { Parameter = "Template" };
+        string Fill(IEnumerable<SearchHit> used) =>
+            template.Replace("{sources}", string.Concat(used.Select((h, i) => FormatSource(i + 1, h))), StringComparison.Ordinal)
+                    .Replace("{question}", question, StringComparison.Ordinal);
+        int budget = contextWindow - answerTokens;
+        int bare = countTokens(Fill([]));
+        if (bare > budget)
+            throw new GptBertException($"the question and prompt take {bare} tokens, leaving no room for sources and a {answerTokens}-token answer in the generator's {contextWindow}-token window; shorten the question or ask for fewer new tokens") { Parameter = "MaxNewTokens" };
+        var used = new List<SearchHit>();
+        int tokens = bare;
+        foreach (var hit in hits)
+        {
+            // Count the whole prompt, not the source alone: tokenizers can merge across the seams.
+            int withIt = countTokens(Fill([.. used, hit]));
+            if (withIt > budget) break;
+            used.Add(hit);
+            tokens = withIt;
+        }
+        return new RagPrompt(Fill(used), tokens, used, hits.Skip(used.Count).ToList());
+    }
+
+    /// <summary>Searches <paramref name="index"/>, builds the prompt within the generator's window and generates the answer.</summary>
+    public static RagAnswer Answer(SearchIndex index, Embedder embedder, Generator generator, string question, GenerationOptions options,
+        int topK = 4, SearchMode mode = SearchMode.Dense, string template = DefaultTemplate, Action<GeneratedToken>? onToken = null,
+        CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var hits = index.Search(embedder, question, topK, mode);
+        var model = generator.Model;
+        // Prompts are encoded without special tokens (as Generator.EncodePrompt does), so this count is the prompt's length.
+        var prompt = BuildPrompt(t => model.Tokenizer.Encode(t, addSpecialTokens: false).Length,
+            model.Config.MaxPositions, options.MaxNewTokens, question, hits, template);
+        var result = generator.Generate(prompt.Text, options, onToken, cancellationToken);
+        return new RagAnswer(question, result.Text.Trim(), result.Finish, prompt);
+    }
+}
