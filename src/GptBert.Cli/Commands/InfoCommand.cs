@@ -17,16 +17,25 @@ public static class InfoCommand
             .WithExamples("""
                 gptbert info minilm
                 gptbert info ./gpt2 --json
+                gptbert info minilm --mermaid > minilm.mmd      architecture diagram
                 gptbert info ./my-gpt2 --tokenizer gpt2        directory without tokenizer files
                 """);
         var model = new Argument<string>("MODEL") { Description = "Model directory or built-in name (minilm, arctic-xs)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text" };
+        var mermaid = new Option<bool>("--mermaid") { Description = "Print the architecture as a Mermaid flowchart (paste into Markdown inside ```mermaid)" };
         command.Arguments.Add(model);
         command.Options.Add(json);
+        command.Options.Add(mermaid);
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
         command.SetAction(r =>
         {
             using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false, requireTokenizer: false);
+            if (r.GetValue(mermaid))
+            {
+                if (r.GetValue(json)) throw new UsageException("give --json or --mermaid, not both");
+                ctx.Out.Write(GptBert.Models.ModelDiagram.Mermaid(handle.Config, handle.Model.Architecture));
+                return ExitCodes.Ok;
+            }
             var info = ModelInfo.Of(handle);
             int maxContext = handle.Config.MaxPositions;
             if (r.GetValue(json))
