@@ -76,6 +76,7 @@ public static class CliApp
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: true));
         root.Subcommands.Add(IndexCommand.Create(ctx));
         root.Subcommands.Add(RagCommand.Create(ctx));
+        root.Subcommands.Add(RerankCommand.Create(ctx));
         root.Subcommands.Add(ServeCommand.Create(ctx));
         root.Subcommands.Add(VersionCommand.Create(ctx));
         return root;

@@ -20,6 +20,8 @@ public sealed class ServedModel : IAsyncDisposable
     public required DynamicBatcher<TokenizedText, float[]> Embeddings { get; init; }
     public Classifier? Classifier { get; init; }
     public DynamicBatcher<(string Text, string? Pair), Classification>? Classifications { get; init; }
+    /// <summary>Cross-encoder relevance of (query, document) pairs, when the model is a classifier (used by /v1/rerank).</summary>
+    public DynamicBatcher<(string Query, string Document), double>? Relevances { get; init; }
     public FillMask? FillMask { get; init; }
     public DynamicBatcher<(string Text, string? Pair, int TopK), IReadOnlyList<MaskPrediction>>? FillMasks { get; init; }
     public ITextGenerator? Generator { get; init; }
@@ -59,6 +61,7 @@ public sealed class ServedModel : IAsyncDisposable
         await Embeddings.DisposeAsync();
         if (Classifications is not null) await Classifications.DisposeAsync();
         if (FillMasks is not null) await FillMasks.DisposeAsync();
+        if (Relevances is not null) await Relevances.DisposeAsync();
         if (Generator is IAsyncDisposable d) await d.DisposeAsync();
         if (Classifier is not null) Classifier.Dispose(); else Handle.Dispose();
     }
@@ -86,6 +89,11 @@ public sealed class ServedModel : IAsyncDisposable
                 i => tok.Encode(i.Text, i.Pair, addSpecialTokens: true, maxLength: handle.MaxLength).Length, batching,
                 n => metrics.BatchSize.WithLabels(spec.Name, "classify").Observe(n));
             bool generates = handle.Model is GPT2LMHeadModel;
+            // A classifier is also a cross-encoder for /v1/rerank: (query, document) pairs, scored by P(relevant).
+            var relevances = classifier is null ? null : new DynamicBatcher<(string Query, string Document), double>(
+                pairs => Retrieval.Relevance.CrossEncoder(classifier, pairs),
+                p => tok.Encode(p.Query, p.Document, addSpecialTokens: true, maxLength: handle.MaxLength).Length, batching,
+                n => metrics.BatchSize.WithLabels(spec.Name, "rerank").Observe(n));
             var fillMask = handle.Model is BertForMaskedLM or BertForPreTraining ? new FillMask(handle) { Overflow = Overflow.Refuse } : null;
             var fillMasks = fillMask is null ? null : new DynamicBatcher<(string Text, string? Pair, int TopK), IReadOnlyList<MaskPrediction>>(
                 inputs => fillMask.PredictBatch(inputs), i => tok.Encode(i.Text, i.Pair, addSpecialTokens: true, maxLength: handle.MaxLength).Length, batching,
@@ -94,7 +102,7 @@ public sealed class ServedModel : IAsyncDisposable
             {
                 Name = spec.Name, Handle = handle, Architecture = handle.Model.Architecture,
                 Embedder = embedder, Embeddings = embeddings,
-                Classifier = classifier, Classifications = classifications,
+                Classifier = classifier, Classifications = classifications, Relevances = relevances,
                 FillMask = fillMask, FillMasks = fillMasks,
                 // Continuous batching: concurrent sequences join and leave one running decode batch.
                 Generator = generates ? new GenerationScheduler(handle, o.MaxGenerationBatch) : null,

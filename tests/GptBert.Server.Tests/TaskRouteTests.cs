@@ -71,6 +71,25 @@ public sealed class TaskRouteTests(SharedServer server)
         Assert.False(bare.Body.GetProperty("results")[0].TryGetProperty("document", out _));
         Api.AssertError(HttpStatusCode.BadRequest, await Api.Post(server.Http, "/v1/rerank", new { model = "minilm", query, documents = Array.Empty<string>() }));
     }
+
+    [Fact]
+    public async Task RerankWithAClassifierScoresEachPairAsACrossEncoder()
+    {
+        string query = "a whale destroys the ship";
+        string[] docs = ["The weather was fine.", "The great white whale rammed and sank the Pequod.", "Ships sail the sea.", "whale"];
+        var r = await Api.Post(server.Http, "/v1/rerank", new { model = "clf", query, documents = docs });
+        Assert.Equal(HttpStatusCode.OK, r.Status);
+        // Reference: the classifier's softmax on [CLS] query [SEP] document [SEP], the probability of its relevant label.
+        var clf = Model("clf").Classifier!;
+        var probs = clf.Probabilities(docs.Select(d => (query, (string?)d)).ToList());
+        int relevant = GptBert.Retrieval.Relevance.RelevantLabel(clf.Labels);
+        var results = r.Body.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(docs.Length, results.Count);
+        foreach (var x in results)
+            Assert.Equal(probs[x.GetProperty("index").GetInt32()][relevant], x.GetProperty("relevance_score").GetDouble(), 5);
+        Assert.True(results.Zip(results.Skip(1)).All(p => p.First.GetProperty("relevance_score").GetDouble() >= p.Second.GetProperty("relevance_score").GetDouble()));
+        Assert.True(r.Body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32() > docs.Sum(d => d.Split(' ').Length));
+    }
 }
 
 /// <summary>--no-batching (every request alone) and dynamic batching give the same outputs.</summary>

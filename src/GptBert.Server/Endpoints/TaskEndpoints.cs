@@ -70,8 +70,9 @@ public static class TaskEndpoints
     }
 
     /// <summary>
-    /// /v1/rerank (and /rerank) in the vLLM/Jina shape: with a bi-encoder (every model here), the cosine of the query's and
-    /// each document's embeddings, computed by the same batched Embedder as /v1/embeddings. A cross-encoder scorer is later work.
+    /// /v1/rerank (and /rerank) in the vLLM/Jina shape: a classifier model scores each (query, document) pair as a
+    /// cross-encoder (P(relevant), see Relevance.CrossEncoder); any other model is a bi-encoder, the cosine of the query's and
+    /// each document's embeddings, computed by the same batched Embedder as /v1/embeddings.
     /// </summary>
     public static IEndpointRouteBuilder MapRerank(this IEndpointRouteBuilder app)
     {
@@ -91,12 +92,24 @@ public static class TaskEndpoints
             int topN = body.Int("top_n") ?? documents.Count;
             if (topN < 1) throw ApiException.BadRequest($"'top_n' must be at least 1 (got {topN})", "top_n");
             bool returnDocuments = body.Bool("return_documents") ?? true;
-            var all = new List<string> { query };
-            all.AddRange(documents);
-            var encodings = all.Select(t => model.Tokenizer.Encode(t, addSpecialTokens: true)).ToList();
-            long tokens = Inputs.CheckLengths(context, state, model, encodings, "documents");
-            var vectors = await model.Embeddings.SubmitAsync(encodings, context.RequestAborted);
-            var results = documents.Select((d, i) => new RerankResult(i, Embedder.Cosine(vectors[0], vectors[i + 1]), returnDocuments ? new RerankDocument(d) : null))
+            double[] scores;
+            long tokens;
+            if (model.Relevances is not null)
+            {
+                // A cross-encoder reads each (query, document) pair together.
+                tokens = Inputs.CheckLengths(context, state, model, documents.Select(_ => query).ToList(), "documents", documents);
+                scores = (await model.Relevances.SubmitAsync(documents.Select(d => (query, d)).ToList(), context.RequestAborted)).ToArray();
+            }
+            else
+            {
+                var all = new List<string> { query };
+                all.AddRange(documents);
+                var encodings = all.Select(t => model.Tokenizer.Encode(t, addSpecialTokens: true)).ToList();
+                tokens = Inputs.CheckLengths(context, state, model, encodings, "documents");
+                var vectors = await model.Embeddings.SubmitAsync(encodings, context.RequestAborted);
+                scores = documents.Select((_, i) => Embedder.Cosine(vectors[0], vectors[i + 1])).ToArray();
+            }
+            var results = documents.Select((d, i) => new RerankResult(i, scores[i], returnDocuments ? new RerankDocument(d) : null))
                 .OrderByDescending(r => r.RelevanceScore).ThenBy(r => r.Index).Take(topN).ToList();
             return TypedResults.Ok(new RerankResponse(Generation.Id("rerank"), model.Name, results, new Usage(tokens, tokens)));
         }

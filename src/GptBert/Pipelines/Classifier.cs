@@ -58,10 +58,14 @@ public sealed class Classifier : IDisposable
             Labels.Select((l, k) => (l, k)).ToDictionary(x => x.l, x => (double)p[x.k]))).ToList();
     }
 
-    /// <summary>Class probabilities per input, in input order.</summary>
-    public float[][] Probabilities(IReadOnlyList<(string Text, string? Pair)> inputs, CancellationToken cancellationToken = default)
+    /// <summary>Class probabilities per input, in input order (the softmax of <see cref="Logits(IReadOnlyList{ValueTuple{string, string}}, CancellationToken)"/>).</summary>
+    public float[][] Probabilities(IReadOnlyList<(string Text, string? Pair)> inputs, CancellationToken cancellationToken = default) =>
+        Logits(inputs, cancellationToken).Select(l => RunnerPredictions.Softmax(l)).ToArray();
+
+    /// <summary>Raw logits (num_labels per input), in input order: what a one-label model (a cross-encoder, a regressor) gives.</summary>
+    public float[][] Logits(IReadOnlyList<(string Text, string? Pair)> inputs, CancellationToken cancellationToken = default)
     {
-        if (runner is not null) return RunnerPredictions.Classify(runner, inputs, maxLength).Probabilities;
+        if (runner is not null) return RunnerPredictions.Logits(runner, inputs, maxLength);
         var handle = Handle;
         var result = new float[inputs.Count][];
         // As Embedder: longest first, so each batch pads little; results go back to their input positions.
@@ -73,8 +77,10 @@ public sealed class Classifier : IDisposable
             var idx = order.Skip(start).Take(BatchSize).ToArray();
             using var scope = NewDisposeScope();
             using var batch = Batching.Encode(handle, idx.Select(i => inputs[i]).ToList(), maxLength, Overflow, Warn, inputIndices: idx);
-            var probs = Probabilities(Logits(handle.Model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds));
-            for (int j = 0; j < idx.Length; j++) result[idx[j]] = probs[j];
+            using var logits = Logits(handle.Model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds).to(ScalarType.Float32).cpu();
+            int K = (int)logits.shape[1];
+            var data = logits.data<float>().ToArray();
+            for (int j = 0; j < idx.Length; j++) result[idx[j]] = data.AsSpan(j * K, K).ToArray();
         }
         return result;
     }

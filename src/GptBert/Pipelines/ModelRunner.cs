@@ -226,6 +226,20 @@ internal static class RunnerPredictions
         return (predicted, probs);
     }
 
+    /// <summary>The "logits" output per input, <see cref="BatchSize"/> inputs per pass, truncated to <paramref name="maxLength"/>.</summary>
+    public static float[][] Logits(IEncoderRunner runner, IReadOnlyList<(string Text, string? Pair)> inputs, int maxLength)
+    {
+        var result = new float[inputs.Count][];
+        for (int start = 0; start < inputs.Count; start += BatchSize)
+        {
+            var chunk = inputs.Skip(start).Take(BatchSize).ToList();
+            var batch = TokenBatch.Encode(runner, chunk, maxLength, Overflow.TruncateWithWarning, warn: null);
+            var logits = runner.HeadOutputs(batch)["logits"]; // (B, K)
+            for (int j = 0; j < chunk.Count; j++) result[start + j] = logits.Row(j).ToArray();
+        }
+        return result;
+    }
+
     public static float[] Softmax(ReadOnlySpan<float> logits)
     {
         float max = float.NegativeInfinity;

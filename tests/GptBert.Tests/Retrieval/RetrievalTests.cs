@@ -209,3 +209,59 @@ public class RetrievalTests
         CliHarness.AssertOneLineError(CliHarness.Run(null, "index", "build", "--input", dir, "--output", index, "--chunk-tokens", "600"), 2);
     }
 }
+
+/// <summary>Relevance scoring by cross-encoders and bi-encoders, against the classifier's own logits and embeddings.</summary>
+public class RelevanceTests
+{
+    [Fact]
+    public void TheRelevantLabelIsNamedOrLast()
+    {
+        Assert.Equal(1, Relevance.RelevantLabel(["0", "1"]));
+        Assert.Equal(0, Relevance.RelevantLabel(["Relevant", "irrelevant"]));
+        Assert.Equal(2, Relevance.RelevantLabel(["neg", "neutral", "other"]));
+        Assert.Equal(1, Relevance.RelevantLabel(["negative", "positive"]));
+    }
+
+    [Fact]
+    public void CrossEncoderScoresAreTheSigmoidOrTheRelevantProbability()
+    {
+        foreach (int labels in new[] { 1, 2 })
+        {
+            var config = new GptBert.Models.BertConfig
+            {
+                VocabSize = 30522, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64,
+                HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0,
+                Id2Label = Enumerable.Range(0, labels).ToDictionary(i => i.ToString(), i => i.ToString()),
+                Label2Id = Enumerable.Range(0, labels).ToDictionary(i => i.ToString(), i => i),
+            };
+            string dir = TestUtil.TempDir($"cross-encoder-{labels}");
+            TestUtil.Init(7);
+            using (var m = new GptBert.Models.BertForSequenceClassification(config)) m.SavePretrained(dir);
+            TokenizerLoader.Load("bert-base-uncased").Save(dir);
+            using var classifier = new Classifier(dir);
+            (string, string)[] pairs = [("whale", "a whale swims"), ("whale", "bake the bread"), ("ship", "the ship sank")];
+            var scores = Relevance.CrossEncoder(classifier, pairs);
+            var logits = classifier.Logits(pairs.Select(p => (p.Item1, (string?)p.Item2)).ToList());
+            for (int i = 0; i < pairs.Length; i++)
+            {
+                double expected = labels == 1 ? 1 / (1 + Math.Exp(-logits[i][0]))
+                    : Math.Exp(logits[i][1]) / (Math.Exp(logits[i][0]) + Math.Exp(logits[i][1]));
+                Assert.Equal(expected, scores[i], 6);
+            }
+            Assert.Equal(Relevance.Rank(scores), Enumerable.Range(0, 3).OrderByDescending(i => scores[i]).ThenBy(i => i));
+        }
+    }
+
+    [Fact]
+    public void CliRerankOrdersByMeaningWithTheBuiltInBiEncoder()
+    {
+        var r = CliHarness.Run("{\"text\": \"Bake the bread for an hour.\"}\n{\"text\": \"The white whale sank the ship.\"}\n{\"text\": \"Taxes rose this year.\"}\n",
+            "rerank", "--query", "a whale attacked a boat", "--jsonl", "--threads", "2");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.JsonLines;
+        Assert.Equal(3, lines.Length);
+        Assert.Equal(1, lines[0].GetProperty("index").GetInt32());
+        Assert.True(lines[0].GetProperty("score").GetDouble() > lines[1].GetProperty("score").GetDouble());
+        CliHarness.AssertOneLineError(CliHarness.Run("", "rerank", "--query", "x"), 1);
+    }
+}
