@@ -56,6 +56,8 @@ public static class CliErrors
         ["Approximate"] = "--approximate",
         ["Lexical"] = "--mode",
         ["Template"] = "--template",
+        ["Negatives"] = "--negatives",
+        ["SkipTop"] = "--skip-top",
         // export
         ["Opset"] = "--opset",
         ["Backend"] = "--backend",

@@ -18,6 +18,7 @@ public static class IndexCommand
             """).WithSummary("Build and search a passage index (embeddings + BM25) of your documents");
         command.Subcommands.Add(Build(ctx));
         command.Subcommands.Add(Search(ctx));
+        command.Subcommands.Add(Negatives(ctx));
         return command;
     }
 
@@ -142,6 +143,47 @@ public static class IndexCommand
             using var handle = common.LoadModel(r, r.GetValue(model) ?? idx.Model, architecture: null, requireHead: false);
             var hits = idx.Search(new Embedder(handle), q, k, searchMode, r.GetValue(approximate));
             Print(ctx, hits, common.IsJsonl(r));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    static Command Negatives(CliContext ctx)
+    {
+        var command = new Command("negatives", """
+            Training data for a cross-encoder reranker: reads (query, relevant document) pairs (columns text and text_pair
+            of a CSV/TSV/JSONL file) and writes JSON Lines {"text": query, "text_pair": document, "label": "1"|"0"}: every
+            pair as a positive, plus for each query the --negatives documents of the other pairs that the bi-encoder
+            (--model, default 'minilm') ranks highest but that are not relevant to it (hard negatives). Fine-tune a
+            cross-encoder on the result with 'gptbert finetune --train OUT', then use it with 'gptbert rerank --model'.
+            """).WithSummary("Mine hard negatives for training a cross-encoder reranker")
+            .WithExamples("""
+                gptbert index negatives --pairs qa-pairs.csv --output rerank-train.jsonl --negatives 3
+                gptbert finetune --model minilm --train rerank-train.jsonl --output runs/cross-encoder --epochs 2
+                """);
+        var pairsFile = new Option<string>("--pairs") { Description = "Query → relevant document pairs (columns text, text_pair)", HelpName = "FILE", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "JSON Lines file to write", HelpName = "FILE", Required = true };
+        var negatives = new Option<int>("--negatives") { Description = "Hard negatives per query (default: 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
+        var skipTop = new Option<int>("--skip-top") { Description = "Leave out this many best-ranked non-relevant documents (likely unlabelled positives; default: 0)", HelpName = "N", DefaultValueFactory = _ => 0 };
+        var model = ModelOptions.Model(defaultModel: ModelHub.MiniLm);
+        foreach (var o in new Option[] { pairsFile, output, negatives, skipTop, model }) command.Options.Add(o);
+        var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
+        command.SetAction(r =>
+        {
+            int n = Check.AtLeast(r.GetValue(negatives), 0, "--negatives");
+            int skip = Check.AtLeast(r.GetValue(skipTop), 0, "--skip-top");
+            string path = r.GetValue(pairsFile)!;
+            if (!File.Exists(path)) throw new UsageException($"--pairs {path}: no such file");
+            var data = GptBert.Data.LabeledDataset.Load(path, new GptBert.Data.LabeledFormatOptions { RequireLabel = false, RequireTwoLabels = false });
+            var pairs = data.Where(e => e.Pair is not null).Select(e => (e.Text, e.Pair!)).ToList();
+            if (pairs.Count == 0) throw new UsageException($"--pairs {path}: no rows with both text (query) and text_pair (relevant document)");
+            using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false);
+            var rows = NegativeMining.Mine(new Embedder(handle) { Warn = ctx.Warn }, pairs, n, skip);
+            var sb = new StringBuilder();
+            foreach (var row in rows)
+                sb.Append(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["text"] = row.Query, ["text_pair"] = row.Document, ["label"] = row.Relevant ? "1" : "0" })).Append('\n');
+            AtomicFile.WriteAllText(r.GetValue(output)!, sb.ToString());
+            ctx.Stderr.WriteLine($"wrote {rows.Count(x => x.Relevant)} positives and {rows.Count(x => !x.Relevant)} hard negatives for {pairs.Select(p => p.Text).Distinct().Count()} queries → {r.GetValue(output)}");
             return ExitCodes.Ok;
         });
         return command;

@@ -264,4 +264,39 @@ public class RelevanceTests
         Assert.True(lines[0].GetProperty("score").GetDouble() > lines[1].GetProperty("score").GetDouble());
         CliHarness.AssertOneLineError(CliHarness.Run("", "rerank", "--query", "x"), 1);
     }
+
+    [Fact]
+    public void HardNegativesAreTheBestRankedDocumentsThatAreNotRelevant()
+    {
+        using var h = ModelHub.Load("minilm", architecture: null, tokenizer: null, device: "cpu", requireHead: false);
+        var embedder = new Embedder(h);
+        (string, string)[] pairs =
+        [
+            ("how do whales breathe?", "Whales breathe air through a blowhole."),
+            ("how do whales breathe?", "A whale surfaces to breathe."),
+            ("what do sharks eat?", "Sharks eat fish and seals."),
+            ("how is bread baked?", "Bread is baked in a hot oven."),
+            ("what is the capital of France?", "Paris is the capital of France."),
+        ];
+        var rows = NegativeMining.Mine(embedder, pairs, negatives: 2);
+        var docs = pairs.Select(p => p.Item2).Distinct().ToList();
+        foreach (var query in pairs.Select(p => p.Item1).Distinct())
+        {
+            var relevant = pairs.Where(p => p.Item1 == query).Select(p => p.Item2).ToHashSet();
+            Assert.Equal(relevant.Order(), rows.Where(r => r.Query == query && r.Relevant).Select(r => r.Document).Order());
+            // Reference: cosine of the query with every document, best first, relevant ones left out.
+            var q = embedder.Embed([query])[0];
+            var expected = docs.Where(d => !relevant.Contains(d)).OrderByDescending(d => Embedder.Cosine(q, embedder.Embed([d])[0])).Take(2).ToList();
+            Assert.Equal(expected, rows.Where(r => r.Query == query && !r.Relevant).Select(r => r.Document).ToList());
+        }
+
+        string dir = TestUtil.TempDir("negatives");
+        string csv = Path.Combine(dir, "pairs.csv"), output = Path.Combine(dir, "train.jsonl");
+        File.WriteAllText(csv, "text,text_pair\n" + string.Join("\n", pairs.Select(p => $"\"{p.Item1}\",\"{p.Item2}\"")) + "\n");
+        var cli = CliHarness.Run(null, "index", "negatives", "--pairs", csv, "--output", output, "--negatives", "1", "--threads", "2");
+        Assert.True(cli.ExitCode == 0, cli.ToString());
+        var written = GptBert.Data.LabeledDataset.Load(output);
+        Assert.Equal(pairs.Length + 4, written.Count); // 5 positives, 1 negative for each of 4 queries
+        Assert.Equal(["0", "1"], written.Select(e => e.Label).Distinct().Order());
+    }
 }
