@@ -48,6 +48,8 @@ public static class CliErrors
         ["Seed"] = "--seed",
         ["Stop"] = "--stop",
         ["MaxBatchSize"] = "--max-batch-size",
+        ["NumBeams"] = "--num-beams",
+        ["LengthPenalty"] = "--length-penalty",
         // retrieval
         ["ChunkTokens"] = "--chunk-tokens",
         ["ChunkOverlap"] = "--chunk-overlap",

@@ -32,8 +32,11 @@ public static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text is generated (repeatable); it is not printed", HelpName = "TEXT" };
         var seed = new Option<int?>("--seed") { Description = "Random seed for repeatable sampling", HelpName = "N" };
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute all positions each step instead of reusing the key/value cache (slower; for checking)" };
+        var numBeams = new Option<int>("--num-beams") { Description = "Beam search with N beams (deterministic, as transformers' num_beams; default: 1 = greedy or sampling). The whole answer prints at the end", HelpName = "N", DefaultValueFactory = _ => 1 };
+        var lengthPenalty = new Option<double>("--length-penalty") { Description = "With --num-beams: scores are sum(log p) / length^L; > 0 favours longer outputs, < 0 shorter (default: 1.0)", HelpName = "L", DefaultValueFactory = _ => 1.0 };
+        var earlyStopping = new Option<bool>("--early-stopping") { Description = "With --num-beams: stop as soon as N hypotheses have finished" };
         var batch = new Option<int>("--batch-size") { Description = "With --jsonl: prompts decoded together, continuous batching (default: 8; 1 = one at a time). Results do not depend on it", HelpName = "N", DefaultValueFactory = _ => 8 };
-        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache, batch }) command.Options.Add(o);
+        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache, numBeams, lengthPenalty, earlyStopping, batch }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, jsonlFields: "{\"text\": prompt}");
         var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
@@ -51,8 +54,15 @@ public static class GenerateCommand
                 UseCache = !r.GetValue(noCache),
                 Overflow = common.OverflowMode(r),
             };
-            try { options.Validate(); }
+            var beams = new BeamOptions { NumBeams = r.GetValue(numBeams), LengthPenalty = r.GetValue(lengthPenalty), EarlyStopping = r.GetValue(earlyStopping) };
+            bool beamSearch = beams.NumBeams != 1;
+            if (beamSearch) options = options with { Greedy = true };
+            try { options.Validate(); if (beamSearch) beams.Validate(); }
             catch (GptBertException e) { throw CliErrors.Usage(e); }
+            if (!beamSearch && (r.GetResult(lengthPenalty) is { Implicit: false } || r.GetValue(earlyStopping)))
+                throw new UsageException("--length-penalty and --early-stopping apply to beam search; add --num-beams N (N ≥ 2)");
+            if (beamSearch && (r.GetResult(temperature) is { Implicit: false } || r.GetResult(topK) is { Implicit: false } || r.GetResult(topP) is { Implicit: false }))
+                throw new UsageException("--num-beams searches for the most likely text and does not sample; drop --temperature/--top-k/--top-p, or drop --num-beams");
             bool jsonl = common.IsJsonl(r);
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
@@ -60,6 +70,27 @@ public static class GenerateCommand
             using var runner = backend.Value(r) == Backend.Onnx ? (IDecoderRunner)backend.LoadOnnx(r, common, r.GetValue(model)!)
                 : new TorchRunner(common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true), ownsHandle: true);
             var generator = new Generator(runner) { Warn = ctx.Warn };
+            if (beamSearch)
+            {
+                if (runner is not TorchRunner beamRunner) throw new UsageException("--num-beams runs on the TorchSharp backend; drop --backend onnx");
+                foreach (var item in prompts)
+                {
+                    if (item.Pair is not null)
+                        throw new GptBertException($"{reader.Where(item)}: generate takes a single prompt; remove \"text_pair\"");
+                    var best = BeamSearch.Generate(beamRunner.Handle, generator.EncodePrompt(item.Text, options), options, beams);
+                    if (jsonl)
+                        ctx.Out.JsonLine(j =>
+                        {
+                            Output.WriteArray(j, "ids", best.Ids);
+                            j.WriteString("text", best.Text);
+                            j.WriteString("finish_reason", FinishName(best.Finish));
+                            j.WriteNumber("score", best.Score);
+                        });
+                    else ctx.Out.Line(item.Text + best.Text);
+                    ctx.Out.Flush();
+                }
+                return ExitCodes.Ok;
+            }
             int batchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size");
             if (jsonl && batchSize > 1 && options.UseCache && runner is TorchRunner torch)
             {
@@ -113,13 +144,15 @@ public static class GenerateCommand
         {
             Output.WriteArray(j, "ids", result.Ids);
             j.WriteString("text", result.Text);
-            j.WriteString("finish_reason", result.Finish switch
-            {
-                FinishReason.EndOfText => "eos",
-                FinishReason.Stop => "stop",
-                _ => "length",
-            });
+            j.WriteString("finish_reason", FinishName(result.Finish));
         });
         ctx.Out.Flush();
     }
+
+    static string FinishName(FinishReason f) => f switch
+    {
+        FinishReason.EndOfText => "eos",
+        FinishReason.Stop => "stop",
+        _ => "length",
+    };
 }
