@@ -25,12 +25,17 @@ public static class FinetuneCommand
             at the first budget reached (--epochs, --max-steps, --max-time; default --epochs {{DefaultEpochs}}); the model with
             the best validation macro-F1 is saved in --output, with checkpoints, log.jsonl and training-curves.svg.
             Progress goes to stderr; a summary to stdout at the end.
-            """).WithSummary("Fine-tune a classifier (minilm, GPT-2 or BERT) on labeled CSV/TSV/JSONL")
+            Generation tasks: a .jsonl --train of {"prompt": .., "completion": ..} (translation, summarization, answers) or
+            {"messages": [{"role": .., "content": ..}, ..]} (chat, rendered with the model's chat_template, or "role: content"
+            lines) fine-tunes a GPT-2 language model instead, with the loss on the completions or assistant turns only;
+            the best model by validation loss is saved, ready for 'generate'.
+            """).WithSummary("Fine-tune a classifier, or a GPT on prompt/completion or chat data")
             .WithExamples("""
                 gptbert finetune --model minilm --train train.csv --validation dev.csv --output runs/clf
                 gptbert finetune --model ./gpt2 --train train.jsonl --output runs/gpt-clf --epochs 2 --lr 3e-5 --max-length 64
                 gptbert finetune --arch bert --layers 2 --hidden 128 --heads 2 --train train.csv --output runs/tiny --max-steps 500
                 gptbert finetune --model minilm --train reviews.tsv --text-column review --label-column stars --balance-classes --output runs/stars
+                gptbert finetune --model ./gpt2 --train chats.jsonl --output runs/chat --epochs 2      {"messages": [...]} per line
                 """);
         var model = new Option<string?>("--model", "-m") { Description = "Starting model: built-in 'minilm' or 'arctic-xs', or a GPT-2/BERT directory (omit, with --arch, to train from scratch)", HelpName = "NAME|DIR" };
         var arch = new Option<string?>("--arch") { Description = "Train from scratch instead of --model: gpt or bert, sized by --layers/--hidden/--heads", HelpName = "gpt|bert" };

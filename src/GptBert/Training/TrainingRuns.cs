@@ -188,6 +188,7 @@ public static class TrainingRuns
     {
         var device = TorchRuntime.ResolveDevice(spec.Device);
         CheckPrecision(spec.Training.Precision, device);
+        if (CompletionData.IsCompletionFile(spec.Train)) return FinetuneCompletions(spec, device, reporting);
         var format = spec.Format ?? new LabeledFormatOptions();
         var trainSet = LabeledDataset.Load(spec.Train, format);
         LabeledDataset validationSet;
@@ -206,6 +207,72 @@ public static class TrainingRuns
         using var _m = model;
         return TrainClassifier(model, tok, trainSet, validationSet, labels, spec.MaxLength, spec.Training, spec.Output, device,
             spec.BalanceClasses, spec.Augment, spec.Resume, reporting);
+    }
+
+    /// <summary>
+    /// Supervised fine-tuning of a GPT-2 language model on prompt/completion or chat JSON Lines (<see cref="CompletionData"/>):
+    /// the loss on completions or assistant turns only; the result generates with `generate` and chats with its template.
+    /// </summary>
+    static TrainingResult FinetuneCompletions(FinetuneSpec spec, Device device, RunReporting? reporting)
+    {
+        GPT2LMHeadModel model;
+        ITextTokenizer tok;
+        ChatTemplate template = ChatTemplate.Default;
+        string? sourceDir = null;
+        if (spec.Model is null)
+        {
+            if (spec.Arch is not "gpt")
+                throw new GptBertException("prompt/completion and chat data train a GPT-2 language model: give Model (a GPT-2 directory) or Arch gpt") { RelatedParameters = ["Model", "Arch"] };
+            spec.Shape.Validate();
+            tok = TokenizerLoader.Load(spec.Tokenizer ?? TokenizerLoader.Gpt2);
+            var config = (Gpt2Config)spec.Shape.Config("gpt", tok);
+            config.Validate("model shape");
+            model = new GPT2LMHeadModel(config);
+        }
+        else
+        {
+            sourceDir = ModelHub.ExistingDirectory(spec.Model);
+            if (ModelConfig.Load(Path.Combine(sourceDir, "config.json")) is not Gpt2Config)
+                throw new GptBertException($"prompt/completion and chat data train a GPT-2 language model; {spec.Model} is a BERT (an encoder does not generate)") { Parameter = "Model" };
+            var (loaded, _) = ModelFactory.Load(sourceDir, "GPT2LMHeadModel");
+            model = (GPT2LMHeadModel)loaded;
+            try { tok = ModelHub.LoadTokenizer(spec.Tokenizer, sourceDir, spec.Model, model.Config); }
+            catch { model.Dispose(); throw; }
+            template = ChatTemplate.ForModel(sourceDir);
+        }
+        using var _m = model;
+        int maxLength = Math.Min(spec.MaxLength, model.transformer.Cfg.NPositions);
+        var trainSet = CompletionData.Load(spec.Train, tok, template, maxLength, reporting?.Info);
+        List<CompletionExample> validationSet;
+        if (spec.Validation is not null) validationSet = CompletionData.Load(spec.Validation, tok, template, maxLength, reporting?.Info);
+        else
+        {
+            // 10% held out, chosen by the seed (at least one example when there are ten or more).
+            var rng = new Random((int)spec.Training.Seed);
+            var shuffled = trainSet.OrderBy(_ => rng.Next()).ToList();
+            int held = trainSet.Count >= 10 ? Math.Max(1, trainSet.Count / 10) : 0;
+            validationSet = shuffled.Take(held).ToList();
+            trainSet = shuffled.Skip(held).ToList();
+            if (held > 0) reporting?.Info?.Invoke($"holding out {held} of the training examples for validation (10%)");
+        }
+        TorchRuntime.Seed(spec.Training.Seed);
+        model.to(device);
+        model.train();
+        var objective = new CompletionObjective(model, trainSet, validationSet, spec.Training.Seed, device, tok.PadId ?? tok.EosId ?? 0);
+        reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {trainSet.Count} training / {validationSet.Count} validation examples; " +
+            $"{trainSet.Sum(e => e.Trained.Count(t => t)):N0} trained tokens (completions or assistant turns only)");
+        var result = Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+        // Keep the model's chat template with the fine-tuned model (the tokenizer files are rewritten on save).
+        if (!template.IsDefault) WriteChatTemplate(spec.Output, template.Source);
+        return result;
+    }
+
+    static void WriteChatTemplate(string dir, string source)
+    {
+        var path = Path.Combine(dir, "tokenizer_config.json");
+        var node = File.Exists(path) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject ?? [] : [];
+        node["chat_template"] = source;
+        AtomicFile.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>Fine-tunes a ready classifier (either family) on labelled data: the path `finetune` and `compare` share.</summary>
