@@ -59,6 +59,7 @@ public static class CliErrors
         ["Lexical"] = "--mode",
         ["Template"] = "--template",
         ["Negatives"] = "--negatives",
+        ["Train"] = "--train",
         ["SkipTop"] = "--skip-top",
         // export
         ["Opset"] = "--opset",
