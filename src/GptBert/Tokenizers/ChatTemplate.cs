@@ -92,6 +92,24 @@ public sealed class ChatTemplate
         return ids.Length > 0 ? ids : tokenizer.BosId is int bos ? [bos] : throw new GptBertException("the chat template rendered an empty prompt");
     }
 
+    /// <summary>
+    /// The most recent part of a conversation whose prompt leaves <paramref name="reserve"/> tokens free in a window of
+    /// <paramref name="window"/>: the leading system messages always stay, then the oldest other turns are dropped first
+    /// (a whole turn at a time), as chat front-ends keep a conversation within a model's context. Also the prompt's ids.
+    /// </summary>
+    public (IReadOnlyList<ChatTurn> Kept, IReadOnlyList<int> Prompt) Fit(ITextTokenizer tokenizer, IReadOnlyList<ChatTurn> messages, int window, int reserve)
+    {
+        int system = 0;
+        while (system < messages.Count && messages[system].Role == "system") system++;
+        for (int drop = 0; system + drop < messages.Count; drop++)
+        {
+            var kept = messages.Take(system).Concat(messages.Skip(system + drop)).ToList();
+            var ids = Encode(tokenizer, kept);
+            if (ids.Count + reserve <= window) return (kept, ids);
+        }
+        throw new GptBertException($"the latest message alone does not fit the {window}-token window with {reserve} tokens for the reply; shorten it or ask for fewer new tokens") { Parameter = "MaxNewTokens" };
+    }
+
     /// <summary>The prompt text for <paramref name="messages"/>; with <paramref name="addGenerationPrompt"/>, ending where the assistant's reply starts.</summary>
     public string Render(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt = true, IReadOnlyDictionary<string, object?>? variables = null)
     {
