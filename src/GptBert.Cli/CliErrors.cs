@@ -91,6 +91,7 @@ public static class CliErrors
         ["Seeds"] = "--seeds",
         ["BudgetSteps"] = "--max-steps",
         ["BudgetTime"] = "--max-time",
+        ["BudgetTokens"] = "--max-tokens",
     };
 
     /// <summary>The message as the CLI prints it: every setting the exception names, written as its flag.</summary>

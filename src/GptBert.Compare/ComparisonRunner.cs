@@ -28,6 +28,8 @@ public sealed record CompareSpec
     public long ScratchParameters { get; init; } = 2_000_000;
     public int ScratchVocabSize { get; init; } = 4000;
     public long? BudgetSteps { get; init; }
+    /// <summary>Training tokens per run (the tokens the trainer counts: non-padding tokens of each batch), the same for every candidate.</summary>
+    public long? BudgetTokens { get; init; }
     public TimeSpan? BudgetTime { get; init; }
     public int Seeds { get; init; } = 3;
     public int MaxLength { get; init; } = 64;
@@ -36,6 +38,8 @@ public sealed record CompareSpec
     public double PretrainedLearningRate { get; init; } = 1e-4;
     public double ScratchLearningRate { get; init; } = 1e-3;
     public int LatencySamples { get; init; } = 30;
+    /// <summary>Validation evaluations per run at equal fractions of the budget (the budget curves; the last is the end of the run).</summary>
+    public int EvalPoints { get; init; } = 5;
     /// <summary>Run the baselines next to the candidates (classify): majority class, TF-IDF + linear, frozen embeddings + LR.</summary>
     public bool Baselines { get; init; } = true;
     public string? Device { get; init; }
@@ -47,11 +51,13 @@ public sealed record CompareSpec
     public void Validate()
     {
         if (Seeds < 1) throw new GptBertException($"Seeds must be at least 1 (got {Seeds})") { Parameter = "Seeds" };
-        if (BudgetSteps is null && BudgetTime is null)
-            throw new GptBertException("no training budget: give BudgetSteps N or BudgetTime D") { RelatedParameters = ["BudgetSteps", "BudgetTime"] };
-        if (BudgetSteps is not null && BudgetTime is not null)
-            throw new GptBertException("give one budget: BudgetSteps or BudgetTime, not both") { Parameter = "BudgetSteps", RelatedParameters = ["BudgetTime"] };
+        int budgets = (BudgetSteps is null ? 0 : 1) + (BudgetTokens is null ? 0 : 1) + (BudgetTime is null ? 0 : 1);
+        if (budgets == 0)
+            throw new GptBertException("no training budget: give BudgetTokens N, BudgetSteps N or BudgetTime D") { RelatedParameters = ["BudgetTokens", "BudgetSteps", "BudgetTime"] };
+        if (budgets > 1)
+            throw new GptBertException("give one budget: BudgetTokens, BudgetSteps or BudgetTime, not several") { RelatedParameters = ["BudgetTokens", "BudgetSteps", "BudgetTime"] };
         if (BudgetSteps is <= 0) throw new GptBertException($"BudgetSteps must be positive (got {BudgetSteps})") { Parameter = "BudgetSteps" };
+        if (BudgetTokens is <= 0) throw new GptBertException($"BudgetTokens must be positive (got {BudgetTokens})") { Parameter = "BudgetTokens" };
         if (BudgetTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"BudgetTime must be positive (got {t})") { Parameter = "BudgetTime" };
         if (!FromScratch && Gpt is null && Bert is null)
             throw new GptBertException("no candidates: give Gpt NAME|DIR, Bert NAME|DIR and/or FromScratch") { RelatedParameters = ["Gpt", "Bert", "FromScratch"] };
@@ -117,6 +123,7 @@ public static class ComparisonRunner
         {
             var quality = new Dictionary<string, List<double>> { ["accuracy"] = [], ["macro_f1"] = [] };
             var trainSeconds = new List<double>();
+            var trainCpu = new List<double>();
             var curves = new List<TrainingCurve>();
             string? firstModelDir = null;
             (ModelConfig Config, string Architecture, long Parameters)? facts = null;
@@ -129,19 +136,22 @@ public static class ComparisonRunner
                 facts ??= (model.Config, model.Architecture, model.ParameterCount);
                 var options = new TrainingOptions
                 {
-                    MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, LearningRate = plan.LearningRate,
+                    MaxSteps = spec.BudgetSteps, MaxTokens = spec.BudgetTokens, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, LearningRate = plan.LearningRate,
                     WarmupFraction = 0.1, Seed = seed, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1, LogEvery = 5,
+                    EvalPoints = spec.EvalPoints, EvaluationOutsideTimeBudget = true,
                 };
-                var curve = new CurveRecorder(seed);
+                var curve = new CurveRecorder(seed, "macro_f1");
                 Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: training ({model.ParameterCount:N0} parameters)");
-                var sw = Stopwatch.StartNew();
+                var cpu = CpuClock.Start();
                 TrainingRuns.TrainClassifier(model, tok, train, validation, labels, spec.MaxLength, options, dir, device,
                     reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
-                trainSeconds.Add(sw.Elapsed.TotalSeconds);
+                var times = cpu.Elapsed;
+                trainSeconds.Add(times.WallSeconds);
+                trainCpu.Add(times.CpuSeconds);
+                var sw = Stopwatch.StartNew();
                 curves.Add(curve.ToCurve());
                 model.Dispose();
 
-                sw.Restart();
                 using (var classifier = new Classifier(dir, device: spec.Device, maxLength: spec.MaxLength))
                 {
                     var m = classifier.Evaluate(test);
@@ -153,10 +163,11 @@ public static class ComparisonRunner
                 firstModelDir ??= dir;
             }
 
-            var measureClock = Stopwatch.StartNew();
+            var measureClock = CpuClock.Start();
             Info($"[{plan.Name}] measuring latency, throughput and memory");
             var speed = SpeedProbe.Measure(firstModelDir!, test.Select(e => (e.Text, e.Pair)).ToList(), spec.MaxLength, spec.LatencySamples, spec.Device);
-            workSeconds += measureClock.Elapsed.TotalSeconds;
+            var probeTimes = measureClock.Elapsed;
+            workSeconds += probeTimes.WallSeconds;
             var (config, architecture, parameters) = facts!.Value;
             results.Add(new CandidateResult
             {
@@ -164,7 +175,8 @@ public static class ComparisonRunner
                 Parameters = parameters,
                 SizeOnDiskBytes = WeightsBytes(firstModelDir!),
                 Quality = quality.ToDictionary(kv => kv.Key, kv => Measured.Of(kv.Value)),
-                TrainingSeconds = Measured.Of(trainSeconds),
+                TrainingSeconds = Measured.Of(trainSeconds), TrainingCpuSeconds = Measured.Of(trainCpu),
+                ProbeSeconds = probeTimes.WallSeconds, ProbeCpuSeconds = probeTimes.CpuSeconds,
                 LatencyP50Ms = speed.P50Ms, LatencyP95Ms = speed.P95Ms, ThroughputPerSecond = speed.Throughput, BestBatchSize = speed.BestBatch,
                 // RSS deltas inside one long process are unreliable (freed memory is reused without growing RSS),
                 // so peak inference memory comes from the cost model: weights + activations at the best batch.
@@ -172,7 +184,7 @@ public static class ComparisonRunner
                 Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.Classification, spec.MaxLength),
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(),
-                Curves = curves,
+                Curves = curves, Trend = BudgetCurves.Trend(curves, higherIsBetter: true),
             });
         }
 
@@ -201,6 +213,7 @@ public static class ComparisonRunner
             Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Baselines = baselines, Verdict = verdict,
             Command = spec.Command, Versions = Versions(), Machine = Machine(), Date = DateTime.UtcNow, Budget = BudgetText(spec),
             OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
+            Warnings = Contention.Warnings(Contention.RunsOf(results)),
         };
     }
 
@@ -258,6 +271,7 @@ public static class ComparisonRunner
 
     public static string BudgetText(CompareSpec spec) =>
         spec.BudgetSteps is long s ? $"{s} optimizer steps of {spec.BatchSize} examples per run"
+        : spec.BudgetTokens is long t ? $"{t.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} training tokens per run (batches of {spec.BatchSize} examples)"
         : $"{ProgressReporter.FormatDuration(spec.BudgetTime!.Value)} of training per run";
 
     public static string Versions() =>
@@ -272,14 +286,24 @@ public static class ComparisonRunner
     }
 
     /// <summary>Collects the loss curve of one run from the trainer's events.</summary>
-    internal sealed class CurveRecorder(int seed)
+    /// <param name="seed">The run's seed.</param>
+    /// <param name="metric">The validation metric recorded besides the loss (the one the run selects its model by).</param>
+    internal sealed class CurveRecorder(int seed, string? metric = null)
     {
-        readonly List<double> steps = [], loss = [], evalSteps = [], evalLoss = [];
+        readonly List<double> steps = [], loss = [], evalSteps = [], evalLoss = [], evalMetric = [], evalTokens = [], evalSeconds = [], evalProgress = [];
         public void Add(TrainingEvent e)
         {
             if (e.Kind == "train" && e.Loss is double l) { steps.Add(e.Step); loss.Add(l); }
-            if (e.Kind == "eval" && e.Metrics?.TryGetValue("loss", out var v) == true) { evalSteps.Add(e.Step); evalLoss.Add(v); }
+            if (e.Kind == "eval" && e.Metrics?.TryGetValue("loss", out var v) == true)
+            {
+                evalSteps.Add(e.Step); evalLoss.Add(v);
+                evalMetric.Add(metric is not null && e.Metrics.TryGetValue(metric, out var m) ? m : double.NaN);
+                evalTokens.Add(e.Tokens); evalSeconds.Add(e.ElapsedSeconds); evalProgress.Add(e.Progress);
+            }
         }
-        public TrainingCurve ToCurve() => new(seed, steps, loss, evalSteps, evalLoss);
+        public TrainingCurve ToCurve() => new(seed, steps, loss, evalSteps, evalLoss)
+        {
+            Metric = metric, EvalMetric = evalMetric, EvalTokens = evalTokens, EvalSeconds = evalSeconds, EvalProgress = evalProgress,
+        };
     }
 }

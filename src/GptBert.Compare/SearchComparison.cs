@@ -62,7 +62,7 @@ public static class SearchComparison
                     Arch = "gpt", Data = corpus, Output = dir, Tokenizer = tokDir, Shape = shape, Device = spec.Device,
                     Training = new TrainingOptions
                     {
-                        MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, Seed = seed, WarmupFraction = 0.1,
+                        MaxSteps = spec.BudgetSteps, MaxTokens = spec.BudgetTokens, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, Seed = seed, WarmupFraction = 0.1,
                         LearningRate = spec.ScratchLearningRate, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1,
                     },
                 }, new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive));

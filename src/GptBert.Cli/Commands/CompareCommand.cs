@@ -16,6 +16,8 @@ namespace GptBert.Cli.Commands;
 public static class CompareCommand
 {
     const string DefaultDataset = "data/classification/sotu-era";
+    /// <summary>The built-in default's budget: training tokens per run (see the README for why this amount).</summary>
+    public const long DefaultTokens = 120_000;
 
     public static Command Create(CliContext ctx, bool choose)
     {
@@ -58,7 +60,8 @@ public static class CompareCommand
         var parameters = new Option<string?>("--params") { Description = "Parameters of each from-scratch model (e.g. 2M, 500k; default 2M)", HelpName = "N" };
         var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary learned for each from-scratch model (default 4000)", HelpName = "N", DefaultValueFactory = _ => 4000 };
         // The budget flags of pretrain and finetune, with the same meaning; one of them per comparison (formerly --budget-steps, --budget-time).
-        var steps = new RenamedOption<long?>(BudgetOptions.MaxSteps("(per training run, the same for every candidate; this or --max-time; formerly --budget-steps)"), "--budget-steps");
+        var steps = new RenamedOption<long?>(BudgetOptions.MaxSteps("(per training run, the same for every candidate; one of --max-tokens, --max-steps, --max-time; formerly --budget-steps)"), "--budget-steps");
+        var tokens = BudgetOptions.MaxTokens($"(per training run, the same for every candidate: a compute budget that means the same on a busy machine{(choose ? $"; default {DefaultTokens.ToString("N0", CultureInfo.InvariantCulture)} for the built-in default" : "")})");
         var time = new RenamedOption<TimeSpan?>(BudgetOptions.MaxTime("(per training run, the same for every candidate; formerly --budget-time)"), "--budget-time");
         var seeds = new Option<int>("--seeds") { Description = "Training runs per candidate with seeds 1..N (default 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per example (default 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
@@ -70,6 +73,7 @@ public static class CompareCommand
         var device = RuntimeOptions.Device();
         var threads = RuntimeOptions.Threads();
         foreach (var o in new Option[] { task, train, validation, test, gpt, bert, scratch, parameters, vocab }) command.Options.Add(o);
+        command.Options.Add(tokens);
         steps.AddTo(command);
         time.AddTo(command);
         foreach (var o in new Option[] { seeds, maxLength, batch, noBaselines, report, json, work, device, threads }) command.Options.Add(o);
@@ -96,6 +100,7 @@ public static class CompareCommand
             bool fromScratch = r.GetValue(scratch);
             long? budgetSteps = steps.GetValue(r);
             TimeSpan? budgetTime = time.GetValue(r);
+            long? budgetTokens = r.GetValue(tokens);
             if (builtIn)
             {
                 var dataDir = FindDefaultDataset();
@@ -103,8 +108,10 @@ public static class CompareCommand
                 validationPath ??= Path.Combine(dataDir, "validation.csv");
                 testPath = Path.Combine(dataDir, "test.csv");
                 if (gptArg is null && bertArg is null && !fromScratch) { fromScratch = true; bertArg = ModelHub.MiniLm; }
-                if (budgetSteps is null && budgetTime is null) budgetTime = TimeSpan.FromSeconds(40);
-                ctx.Stderr.WriteLine($"built-in default: {DefaultDataset} (State of the Union passage → era), GPT and BERT from scratch + MiniLM, {r.GetValue(seeds)} seeds, {Durations.Format(budgetTime ?? TimeSpan.Zero)} per run");
+                if (budgetSteps is null && budgetTime is null && budgetTokens is null) budgetTokens = DefaultTokens;
+                string perRun = budgetTokens is long bt ? $"{bt.ToString("N0", CultureInfo.InvariantCulture)} training tokens"
+                    : budgetSteps is long bs ? $"{bs} steps" : Durations.Format(budgetTime ?? TimeSpan.Zero);
+                ctx.Stderr.WriteLine($"built-in default: {DefaultDataset} (State of the Union passage → era), GPT and BERT from scratch + MiniLM, {r.GetValue(seeds)} seeds, {perRun} per run");
             }
             if (trainPath is null || testPath is null)
                 throw new UsageException("give --train FILE and --test FILE" + (choose ? " (or no arguments at all for the built-in default)" : ""));
@@ -126,7 +133,7 @@ public static class CompareCommand
             {
                 Task = compareTask, Train = trainPath, Validation = validationPath, Test = testPath, Gpt = gptArg, Bert = bertArg,
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
-                BudgetSteps = budgetSteps, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
+                BudgetSteps = budgetSteps, BudgetTokens = budgetTokens, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
                 MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
                 Device = r.GetValue(device), Format = format.Build(r, ctx), WorkDirectory = workDir, Baselines = !r.GetValue(noBaselines),
                 Requirements = new Requirements

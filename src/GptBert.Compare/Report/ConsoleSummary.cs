@@ -17,6 +17,12 @@ public static class ConsoleSummary
         foreach (var reason in r.Verdict.Reasons ?? [])
             sb.Append("  - ").Append(EvidenceTable.OneLine(reason)).Append('\n');
 
+        if ((r.Warnings ?? []).Count > 0)
+        {
+            sb.Append('\n').Append("Warnings\n");
+            foreach (var w in r.Warnings!) sb.Append("  ! ").Append(EvidenceTable.OneLine(w)).Append('\n');
+        }
+
         var table = EvidenceTable.Build(r);
         sb.Append('\n').Append("Evidence (").Append(ReportFormat.Task(r.Task)).Append(")\n");
         if (table.Candidates.Count == 0) sb.Append("  no candidates\n");

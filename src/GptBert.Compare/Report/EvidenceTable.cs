@@ -23,6 +23,10 @@ public sealed record EvidenceTable(
     IReadOnlyList<string> Footnotes)
 {
     public const string NotSupported = "not supported";
+    /// <summary>The still-improving rule in words (<see cref="BudgetCurves.Trend(IReadOnlyList{TrainingCurve}, bool)"/>).</summary>
+    public const string StillImprovingFootnote =
+        "still improving: in most seeds the best validation value came in the last 20% of the budget and the mean gain over that 20% " +
+        "(for a loss: the relative drop) exceeds both 0.01 (1%) and twice its standard error over the seeds; more budget may change the order";
 
     public static EvidenceTable Build(ComparisonReport r)
     {
@@ -58,7 +62,13 @@ public sealed record EvidenceTable(
             }, quality: true);
         Add("training time", Better.Lower, c => Cell(c, ReportFormat.Training, ReportFormat.TrainingTime(c.TrainingSeconds),
             c.TrainingSeconds is { } t && double.IsFinite(t.Mean) ? t.Mean : null));
-        Add("latency p50 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP50,
+        if (cands.Any(c => c.Trend is not null))
+            Add("still improving at the end", Better.None, c => new EvidenceCell(c.Trend is not { } t ? ReportFormat.Missing
+                : (t.StillImproving ? "yes" : "no") + $" ({(t.Gain >= 0 ? "+" : "")}{ReportFormat.Sig3(t.Metric is "loss" or "loss_per_char" ? 100 * t.Gain : t.Gain)}{(t.Metric is "loss" or "loss_per_char" ? "%" : "")} in the last 20%)",
+                Unsupported: !c.Supported));
+        if (cands.Any(c => c.TrainingCpuSeconds is not null))
+            Add("CPU per wall second (training)", Better.None, c => Cell(c, "cpu", CpuPerWall(c.TrainingCpuSeconds, c.TrainingSeconds), null));
+                Add("latency p50 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP50,
             Positive(c.LatencyP50Ms) is { } l ? ReportFormat.Milliseconds(l) : ReportFormat.Missing, Positive(c.LatencyP50Ms)));
         Add("latency p95 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP95,
             Positive(c.LatencyP95Ms) is { } l ? ReportFormat.Milliseconds(l) : ReportFormat.Missing, Positive(c.LatencyP95Ms)));
@@ -73,6 +83,7 @@ public sealed record EvidenceTable(
 
         var notes = new List<string>();
         if (rows.Any(row => row.Cells.Any(c => c.Estimated))) notes.Add(ReportFormat.EstimatedFootnote);
+        if (cands.Any(c => c.Trend is not null)) notes.Add(StillImprovingFootnote);
         foreach (var c in cands.Where(c => !c.Supported))
         {
             var why = string.IsNullOrWhiteSpace(c.NotSupportedReason) ? "" : ": " + OneLine(c.NotSupportedReason);
@@ -81,7 +92,13 @@ public sealed record EvidenceTable(
         return new EvidenceTable(cands, rows, notes);
     }
 
-    /// <summary>Marks the best value of a row among supported candidates (only when at least two have one; ties all count).</summary>
+    /// <summary>Mean process CPU seconds per wall second over the runs: "1.93" (what contention is judged on).</summary>
+    static string CpuPerWall(Measured? cpu, Measured? wall) =>
+        cpu is { } c && wall is { } w && c.N == w.N && c.N > 0 && w.Values.Sum() > 0
+            ? (c.Values.Sum() / w.Values.Sum()).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)
+            : ReportFormat.Missing;
+
+        /// <summary>Marks the best value of a row among supported candidates (only when at least two have one; ties all count).</summary>
     static EvidenceRow MarkBest(EvidenceRow row)
     {
         if (row.Better == Better.None) return row;

@@ -23,6 +23,13 @@ public static class MarkdownReport
         foreach (var reason in r.Verdict.Reasons ?? []) sb.Append("- ").Append(Escape(EvidenceTable.OneLine(reason))).Append('\n');
         if ((r.Verdict.Reasons ?? []).Count > 0) sb.Append('\n');
 
+        if ((r.Warnings ?? []).Count > 0)
+        {
+            sb.Append("## Warnings\n\n");
+            foreach (var w in r.Warnings!) sb.Append("- ").Append(Escape(EvidenceTable.OneLine(w))).Append('\n');
+            sb.Append('\n');
+        }
+
         sb.Append("## Evidence\n\n");
         if (table.Candidates.Count == 0) sb.Append("No candidates.\n\n");
         else

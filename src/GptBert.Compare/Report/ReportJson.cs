@@ -10,7 +10,8 @@ namespace GptBert.Compare.Report;
 /// The JSON of <c>gptbert compare --json</c> and of report.json: one object whose <c>verdict</c> is the
 /// choice ("gpt", "bert", "either", "neither", or "baseline" when no transformer beats the best baseline by more than
 /// the seed noise), then <c>transformer_verdict</c> (the GPT/BERT choice had there been no baselines), <c>verdict_text</c>,
-/// <c>reasons</c>, <c>task</c>, <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality
+/// <c>reasons</c>, <c>warnings</c> (contention: a run that got markedly less CPU per wall second than the others,
+/// <see cref="Contention"/>), <c>task</c>, <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality
 /// metrics keyed by their own names, per-seed values and curves), <c>baselines</c> (the same figures for the baselines,
 /// family "baseline", source "majority", "tfidf" or "embeddings:MODEL"), <c>profile</c>, <c>requirements</c>, <c>budget</c>,
 /// <c>command</c>, <c>versions</c>, <c>machine</c>, <c>date</c> (ISO 8601), <c>overhead_fraction</c> and
@@ -53,6 +54,9 @@ public static class ReportJson
             w.WriteString("verdict_text", ReportFormat.VerdictText(r.Verdict));
             w.WriteStartArray("reasons");
             foreach (var reason in r.Verdict.Reasons ?? []) w.WriteStringValue(reason);
+            w.WriteEndArray();
+            w.WriteStartArray("warnings");
+            foreach (var warning in r.Warnings ?? []) w.WriteStringValue(warning);
             w.WriteEndArray();
             w.WriteString("task", ReportFormat.Task(r.Task));
             w.WritePropertyName("candidates");

@@ -53,7 +53,13 @@ public class CliCompareTests
         var dir = TestUtil.TempDir("cli-compare-bad2");
         var (train, test) = Data(dir, 60);
         var both = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--budget-steps", "5", "--budget-time", "1m");
-        Assert.Contains("not both", CliHarness.AssertOneLineError(both, 2));
+        Assert.Contains("give one budget", CliHarness.AssertOneLineError(both, 2));
+        var tokensAndSteps = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--max-tokens", "20k", "--max-steps", "5");
+        var line = CliHarness.AssertOneLineError(tokensAndSteps, 2);
+        Assert.Contains("--max-tokens", line);
+        Assert.Contains("--max-steps", line);
+        var zero = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--max-tokens", "0");
+        Assert.Contains("--max-tokens '0' must be positive", CliHarness.AssertOneLineError(zero, 2));
         var none = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch");
         Assert.Contains("budget", CliHarness.AssertOneLineError(none, 2));
         var role = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--gpt", "minilm", "--budget-steps", "5");

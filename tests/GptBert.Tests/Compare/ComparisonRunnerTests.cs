@@ -54,6 +54,18 @@ public class ComparisonRunnerTests
         Assert.All(report.Candidates, c => Assert.Equal(2, c.Quality["accuracy"].N));
         Assert.All(report.Candidates, c => Assert.True(c.LatencyP50Ms > 0 && c.ThroughputPerSecond > 0 && c.SizeOnDiskBytes > 0));
         Assert.InRange(report.OverheadFraction, 0, 0.5);
+        // Budget curves: every run evaluated at 1/5 .. 5/5 of its budget (60 steps: every 12 steps), and a trend from them.
+        Assert.All(report.Candidates.SelectMany(c => c.Curves), k =>
+        {
+            Assert.Equal([12.0, 24, 36, 48, 60], k.EvalSteps);
+            Assert.Equal([0.2, 0.4, 0.6, 0.8, 1.0], k.EvalProgress.Select(p => Math.Round(p, 9)));
+            Assert.Equal("macro_f1", k.Metric);
+            Assert.All(k.EvalMetric, m => Assert.InRange(m, 0, 1));
+        });
+        Assert.All(report.Candidates, c => Assert.NotNull(c.Trend));
+        Assert.NotNull(GptBert.Compare.Report.ReportCharts.BudgetCurves(report));
+        // CPU time per training run and for the speed probe.
+        Assert.All(report.Candidates, c => Assert.True(c.TrainingCpuSeconds!.N == 2 && c.TrainingCpuSeconds.Values.All(v => v > 0) && c.ProbeCpuSeconds > 0));
     }
 
     [Fact]
