@@ -144,6 +144,8 @@ public sealed record ComparisonReport
     public string Versions { get; init; } = "";
     public string Machine { get; init; } = "";
     public DateTime Date { get; init; } = DateTime.UtcNow;
+    /// <summary>With a budget sweep: the verdict and quality at each budget and the crossovers (null without one).</summary>
+    public BudgetSweepResult? Sweep { get; init; }
     /// <summary>Warnings about how comparable the figures are (contention: a run that got markedly less CPU than the others).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
     /// <summary>The shared budget each candidate trained under, in words (e.g. "300 steps").</summary>

@@ -63,7 +63,14 @@ public static class CompareCommand
         var steps = new RenamedOption<long?>(BudgetOptions.MaxSteps("(per training run, the same for every candidate; one of --max-tokens, --max-steps, --max-time; formerly --budget-steps)"), "--budget-steps");
         var tokens = BudgetOptions.MaxTokens($"(per training run, the same for every candidate: a compute budget that means the same on a busy machine{(choose ? $"; default {DefaultTokens.ToString("N0", CultureInfo.InvariantCulture)} for the built-in default" : "")})");
         var time = new RenamedOption<TimeSpan?>(BudgetOptions.MaxTime("(per training run, the same for every candidate; formerly --budget-time)"), "--budget-time");
-        var seeds = new Option<int>("--seeds") { Description = "Training runs per candidate with seeds 1..N (default 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
+        var sweep = new Option<string?>("--budget-sweep")
+        {
+            Description = "Run the whole comparison at each of these budgets per run and report the verdict at each and where the best candidate changes " +
+                          "(instead of one budget flag): training tokens (20k,80k,320k; K/M/B suffixes), times (20s,80s,5m; a lowercase m is minutes) " +
+                          "or optimizer steps (100steps,400steps); increasing, one unit",
+            HelpName = "B1,B2,...",
+        };
+                var seeds = new Option<int>("--seeds") { Description = "Training runs per candidate with seeds 1..N (default 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per example (default 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
         var batch = new Option<int>("--batch-size") { Description = "Examples per training step (default 16)", HelpName = "N", DefaultValueFactory = _ => 16 };
         var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
@@ -76,6 +83,7 @@ public static class CompareCommand
         command.Options.Add(tokens);
         steps.AddTo(command);
         time.AddTo(command);
+        command.Options.Add(sweep);
         foreach (var o in new Option[] { seeds, maxLength, batch, noBaselines, report, json, work, device, threads }) command.Options.Add(o);
         var latency = new Option<double?>("--latency-ms") { Description = "Maximum latency p95 at batch 1, in ms", HelpName = "MS" };
         var memory = new Option<double?>("--memory-mb") { Description = "Maximum peak inference memory, in MiB", HelpName = "MB" };
@@ -101,6 +109,9 @@ public static class CompareCommand
             long? budgetSteps = steps.GetValue(r);
             TimeSpan? budgetTime = time.GetValue(r);
             long? budgetTokens = r.GetValue(tokens);
+            var sweepBudgets = r.GetValue(sweep) is string sw ? ParseSweep(sw) : null;
+            if (sweepBudgets is not null && (budgetSteps is not null || budgetTime is not null || budgetTokens is not null))
+                throw new UsageException("give --budget-sweep or one budget (--max-tokens, --max-steps, --max-time), not both");
             if (builtIn)
             {
                 var dataDir = FindDefaultDataset();
@@ -108,8 +119,8 @@ public static class CompareCommand
                 validationPath ??= Path.Combine(dataDir, "validation.csv");
                 testPath = Path.Combine(dataDir, "test.csv");
                 if (gptArg is null && bertArg is null && !fromScratch) { fromScratch = true; bertArg = ModelHub.MiniLm; }
-                if (budgetSteps is null && budgetTime is null && budgetTokens is null) budgetTokens = DefaultTokens;
-                string perRun = budgetTokens is long bt ? $"{bt.ToString("N0", CultureInfo.InvariantCulture)} training tokens"
+                if (budgetSteps is null && budgetTime is null && budgetTokens is null && sweepBudgets is null) budgetTokens = DefaultTokens;
+                string perRun = sweepBudgets is not null ? string.Join(", ", sweepBudgets.Select(b => b.Text)) : budgetTokens is long bt ? $"{bt.ToString("N0", CultureInfo.InvariantCulture)} training tokens"
                     : budgetSteps is long bs ? $"{bs} steps" : Durations.Format(budgetTime ?? TimeSpan.Zero);
                 ctx.Stderr.WriteLine($"built-in default: {DefaultDataset} (State of the Union passage → era), GPT and BERT from scratch + MiniLM, {r.GetValue(seeds)} seeds, {perRun} per run");
             }
@@ -148,12 +159,17 @@ public static class CompareCommand
                 throw new UsageException("--latency-ms, --memory-mb and --disk-mb must be positive");
 
             // Budget and candidate mistakes are usage errors (exit 2), caught before any work.
-            try { spec.Validate(); }
+            try
+            {
+                if (sweepBudgets is not null) { BudgetSweep.Validate(sweepBudgets); sweepBudgets[0].Apply(spec).Validate(); }
+                else spec.Validate();
+            }
             catch (GptBertException e) { throw CliErrors.Usage(e); }
             ComparisonReport result;
             try
             {
-                result = ComparisonRunner.Run(spec, new RunReporting(ctx.Stderr, ctx.StderrIsTerminal, Info: m => { ctx.Stderr.WriteLine(m); ctx.Stderr.Flush(); }));
+                var reporting = new RunReporting(ctx.Stderr, ctx.StderrIsTerminal, Info: m => { ctx.Stderr.WriteLine(m); ctx.Stderr.Flush(); });
+                result = sweepBudgets is not null ? BudgetSweep.Run(spec, sweepBudgets, reporting) : ComparisonRunner.Run(spec, reporting);
             }
             finally
             {
@@ -170,6 +186,37 @@ public static class CompareCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// "20k,80k,320k" (training tokens), "20s,80s,5m" (times), "100steps,400steps" (optimizer steps). A value ending in
+    /// "steps" is steps; one ending in a digit, k/K, capital M, b/B is a token count; anything else is a time (so "5m" is five
+    /// minutes and "5M" five million tokens). Units, order and positivity are checked by <see cref="BudgetSweep.Validate"/>.
+    /// </summary>
+    public static List<SweepBudget> ParseSweep(string text)
+    {
+        var budgets = new List<SweepBudget>();
+        foreach (var raw in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            string error;
+            if (raw.EndsWith("steps", StringComparison.OrdinalIgnoreCase))
+            {
+                if (Durations.TryParseCount(raw[..^5], out long n, out var e)) { budgets.Add(new SweepBudget(BudgetUnit.Steps, n)); continue; }
+                error = e ?? "is not a number of steps";
+            }
+            else if (char.IsDigit(raw[^1]) || raw[^1] is 'k' or 'K' or 'M' or 'b' or 'B')
+            {
+                if (Durations.TryParseCount(raw, out long n, out var e)) { budgets.Add(new SweepBudget(BudgetUnit.Tokens, n)); continue; }
+                error = e ?? "is not a token count";
+            }
+            else
+            {
+                if (Durations.TryParse(raw, out var t, out var e)) { budgets.Add(new SweepBudget(BudgetUnit.Seconds, t.TotalSeconds)); continue; }
+                error = e ?? "is not a time";
+            }
+            throw new UsageException($"--budget-sweep '{raw}' {error}; write e.g. 20k,80k,320k (tokens), 20s,80s,5m (times) or 100steps,400steps");
+        }
+        return budgets;
     }
 
     static IEnumerable<string> CommandLineArgs(ParseResult r) => r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value);

@@ -29,6 +29,12 @@ public static class ConsoleSummary
         else AppendTable(sb, table);
         foreach (var note in table.Footnotes) sb.Append("  ").Append(note).Append('\n');
 
+        if (r.Sweep is not null)
+        {
+            sb.Append('\n').Append("Budget sweep\n");
+            AppendLines(sb, EvidenceTable.SweepLines(r));
+        }
+
         sb.Append('\n').Append("Data\n");
         AppendLines(sb, EvidenceTable.ProfileLines(r));
         sb.Append('\n').Append("Budget\n");

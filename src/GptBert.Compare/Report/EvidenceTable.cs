@@ -196,6 +196,34 @@ public sealed record EvidenceTable(
         ];
     }
 
+    /// <summary>
+    /// The budget sweep as labelled lines: per budget, the verdict and each candidate's primary metric (winner first),
+    /// then one line per crossover; empty without a sweep.
+    /// </summary>
+    public static IReadOnlyList<ReportLine> SweepLines(ComparisonReport r)
+    {
+        if (r.Sweep is not { } sweep) return [];
+        var lines = new List<ReportLine>();
+        foreach (var p in sweep.Points)
+        {
+            var ordered = p.Quality.OrderBy(kv => kv.Key == p.Winner ? 0 : 1).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => $"{OneLine(kv.Key)} {ReportFormat.QualityValue(kv.Value)}");
+            lines.Add(new(p.Budget, $"verdict {ReportFormat.VerdictText(new Verdict(p.Verdict, []) { BudgetDependent = p.BudgetDependent })}; "
+                + $"{sweep.Metric}: {string.Join(", ", ordered)}" + (p.Winner is null ? "" : $" (best: {OneLine(p.Winner)})")));
+        }
+        if (sweep.Crossovers.Count == 0)
+            lines.Add(new("crossover", sweep.Points.Count > 0 && sweep.Points.All(p => p.Winner == sweep.Points[0].Winner) && sweep.Points[0].Winner is { } w
+                ? $"none: {OneLine(w)} is best at every budget" : "none"));
+        foreach (var c in sweep.Crossovers)
+            lines.Add(new("crossover", $"the best changes from {OneLine(c.Before)} to {OneLine(c.After)} between {BudgetValue(sweep.Unit, c.FromBudget)} and "
+                + $"{BudgetValue(sweep.Unit, c.ToBudget)} (about {BudgetValue(sweep.Unit, c.Estimated)}, interpolated)"));
+        return lines;
+    }
+
+    /// <summary>A budget in its unit: "41,000 tokens", "120 steps", "1m20s".</summary>
+    public static string BudgetValue(BudgetUnit unit, double value) =>
+        new SweepBudget(unit, unit == BudgetUnit.Seconds || value < 1000 ? Math.Round(value) : Math.Round(value / 100) * 100).Text;
+
     /// <summary>"comparison overhead: 1.8% of 9m12s".</summary>
     public static string OverheadLine(ComparisonReport r) =>
         $"comparison overhead: {ReportFormat.Percent(r.OverheadFraction)} of {ReportFormat.Duration(r.TotalSeconds)}";

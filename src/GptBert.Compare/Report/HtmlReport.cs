@@ -73,6 +73,8 @@ public static class HtmlReport
         if (notes.Count > 0) evidence.Add(E("ul", A("class", "notes"), notes));
         page.Add(evidence);
 
+        if (r.Sweep is not null) page.Add(E("section", E("h2", "Budget sweep"), KeyValueTable(EvidenceTable.SweepLines(r))));
+
         // Charts.
         if (charts.Count > 0)
         {

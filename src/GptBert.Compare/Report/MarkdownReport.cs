@@ -57,6 +57,12 @@ public static class MarkdownReport
         foreach (var n in notes) sb.Append("- ").Append(n).Append('\n');
         if (notes.Count > 0) sb.Append('\n');
 
+        if (r.Sweep is not null)
+        {
+            sb.Append("## Budget sweep\n\n");
+            AppendLines(sb, EvidenceTable.SweepLines(r));
+        }
+
         if (charts.Count > 0)
         {
             sb.Append("## Charts\n\n");
