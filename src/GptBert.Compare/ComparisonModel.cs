@@ -69,7 +69,14 @@ public sealed record CandidateResult
     /// <summary>Examples per second at <see cref="BestBatchSize"/>.</summary>
     public double ThroughputPerSecond { get; init; }
     public int BestBatchSize { get; init; } = 1;
+    /// <summary>Peak resident memory of the inference probe, measured (<see cref="MemoryMethod"/> says how), in MiB.</summary>
     public double PeakMemoryMb { get; init; }
+    /// <summary>The cost model's estimate of peak inference memory (weights + activations at the best batch), kept for reference.</summary>
+    public double PeakMemoryEstimateMb { get; init; }
+    /// <summary>Peak resident memory of each training run (same order as <see cref="TrainingSeconds"/>), in MiB.</summary>
+    public Measured? TrainingPeakMemoryMb { get; init; }
+    /// <summary>How peak memory was measured: "child process" (the probe alone in a fresh process) or "in-process, VmHWM reset".</summary>
+    public string? MemoryMethod { get; init; }
     /// <summary>FLOPs per token of one forward pass (cost model).</summary>
     public double FlopsPerToken { get; init; }
     public IReadOnlyList<int> Seeds { get; init; } = [];

@@ -43,6 +43,11 @@ public sealed record CompareSpec
     /// <summary>Run the baselines next to the candidates (classify): majority class, TF-IDF + linear, frozen embeddings + LR.</summary>
     public bool Baselines { get; init; } = true;
     public string? Device { get; init; }
+    /// <summary>
+    /// Runs each candidate's inference probe in a child process (the CLI passes one for its own executable), so its peak
+    /// resident memory is measured alone; null: in this process, between resets of the high-water mark.
+    /// </summary>
+    public ChildProcessRunner? Isolation { get; init; }
     public LabeledFormatOptions? Format { get; init; }
     public Requirements Requirements { get; init; } = new();
     public required string WorkDirectory { get; init; }
@@ -124,6 +129,7 @@ public static class ComparisonRunner
             var quality = new Dictionary<string, List<double>> { ["accuracy"] = [], ["macro_f1"] = [] };
             var trainSeconds = new List<double>();
             var trainCpu = new List<double>();
+            var trainPeak = new List<double>();
             var curves = new List<TrainingCurve>();
             string? firstModelDir = null;
             (ModelConfig Config, string Architecture, long Parameters)? facts = null;
@@ -142,12 +148,14 @@ public static class ComparisonRunner
                 };
                 var curve = new CurveRecorder(seed, "macro_f1");
                 Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: training ({model.ParameterCount:N0} parameters)");
+                PeakMemory.Reset(); // the run's peak resident memory, measured from here
                 var cpu = CpuClock.Start();
                 TrainingRuns.TrainClassifier(model, tok, train, validation, labels, spec.MaxLength, options, dir, device,
                     reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
                 var times = cpu.Elapsed;
                 trainSeconds.Add(times.WallSeconds);
                 trainCpu.Add(times.CpuSeconds);
+                trainPeak.Add(PeakMemory.PeakMb());
                 var sw = Stopwatch.StartNew();
                 curves.Add(curve.ToCurve());
                 model.Dispose();
@@ -164,10 +172,10 @@ public static class ComparisonRunner
             }
 
             var measureClock = CpuClock.Start();
-            Info($"[{plan.Name}] measuring latency, throughput and memory");
-            var speed = SpeedProbe.Measure(firstModelDir!, test.Select(e => (e.Text, e.Pair)).ToList(), spec.MaxLength, spec.LatencySamples, spec.Device);
-            var probeTimes = measureClock.Elapsed;
-            workSeconds += probeTimes.WallSeconds;
+            Info($"[{plan.Name}] measuring latency, throughput and memory{(spec.Isolation is null ? "" : " (in a child process)")}");
+            var probe = Probe(spec, firstModelDir!, test.Select(e => (e.Text, e.Pair)).ToList());
+            var speed = probe.Speed;
+            workSeconds += measureClock.Elapsed.WallSeconds;
             var (config, architecture, parameters) = facts!.Value;
             results.Add(new CandidateResult
             {
@@ -176,12 +184,10 @@ public static class ComparisonRunner
                 SizeOnDiskBytes = WeightsBytes(firstModelDir!),
                 Quality = quality.ToDictionary(kv => kv.Key, kv => Measured.Of(kv.Value)),
                 TrainingSeconds = Measured.Of(trainSeconds), TrainingCpuSeconds = Measured.Of(trainCpu),
-                ProbeSeconds = probeTimes.WallSeconds, ProbeCpuSeconds = probeTimes.CpuSeconds,
+                ProbeSeconds = probe.WallSeconds, ProbeCpuSeconds = probe.CpuSeconds,
                 LatencyP50Ms = speed.P50Ms, LatencyP95Ms = speed.P95Ms, ThroughputPerSecond = speed.Throughput, BestBatchSize = speed.BestBatch,
-                // RSS deltas inside one long process are unreliable (freed memory is reused without growing RSS),
-                // so peak inference memory comes from the cost model: weights + activations at the best batch.
-                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.Classification, speed.BestBatch, spec.MaxLength),
-                Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
+                PeakMemoryMb = probe.PeakMemoryMb, MemoryMethod = probe.Method, TrainingPeakMemoryMb = Measured.Of(trainPeak),
+                PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.Classification, speed.BestBatch, spec.MaxLength),
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.Classification, spec.MaxLength),
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(),
                 Curves = curves, Trend = BudgetCurves.Trend(curves, higherIsBetter: true),
@@ -199,6 +205,28 @@ public static class ComparisonRunner
         }
 
         return Report(spec.Task, spec, profile, results, total, workSeconds, baselines);
+    }
+
+    /// <summary>
+    /// The inference probe of a saved classifier with its peak resident memory: in a child process when the spec has one
+    /// (the figure is then that of a process that only loaded the model and ran it), else here after resetting the high-water mark.
+    /// </summary>
+    static ProbeOutcome Probe(CompareSpec spec, string modelDir, List<(string Text, string? Pair)> inputs)
+    {
+        if (spec.Isolation is { } child)
+        {
+            var r = child.Run(new ChildWork
+            {
+                Kind = "probe", ModelDirectory = Path.GetFullPath(modelDir), Texts = inputs.Select(i => i.Text).ToList(), Pairs = inputs.Select(i => i.Pair).ToList(),
+                MaxLength = spec.MaxLength, Samples = spec.LatencySamples, Device = spec.Device, Threads = TorchRuntime.Threads,
+            });
+            return new ProbeOutcome(new SpeedProbe.Result(r.P50Ms, r.P95Ms, r.Throughput, r.BestBatch), r.PeakMemoryMb, r.WallSeconds, r.CpuSeconds, "child process");
+        }
+        bool reset = PeakMemory.Reset();
+        var clock = CpuClock.Start();
+        var speed = SpeedProbe.Measure(modelDir, inputs, spec.MaxLength, spec.LatencySamples, spec.Device);
+        var t = clock.Elapsed;
+        return new ProbeOutcome(speed, PeakMemory.PeakMb(), t.WallSeconds, t.CpuSeconds, reset ? "in-process, VmHWM reset" : "in-process peak");
     }
 
     /// <summary>The verdict on the measured candidates, and the report around it; what is not training or measuring counts as overhead.</summary>

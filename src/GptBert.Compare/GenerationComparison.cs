@@ -99,7 +99,7 @@ static class GenerationComparison
                 Quality = new Dictionary<string, Measured> { ["loss_per_char"] = Measured.Of(lossPerChar), ["perplexity"] = Measured.Of(perplexity) },
                 TrainingSeconds = Measured.Of(seconds), TrainingCpuSeconds = Measured.Of(cpu),
                 ProbeSeconds = probeTimes.WallSeconds, ProbeCpuSeconds = probeTimes.CpuSeconds, LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = 1000 / p50, BestBatchSize = 1,
-                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
+                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength), PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
                 Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.LanguageModel, spec.MaxLength),
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(), Curves = curves,

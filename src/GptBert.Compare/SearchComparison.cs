@@ -126,7 +126,7 @@ public static class SearchComparison
                 Quality = new Dictionary<string, Measured> { ["recall@1"] = Measured.Of(r1), ["recall@5"] = Measured.Of(r5), ["mrr"] = Measured.Of(mrr) },
                 TrainingSeconds = seconds.Count > 0 ? Measured.Of(seconds) : null,
                 LatencyP50Ms = P(0.5), LatencyP95Ms = P(0.95), ThroughputPerSecond = best, BestBatchSize = bestBatch,
-                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(h.Config, head, bestBatch, spec.MaxLength),
+                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(h.Config, head, bestBatch, spec.MaxLength), PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(h.Config, head, bestBatch, spec.MaxLength),
                 Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(h.Config, head, spec.MaxLength),
                 Seeds = Enumerable.Range(1, runs).ToList(),

@@ -146,7 +146,7 @@ public static class CompareCommand
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
                 BudgetSteps = budgetSteps, BudgetTokens = budgetTokens, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
                 MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
-                Device = r.GetValue(device), Format = format.Build(r, ctx), WorkDirectory = workDir, Baselines = !r.GetValue(noBaselines),
+                Device = r.GetValue(device), Isolation = ChildRunner(), Format = format.Build(r, ctx), WorkDirectory = workDir, Baselines = !r.GetValue(noBaselines),
                 Requirements = new Requirements
                 {
                     LatencyMs = choose ? r.GetValue(latency) : null, MemoryMb = choose ? r.GetValue(memory) : null, DiskMb = choose ? r.GetValue(disk) : null,
@@ -217,6 +217,17 @@ public static class CompareCommand
             throw new UsageException($"--budget-sweep '{raw}' {error}; write e.g. 20k,80k,320k (tokens), 20s,80s,5m (times) or 100steps,400steps");
         }
         return budgets;
+    }
+
+    /// <summary>The hidden verb of a measuring child process (Program.cs): <c>gptbert __child WORK.json RESULT.json</c>.</summary>
+    public const string ChildVerb = "__child";
+
+    /// <summary>Child processes run this CLI itself: its native launcher when there is one, else the .dll through dotnet.</summary>
+    public static ChildProcessRunner ChildRunner()
+    {
+        var dll = typeof(CompareCommand).Assembly.Location;
+        var launcher = OperatingSystem.IsWindows() ? Path.ChangeExtension(dll, ".exe") : Path.ChangeExtension(dll, null);
+        return File.Exists(launcher) ? new ChildProcessRunner(launcher, [ChildVerb]) : new ChildProcessRunner("dotnet", [dll, ChildVerb]);
     }
 
     static IEnumerable<string> CommandLineArgs(ParseResult r) => r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value);

@@ -74,8 +74,15 @@ public sealed record EvidenceTable(
             Positive(c.LatencyP95Ms) is { } l ? ReportFormat.Milliseconds(l) : ReportFormat.Missing, Positive(c.LatencyP95Ms)));
         Add("throughput (best batch)", Better.Higher, c => Cell(c, ReportFormat.ThroughputFigure,
             ReportFormat.Throughput(c.ThroughputPerSecond, c.BestBatchSize), Positive(c.ThroughputPerSecond)));
-        Add("peak memory", Better.Lower, c => Cell(c, ReportFormat.Memory,
+        Add("peak memory (inference)", Better.Lower, c => Cell(c, ReportFormat.Memory,
             Positive(c.PeakMemoryMb) is { } m ? ReportFormat.Mebibytes(m) : ReportFormat.Missing, Positive(c.PeakMemoryMb)));
+        if (cands.Any(c => c.TrainingPeakMemoryMb is not null))
+            Add("peak memory (training)", Better.Lower, c => Cell(c, "training_peak_memory",
+                c.TrainingPeakMemoryMb is { } t && Positive(t.Mean) is { } m ? ReportFormat.Mebibytes(m) : ReportFormat.Missing,
+                c.TrainingPeakMemoryMb is { } t2 ? Positive(t2.Mean) : null));
+        if (cands.Any(c => c.PeakMemoryEstimateMb > 0 && !ReportFormat.IsEstimated(c, ReportFormat.Memory)))
+            Add("peak memory, est. (cost model)", Better.None, c => new EvidenceCell(
+                Positive(c.PeakMemoryEstimateMb) is { } e ? ReportFormat.Mebibytes(e) : ReportFormat.Missing, Unsupported: !c.Supported));
         Add("FLOPs/token", Better.Lower, c => Cell(c, ReportFormat.Flops,
             Positive(c.FlopsPerToken) is { } f ? ReportFormat.Count(f) : ReportFormat.Missing, Positive(c.FlopsPerToken)));
 
@@ -84,6 +91,12 @@ public sealed record EvidenceTable(
         var notes = new List<string>();
         if (rows.Any(row => row.Cells.Any(c => c.Estimated))) notes.Add(ReportFormat.EstimatedFootnote);
         if (cands.Any(c => c.Trend is not null)) notes.Add(StillImprovingFootnote);
+        foreach (var method in cands.Select(c => c.MemoryMethod).OfType<string>().Distinct())
+            notes.Add(method == "child process"
+                ? "peak memory (inference): peak resident set (VmHWM) of a child process that only loaded the model and ran the speed probe: runtime, libtorch, weights and activations"
+                : $"peak memory (inference): peak resident set (VmHWM) of this process over the speed probe ({method})");
+        if (cands.Any(c => c.TrainingPeakMemoryMb is not null))
+            notes.Add("peak memory (training): peak resident set (VmHWM) of this process during each training run, reset at the run's start after returning freed memory to the OS; mean over seeds");
         foreach (var c in cands.Where(c => !c.Supported))
         {
             var why = string.IsNullOrWhiteSpace(c.NotSupportedReason) ? "" : ": " + OneLine(c.NotSupportedReason);

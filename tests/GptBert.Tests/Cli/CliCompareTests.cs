@@ -31,6 +31,15 @@ public class CliCompareTests
         Assert.NotEqual("neither", verdict); // a 1000 ms latency limit excludes neither tiny model
         Assert.True(doc.RootElement.GetProperty("reasons").GetArrayLength() > 0);
         Assert.Equal(2, doc.RootElement.GetProperty("candidates").GetArrayLength());
+        // Peak inference memory measured in a child process (the runtime and libtorch alone take tens of MiB), the estimate kept apart.
+        foreach (var c in doc.RootElement.GetProperty("candidates").EnumerateArray())
+        {
+            Assert.Equal("child process", c.GetProperty("memory_method").GetString());
+            Assert.InRange(c.GetProperty("peak_memory_mb").GetDouble(), 30, 4000);
+            Assert.True(c.GetProperty("peak_memory_estimate_mb").GetDouble() > 0);
+            Assert.DoesNotContain("PeakMemoryMb", c.GetProperty("estimated").EnumerateArray().Select(e => e.GetString()));
+            Assert.True(c.GetProperty("probe_cpu_seconds").GetDouble() > 0);
+        }
         Assert.True(File.Exists(Path.Combine(report, "report.html")));
         var html = File.ReadAllText(Path.Combine(report, "report.html"));
         Assert.DoesNotContain("https://", html.Replace("http://www.w3.org/2000/svg", "").Replace("http://www.w3.org/1999/xhtml", ""));

@@ -64,6 +64,13 @@ public class ComparisonRunnerTests
         });
         Assert.All(report.Candidates, c => Assert.NotNull(c.Trend));
         Assert.NotNull(GptBert.Compare.Report.ReportCharts.BudgetCurves(report));
+        // Peak memory measured (in this process between resets here; the CLI uses a child process), the estimate kept apart.
+        Assert.All(report.Candidates, c =>
+        {
+            Assert.Equal("in-process, VmHWM reset", c.MemoryMethod);
+            Assert.True(c.PeakMemoryMb > 0 && c.PeakMemoryEstimateMb > 0 && c.TrainingPeakMemoryMb!.N == 2);
+            Assert.DoesNotContain(nameof(CandidateResult.PeakMemoryMb), c.Estimated);
+        });
         // CPU time per training run and for the speed probe.
         Assert.All(report.Candidates, c => Assert.True(c.TrainingCpuSeconds!.N == 2 && c.TrainingCpuSeconds.Values.All(v => v > 0) && c.ProbeCpuSeconds > 0));
     }
