@@ -77,4 +77,25 @@ public class CliCompareTests
         var tiny = CliHarness.Run(null, "compare", "--train", small.Train, "--test", small.Test, "--from-scratch", "--budget-steps", "5");
         Assert.Contains("at least 20", CliHarness.AssertOneLineError(tiny, 1));
     }
+
+    [Fact]
+    public void BudgetSweepFromTheCommandLineReportsEachBudgetAndRefusesASecondBudget()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cli-compare-sweep");
+        var (train, test) = Data(dir, 60);
+        var both = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--budget-sweep", "4steps,8steps", "--max-tokens", "5k");
+        Assert.Contains("--budget-sweep", CliHarness.AssertOneLineError(both, 2));
+        var mixed = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--budget-sweep", "4steps,20s");
+        Assert.Contains("--budget-sweep mixes units", CliHarness.AssertOneLineError(mixed, 2));
+
+        var r = CliHarness.Run(null, "compare", "--train", train, "--test", test, "--from-scratch", "--params", "120k", "--vocab-size", "320",
+            "--budget-sweep", "4steps,8steps", "--seeds", "1", "--max-length", "16", "--no-baselines", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var sweep = doc.RootElement.GetProperty("budget_sweep");
+        Assert.Equal("steps", sweep.GetProperty("unit").GetString());
+        Assert.Equal([4.0, 8.0], sweep.GetProperty("points").EnumerateArray().Select(p => p.GetProperty("value").GetDouble()));
+        Assert.All(sweep.GetProperty("points").EnumerateArray(), p => Assert.Equal(2, p.GetProperty("quality").EnumerateObject().Count()));
+    }
 }
