@@ -9,7 +9,8 @@ namespace GptBert.Compare.Report;
 /// <summary>
 /// The JSON of <c>gptbert compare --json</c> and of report.json: one object whose <c>verdict</c> is the
 /// choice ("gpt", "bert", "either", "neither", or "baseline" when no transformer beats the best baseline by more than
-/// the seed noise), then <c>transformer_verdict</c> (the GPT/BERT choice had there been no baselines), <c>verdict_text</c>,
+/// the seed noise), then <c>transformer_verdict</c> (the GPT/BERT choice had there been no baselines), <c>verdict_text</c>, <c>budget_dependent</c> (true when a candidate other than the leader was still improving at the end of
+/// the budget: more budget may change the order),
 /// <c>reasons</c>, <c>warnings</c> (contention: a run that got markedly less CPU per wall second than the others,
 /// <see cref="Contention"/>), <c>task</c>, <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality
 /// metrics keyed by their own names, per-seed values and curves), <c>baselines</c> (the same figures for the baselines,
@@ -54,6 +55,7 @@ public static class ReportJson
             w.WriteString("verdict", ReportFormat.Choice(r.Verdict));
             w.WriteString("transformer_verdict", (r.Verdict.TransformerChoice ?? r.Verdict.Choice ?? "").Trim().ToLowerInvariant());
             w.WriteString("verdict_text", ReportFormat.VerdictText(r.Verdict));
+            w.WriteBoolean("budget_dependent", r.Verdict.BudgetDependent);
             w.WriteStartArray("reasons");
             foreach (var reason in r.Verdict.Reasons ?? []) w.WriteStringValue(reason);
             w.WriteEndArray();

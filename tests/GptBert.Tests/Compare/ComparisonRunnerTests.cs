@@ -142,7 +142,7 @@ public class ComparisonRunnerTests
         Assert.Contains("budget", e.Message);
         messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { BudgetTime = TimeSpan.FromMinutes(1) }));
-        Assert.Contains("not both", e.Message);                                           // contradictory budgets
+        Assert.Contains("give one budget", e.Message);                                    // contradictory budgets
         messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { FromScratch = false, Gpt = ModelHub.MiniLm }));
         Assert.Contains("pass it as Bert instead", e.Message);                            // wrong family for the role

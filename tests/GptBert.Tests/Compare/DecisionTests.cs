@@ -347,6 +347,10 @@ public class DecisionTests
         Assert.True(v.BudgetDependent);
         Assert.Contains("depends on the budget: MiniLM (validation macro-F1 +0.080 over the last 20% of the budget", All(v));
         Assert.EndsWith(GptBert.Compare.Report.ReportFormat.BudgetDependentSuffix, GptBert.Compare.Report.ReportFormat.VerdictText(v));
+        var report = GptBert.Tests.Compare.Report.ReportFixtures.Classify() with { Candidates = [gpt, bert], Baselines = [], Verdict = v };
+        var json = System.Text.Json.JsonDocument.Parse(GptBert.Compare.Report.ReportJson.Serialize(report)).RootElement;
+        Assert.True(json.GetProperty("budget_dependent").GetBoolean());
+        Assert.True(json.GetProperty("candidates")[1].GetProperty("trend").GetProperty("still_improving").GetBoolean());
     }
 
     [Fact]
