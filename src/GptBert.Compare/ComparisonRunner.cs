@@ -44,8 +44,9 @@ public sealed record CompareSpec
     public bool Baselines { get; init; } = true;
     public string? Device { get; init; }
     /// <summary>
-    /// Runs each candidate's inference probe in a child process (the CLI passes one for its own executable), so its peak
-    /// resident memory is measured alone; null: in this process, between resets of the high-water mark.
+    /// Runs each candidate's training runs (classify) and inference probe in child processes (the CLI passes one for its
+    /// own executable), so their peak resident memory is measured alone; null: in this process, between resets of the
+    /// high-water mark.
     /// </summary>
     public ChildProcessRunner? Isolation { get; init; }
     public LabeledFormatOptions? Format { get; init; }
@@ -147,18 +148,41 @@ public static class ComparisonRunner
                     EvalPoints = spec.EvalPoints, EvaluationOutsideTimeBudget = true,
                 };
                 var curve = new CurveRecorder(seed, "macro_f1");
-                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: training ({model.ParameterCount:N0} parameters)");
-                PeakMemory.Reset(); // the run's peak resident memory, measured from here
-                var cpu = CpuClock.Start();
-                TrainingRuns.TrainClassifier(model, tok, train, validation, labels, spec.MaxLength, options, dir, device,
-                    reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
-                var times = cpu.Elapsed;
+                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: training ({model.ParameterCount:N0} parameters){(spec.Isolation is null ? "" : " in a child process")}");
+                CpuWall times;
+                if (spec.Isolation is { } child)
+                {
+                    // The run alone in a fresh process: its peak resident memory is the training run's own. The seeded initial
+                    // weights go with it, so it trains exactly what the in-process run would.
+                    var init = Path.Combine(spec.WorkDirectory, Slug(plan.Name), $"init-{seed}");
+                    if (Directory.Exists(init)) Directory.Delete(init, true);
+                    model.SavePretrained(init);
+                    tok.SaveForModel(init, model.Config.MaxPositions);
+                    model.Dispose();
+                    var r = child.Run(new ChildWork
+                    {
+                        Kind = "train", ModelDirectory = Path.GetFullPath(init), OutputDirectory = Path.GetFullPath(dir), Train = [.. train], Validation = [.. validation],
+                        MaxLength = spec.MaxLength, Device = spec.Device, Threads = TorchRuntime.Threads, Options = options,
+                    }, stderr: reporting?.Progress);
+                    foreach (var e in r.Events) curve.Add(e);
+                    Directory.Delete(init, true);
+                    times = new CpuWall(r.WallSeconds, r.CpuSeconds);
+                    trainPeak.Add(r.PeakMemoryMb);
+                }
+                else
+                {
+                    PeakMemory.Reset(); // the run's peak resident memory, measured from here
+                    var cpu = CpuClock.Start();
+                    TrainingRuns.TrainClassifier(model, tok, train, validation, labels, spec.MaxLength, options, dir, device,
+                        reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
+                    times = cpu.Elapsed;
+                    trainPeak.Add(PeakMemory.PeakMb());
+                    model.Dispose();
+                }
                 trainSeconds.Add(times.WallSeconds);
                 trainCpu.Add(times.CpuSeconds);
-                trainPeak.Add(PeakMemory.PeakMb());
                 var sw = Stopwatch.StartNew();
                 curves.Add(curve.ToCurve());
-                model.Dispose();
 
                 using (var classifier = new Classifier(dir, device: spec.Device, maxLength: spec.MaxLength))
                 {

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using GptBert.Data;
 using GptBert.Engine;
+using GptBert.Training;
 
 namespace GptBert.Compare;
 
@@ -87,6 +89,11 @@ public sealed record ChildWork
     public int? Threads { get; init; }
     /// <summary>For "allocate": MiB to allocate and touch.</summary>
     public int Megabytes { get; init; }
+    /// <summary>For "train": the model to fine-tune (its initial weights, seeded by the parent) and where the run is written.</summary>
+    public string? OutputDirectory { get; init; }
+    public List<LabeledExample> Train { get; init; } = [];
+    public List<LabeledExample> Validation { get; init; } = [];
+    public TrainingOptions? Options { get; init; }
 }
 
 /// <summary>What a child process sends back (a JSON file written atomically).</summary>
@@ -100,6 +107,8 @@ public sealed record ChildResult
     public double Throughput { get; init; }
     public int BestBatch { get; init; } = 1;
     public string? Error { get; init; }
+    /// <summary>For "train": the trainer's events (the parent rebuilds the curves from them).</summary>
+    public List<TrainingEvent> Events { get; init; } = [];
 }
 
 /// <summary>
@@ -114,7 +123,10 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
     /// <summary>The command the children run as: "FILE PREFIX... WORK.json RESULT.json".</summary>
     public string FileName => fileName;
 
-    public ChildResult Run(ChildWork work, TimeSpan? timeout = null)
+    /// <param name="work">What the child does.</param>
+    /// <param name="timeout">How long it may take (default 10 minutes).</param>
+    /// <param name="stderr">Receives the child's standard error line by line (training progress); default: kept for an error message.</param>
+    public ChildResult Run(ChildWork work, TimeSpan? timeout = null, TextWriter? stderr = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), $"gptbert-child-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
@@ -127,17 +139,26 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
             psi.ArgumentList.Add(workFile);
             psi.ArgumentList.Add(resultFile);
             using var p = Process.Start(psi) ?? throw new GptBertException($"could not start the measuring child process {fileName}");
-            var stderr = p.StandardError.ReadToEndAsync();
+            string lastLine = "no output";
+            var errors = Task.Run(() =>
+            {
+                while (p.StandardError.ReadLine() is { } line)
+                {
+                    if (line.Trim().Length > 0) lastLine = line.Trim();
+                    if (stderr is not null) lock (stderr) { stderr.WriteLine(line); stderr.Flush(); }
+                }
+            });
             _ = p.StandardOutput.ReadToEndAsync();
-            if (!p.WaitForExit(timeout ?? TimeSpan.FromMinutes(10)))
+            if (!p.WaitForExit(timeout ?? TimeSpan.FromHours(2)))
             {
                 try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
                 throw new GptBertException($"the measuring child process ({work.Kind}) did not finish in time");
             }
+            errors.Wait(TimeSpan.FromSeconds(10));
             var result = File.Exists(resultFile) ? JsonSerializer.Deserialize<ChildResult>(File.ReadAllText(resultFile), Json) : null;
             if (result?.Error is { } error) throw new GptBertException($"the measuring child process ({work.Kind}) failed: {error}");
             if (p.ExitCode != 0 || result is null)
-                throw new GptBertException($"the measuring child process ({work.Kind}) exited with code {p.ExitCode}: {LastLine(stderr.Result)}");
+                throw new GptBertException($"the measuring child process ({work.Kind}) exited with code {p.ExitCode}: {lastLine}");
             return result;
         }
         finally
@@ -145,8 +166,6 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
             try { Directory.Delete(dir, true); } catch (IOException) { }
         }
     }
-
-    static string LastLine(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "no output";
 
     /// <summary>
     /// The child's side: reads the work, does it, writes the result (atomically) with the process's peak resident memory
@@ -170,6 +189,18 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
                     var inputs = work.Texts.Select((text, i) => (text, i < work.Pairs.Count ? work.Pairs[i] : null)).ToList();
                     var speed = SpeedProbe.Measure(work.ModelDirectory!, inputs, work.MaxLength, work.Samples, work.Device);
                     result = result with { P50Ms = speed.P50Ms, P95Ms = speed.P95Ms, Throughput = speed.Throughput, BestBatch = speed.BestBatch };
+                    break;
+                case "train":
+                    // The same call as in-process: the model's initial weights were saved by the parent (seeded), so the run is the same.
+                    var train = LabeledDataset.FromExamples(work.Train, "train");
+                    var labels = LabelSet.FromTraining(train);
+                    var (model, tok) = TrainingRuns.LoadClassifier(work.ModelDirectory!, labels);
+                    var events = new List<TrainingEvent>();
+                    using (model)
+                        TrainingRuns.TrainClassifier(model, tok, train, LabeledDataset.FromExamples(work.Validation, "validation"), labels, work.MaxLength,
+                            work.Options!, work.OutputDirectory!, TorchRuntime.ResolveDevice(work.Device),
+                            reporting: new RunReporting(Console.Error, Interactive: false, OnEvent: events.Add));
+                    result = result with { Events = events };
                     break;
                 default:
                     throw new InvalidDataException($"unknown work kind '{work.Kind}'");

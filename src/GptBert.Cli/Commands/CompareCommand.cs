@@ -37,7 +37,7 @@ public static class CompareCommand
             : new Command("compare", """
                 Train and measure a GPT and a BERT under the same budget on your data and put the results side by side:
                 test quality (accuracy, macro-F1) as mean ± std over seeds, training time, latency p50/p95 at batch 1,
-                throughput at the best batch size, peak memory (measured: the inference probe runs in a child process),
+                throughput at the best batch size, peak memory (measured: training runs and the inference probe run in child processes),
                 size on disk, parameters and FLOPs per token, next to the baselines; a budget curve per candidate and, with
                 --budget-sweep, the verdict at each budget and where the best candidate changes.
                 Candidates: --gpt/--bert (a built-in: minilm or arctic-xs, or a Hugging Face directory), and/or --from-scratch

@@ -96,7 +96,9 @@ public sealed record EvidenceTable(
                 ? "peak memory (inference): peak resident set (VmHWM) of a child process that only loaded the model and ran the speed probe: runtime, libtorch, weights and activations"
                 : $"peak memory (inference): peak resident set (VmHWM) of this process over the speed probe ({method})");
         if (cands.Any(c => c.TrainingPeakMemoryMb is not null))
-            notes.Add("peak memory (training): peak resident set (VmHWM) of this process during each training run, reset at the run's start after returning freed memory to the OS; mean over seeds");
+            notes.Add(cands.Any(c => c.MemoryMethod == "child process")
+                ? "peak memory (training): peak resident set (VmHWM) of a child process that ran only that training run; mean over seeds"
+                : "peak memory (training): peak resident set (VmHWM) of this process during each training run, reset at the run's start after returning freed memory to the OS; mean over seeds");
         foreach (var c in cands.Where(c => !c.Supported))
         {
             var why = string.IsNullOrWhiteSpace(c.NotSupportedReason) ? "" : ": " + OneLine(c.NotSupportedReason);

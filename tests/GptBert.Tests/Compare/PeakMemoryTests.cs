@@ -50,4 +50,36 @@ public class PeakMemoryTests
         var e = Assert.Throws<GptBertException>(() => CompareCommand.ChildRunner().Run(new ChildWork { Kind = "probe", ModelDirectory = "/nonexistent/model" }));
         Assert.Contains("measuring child process (probe) failed", e.Message);
     }
+
+    [Fact]
+    public void TrainingInAChildProcessGivesTheSameModelsAsInProcessAndMeasuresItsPeak()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-child");
+        string[] colours = ["red", "blue", "green"];
+        var rows = Enumerable.Range(0, 60).Select(i => $"the {i % 7} sky was {colours[i % 3]} today,{colours[i % 3]}").ToList();
+        var train = Path.Combine(dir, "train.csv"); var test = Path.Combine(dir, "test.csv");
+        File.WriteAllLines(train, ["text,label", .. rows]);
+        File.WriteAllLines(test, ["text,label", .. rows.Take(30)]);
+        CompareSpec Spec(string work, ChildProcessRunner? isolation) => new()
+        {
+            Train = train, Test = test, WorkDirectory = Path.Combine(dir, work), FromScratch = true, ScratchParameters = 60_000, ScratchVocabSize = 300,
+            Seeds = 1, MaxLength = 12, LatencySamples = 3, Baselines = false, BudgetSteps = 6, Isolation = isolation,
+        };
+        var reporting = new GptBert.Training.RunReporting(Progress: TextWriter.Null);
+        var here = ComparisonRunner.Run(Spec("here", null), reporting);
+        var child = ComparisonRunner.Run(Spec("child", CompareCommand.ChildRunner()), reporting);
+        foreach (var (a, b) in here.Candidates.Zip(child.Candidates))
+        {
+            // Same seeded initial weights, same data order: the same test predictions and validation curve.
+            Assert.Equal(a.Quality["accuracy"].Values, b.Quality["accuracy"].Values);
+            Assert.Equal(a.Curves[0].EvalLoss, b.Curves[0].EvalLoss, (x, y) => Math.Abs(x - y) < 1e-5);
+            Assert.Equal("in-process, VmHWM reset", a.MemoryMethod);
+            Assert.Equal("child process", b.MemoryMethod);
+            // A child's peak holds the runtime and libtorch too: tens to hundreds of MiB, never zero.
+            Assert.InRange(b.TrainingPeakMemoryMb!.Mean, 30, 4000);
+            Assert.InRange(b.PeakMemoryMb, 30, 4000);
+            Assert.True(b.TrainingCpuSeconds!.Mean > 0 && b.ProbeCpuSeconds > 0);
+        }
+    }
 }
