@@ -11,13 +11,13 @@ namespace GptBert.Cli.Commands;
 /// `gptbert compare` (both families under one budget, side by side) and `gptbert choose` (the same
 /// measurements plus the user's requirements, ending in a verdict). With no arguments `choose` runs the
 /// built-in default: the shipped State of the Union era dataset, GPT and BERT from scratch at a matched
-/// size plus the built-in MiniLM, 3 seeds, 120,000 training tokens each.
+/// size plus the built-in MiniLM, 3 seeds, 100,000 training tokens each.
 /// </summary>
 public static class CompareCommand
 {
     const string DefaultDataset = "data/classification/sotu-era";
     /// <summary>The built-in default's budget: training tokens per run (see the README for why this amount).</summary>
-    public const long DefaultTokens = 120_000;
+    public const long DefaultTokens = 100_000;
 
     public static Command Create(CliContext ctx, bool choose)
     {
@@ -28,7 +28,7 @@ public static class CompareCommand
                 --needs-generation, --device) and prints the verdict (GPT, BERT, either is fine, or neither fits the budget)
                 with its reasons and the evidence table. With no arguments it runs the built-in default on the shipped
                 State of the Union era dataset (data/classification/sotu-era): a GPT and a BERT trained from scratch at a
-                matched size and the built-in MiniLM, 3 seeds each, 120,000 training tokens per run (a compute budget: the same
+                matched size and the built-in MiniLM, 3 seeds each, 100,000 training tokens per run (a compute budget: the same
                 on a busy machine) — about 8 minutes on 2 idle cores. Every run's CPU time is recorded against its wall time and a
                 run that got markedly less CPU than the others is named in a warning; validation quality is tracked over each
                 run's budget, and a verdict that may change with more budget says so (--budget-sweep measures it).
