@@ -54,7 +54,7 @@ static class GenerationComparison
         }
         foreach (var g in gpts)
         {
-            var lossPerChar = new List<double>(); var perplexity = new List<double>(); var seconds = new List<double>(); var cpu = new List<double>(); var curves = new List<TrainingCurve>();
+            var lossPerChar = new List<double>(); var perplexity = new List<double>(); var seconds = new List<double>(); var cpu = new List<double>(); var peaks = new List<double>(); var curves = new List<TrainingCurve>();
             string? firstDir = null;
             for (int seed = 1; seed <= spec.Seeds; seed++)
             {
@@ -62,6 +62,7 @@ static class GenerationComparison
                 if (Directory.Exists(dir)) Directory.Delete(dir, true);
                 var curve = new ComparisonRunner.CurveRecorder(seed, "loss");
                 Info($"[{g.Name}] seed {seed}/{spec.Seeds}: training a causal language model");
+                PeakMemory.Reset(); // the run's peak resident memory, measured from here
                 var cpuClock = CpuClock.Start();
                 TrainingRuns.Pretrain(new PretrainSpec
                 {
@@ -75,7 +76,7 @@ static class GenerationComparison
                     },
                 }, new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
                 var times = cpuClock.Elapsed;
-                seconds.Add(times.WallSeconds); cpu.Add(times.CpuSeconds);
+                seconds.Add(times.WallSeconds); cpu.Add(times.CpuSeconds); peaks.Add(PeakMemory.PeakMb());
                 curves.Add(curve.ToCurve());
                 var sw = Stopwatch.StartNew();
                 var (lpc, ppl) = Score(dir, testTexts, spec.MaxLength, device);
@@ -89,7 +90,9 @@ static class GenerationComparison
             var config = model.Config;
             long parameters = model.ParameterCount;
             model.Dispose();
+            bool measured = PeakMemory.Reset(); // peak memory of the latency probe: the model loaded and generating
             var (p50, p95) = GenerationLatency(firstDir!, testTexts, spec);
+            double peak = PeakMemory.PeakMb();
             var probeTimes = clock.Elapsed;
             workSeconds += probeTimes.WallSeconds;
             results.Add(new CandidateResult
@@ -99,8 +102,10 @@ static class GenerationComparison
                 Quality = new Dictionary<string, Measured> { ["loss_per_char"] = Measured.Of(lossPerChar), ["perplexity"] = Measured.Of(perplexity) },
                 TrainingSeconds = Measured.Of(seconds), TrainingCpuSeconds = Measured.Of(cpu),
                 ProbeSeconds = probeTimes.WallSeconds, ProbeCpuSeconds = probeTimes.CpuSeconds, LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = 1000 / p50, BestBatchSize = 1,
-                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength), PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
-                Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
+                PeakMemoryMb = measured ? peak : CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
+                PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
+                MemoryMethod = measured ? "in-process, VmHWM reset" : null, TrainingPeakMemoryMb = measured ? Measured.Of(peaks) : null,
+                Estimated = measured ? new HashSet<string>() : new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.LanguageModel, spec.MaxLength),
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(), Curves = curves,
                 Trend = BudgetCurves.Trend(curves, higherIsBetter: false),

@@ -177,6 +177,16 @@ public class GenerationComparisonTests
         Assert.InRange(gpt.Quality["perplexity"].Mean, 1, 0.5 * 400);
         Assert.True(gpt.Quality["loss_per_char"].Mean > 0);
         Assert.True(gpt.LatencyP50Ms > 0);
+        // Peak memory measured (VmHWM window), the estimate kept apart; the validation loss tracked over the budget.
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal("in-process, VmHWM reset", gpt.MemoryMethod);
+            Assert.Empty(gpt.Estimated);
+            Assert.True(gpt.PeakMemoryMb > 0 && gpt.PeakMemoryEstimateMb > 0 && gpt.TrainingPeakMemoryMb!.N == 1);
+        }
+        Assert.Equal("loss", gpt.Curves[0].Metric);
+        Assert.Equal(5, gpt.Curves[0].EvalMetric.Count);
+        Assert.Equal("loss", gpt.Trend!.Metric);
     }
 }
 
@@ -204,6 +214,7 @@ public class SearchComparisonTests
         var gpt = report.Candidates.Single(c => c.Family == "gpt");
         Assert.InRange(gpt.Quality["mrr"].Mean, 0, 1);
         Assert.Contains(report.Verdict.Choice, new[] { "bert", "either", "gpt" });
+        if (OperatingSystem.IsLinux()) Assert.All(report.Candidates, c => Assert.Equal("in-process, VmHWM reset", c.MemoryMethod));
     }
 
     [Fact]
