@@ -104,6 +104,8 @@ public static class CliErrors
         ["Seeds"] = "--seeds",
         ["BudgetSteps"] = "--max-steps",
         ["BudgetTime"] = "--max-time",
+        ["BudgetTokens"] = "--max-tokens",
+        ["BudgetSweep"] = "--budget-sweep",
     };
 
     /// <summary>The message as the CLI prints it: every setting the exception names, written as its flag.</summary>

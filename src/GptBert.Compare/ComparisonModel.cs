@@ -22,9 +22,24 @@ public sealed record Measured(double Mean, double Std, IReadOnlyList<double> Val
     public double StdError => N > 1 ? Std / Math.Sqrt(N) : 0;
 }
 
-/// <summary>One training curve (one seed): train loss by step, validation metric by step.</summary>
+/// <summary>One training curve (one seed): train loss by step, validation loss by step.</summary>
 public sealed record TrainingCurve(int Seed, IReadOnlyList<double> Steps, IReadOnlyList<double> TrainLoss,
-    IReadOnlyList<double> EvalSteps, IReadOnlyList<double> EvalLoss);
+    IReadOnlyList<double> EvalSteps, IReadOnlyList<double> EvalLoss)
+{
+    /// <summary>The validation metric the run selects its model by (macro_f1 for classify, loss for generate); null when none.</summary>
+    public string? Metric { get; init; }
+    /// <summary>Per evaluation (same order as <see cref="EvalSteps"/>): that metric, training tokens so far, seconds so far and the fraction of the budget used.</summary>
+    public IReadOnlyList<double> EvalMetric { get; init; } = [];
+    public IReadOnlyList<double> EvalTokens { get; init; } = [];
+    public IReadOnlyList<double> EvalSeconds { get; init; } = [];
+    public IReadOnlyList<double> EvalProgress { get; init; } = [];
+}
+
+/// <summary>
+/// Whether a candidate's validation metric was still rising at the end of its budget (<see cref="BudgetCurves.Trend"/>):
+/// the mean gain over the last 20% of the budget, the noise threshold it was held against, and the verdict of the rule.
+/// </summary>
+public sealed record BudgetTrend(string Metric, bool StillImproving, double Gain, double Threshold, int Seeds);
 
 /// <summary>What was measured (or estimated) for one candidate model.</summary>
 public sealed record CandidateResult
@@ -44,16 +59,30 @@ public sealed record CandidateResult
     /// <summary>Task quality by metric name: accuracy, macro_f1 (classify); loss_per_char, perplexity (generate); recall@1, recall@5, mrr (search).</summary>
     public IReadOnlyDictionary<string, Measured> Quality { get; init; } = new Dictionary<string, Measured>();
     public Measured? TrainingSeconds { get; init; }
+    /// <summary>Process CPU seconds of each training run (same order as <see cref="TrainingSeconds"/>): CPU per wall second shows contention.</summary>
+    public Measured? TrainingCpuSeconds { get; init; }
+    /// <summary>Wall and process CPU seconds of the speed probe (0 when none ran).</summary>
+    public double ProbeSeconds { get; init; }
+    public double ProbeCpuSeconds { get; init; }
     public double LatencyP50Ms { get; init; }
     public double LatencyP95Ms { get; init; }
     /// <summary>Examples per second at <see cref="BestBatchSize"/>.</summary>
     public double ThroughputPerSecond { get; init; }
     public int BestBatchSize { get; init; } = 1;
+    /// <summary>Peak resident memory of the inference probe, measured (<see cref="MemoryMethod"/> says how), in MiB.</summary>
     public double PeakMemoryMb { get; init; }
+    /// <summary>The cost model's estimate of peak inference memory (weights + activations at the best batch), kept for reference.</summary>
+    public double PeakMemoryEstimateMb { get; init; }
+    /// <summary>Peak resident memory of each training run (same order as <see cref="TrainingSeconds"/>), in MiB.</summary>
+    public Measured? TrainingPeakMemoryMb { get; init; }
+    /// <summary>How peak memory was measured: "child process" (the probe alone in a fresh process) or "in-process, VmHWM reset".</summary>
+    public string? MemoryMethod { get; init; }
     /// <summary>FLOPs per token of one forward pass (cost model).</summary>
     public double FlopsPerToken { get; init; }
     public IReadOnlyList<int> Seeds { get; init; } = [];
     public IReadOnlyList<TrainingCurve> Curves { get; init; } = [];
+    /// <summary>Still improving at the end of the budget? (null: the runs were not evaluated during training.)</summary>
+    public BudgetTrend? Trend { get; init; }
     /// <summary>Names of the figures above that are estimates from the cost model rather than measurements.</summary>
     public IReadOnlySet<string> Estimated { get; init; } = new HashSet<string>();
 }
@@ -102,6 +131,8 @@ public sealed record Verdict(string Choice, IReadOnlyList<string> Reasons)
     /// <see cref="Choice"/> unless a baseline was recommended instead.
     /// </summary>
     public string? TransformerChoice { get; init; }
+    /// <summary>True when a candidate other than the leader was still improving at the end of the budget: more budget may change the order.</summary>
+    public bool BudgetDependent { get; init; }
 }
 
 /// <summary>Everything a comparison produced: what the console prints, the report renders and --json emits.</summary>
@@ -120,6 +151,10 @@ public sealed record ComparisonReport
     public string Versions { get; init; } = "";
     public string Machine { get; init; } = "";
     public DateTime Date { get; init; } = DateTime.UtcNow;
+    /// <summary>With a budget sweep: the verdict and quality at each budget and the crossovers (null without one).</summary>
+    public BudgetSweepResult? Sweep { get; init; }
+    /// <summary>Warnings about how comparable the figures are (contention: a run that got markedly less CPU than the others).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
     /// <summary>The shared budget each candidate trained under, in words (e.g. "300 steps").</summary>
     public string Budget { get; init; } = "";
     /// <summary>Wall time of the comparison beyond the training and evaluation it ran, as a fraction of the total.</summary>

@@ -28,6 +28,8 @@ public sealed record CompareSpec
     public long ScratchParameters { get; init; } = 2_000_000;
     public int ScratchVocabSize { get; init; } = 4000;
     public long? BudgetSteps { get; init; }
+    /// <summary>Training tokens per run (the tokens the trainer counts: non-padding tokens of each batch), the same for every candidate.</summary>
+    public long? BudgetTokens { get; init; }
     public TimeSpan? BudgetTime { get; init; }
     public int Seeds { get; init; } = 3;
     public int MaxLength { get; init; } = 64;
@@ -36,9 +38,17 @@ public sealed record CompareSpec
     public double PretrainedLearningRate { get; init; } = 1e-4;
     public double ScratchLearningRate { get; init; } = 1e-3;
     public int LatencySamples { get; init; } = 30;
+    /// <summary>Validation evaluations per run at equal fractions of the budget (the budget curves; the last is the end of the run).</summary>
+    public int EvalPoints { get; init; } = 5;
     /// <summary>Run the baselines next to the candidates (classify): majority class, TF-IDF + linear, frozen embeddings + LR.</summary>
     public bool Baselines { get; init; } = true;
     public string? Device { get; init; }
+    /// <summary>
+    /// Runs each candidate's training runs (classify) and inference probe in child processes (the CLI passes one for its
+    /// own executable), so their peak resident memory is measured alone; null: in this process, between resets of the
+    /// high-water mark.
+    /// </summary>
+    public ChildProcessRunner? Isolation { get; init; }
     public LabeledFormatOptions? Format { get; init; }
     public Requirements Requirements { get; init; } = new();
     public required string WorkDirectory { get; init; }
@@ -47,11 +57,13 @@ public sealed record CompareSpec
     public void Validate()
     {
         if (Seeds < 1) throw new GptBertException($"Seeds must be at least 1 (got {Seeds})") { Parameter = "Seeds" };
-        if (BudgetSteps is null && BudgetTime is null)
-            throw new GptBertException("no training budget: give BudgetSteps N or BudgetTime D") { RelatedParameters = ["BudgetSteps", "BudgetTime"] };
-        if (BudgetSteps is not null && BudgetTime is not null)
-            throw new GptBertException("give one budget: BudgetSteps or BudgetTime, not both") { Parameter = "BudgetSteps", RelatedParameters = ["BudgetTime"] };
+        int budgets = (BudgetSteps is null ? 0 : 1) + (BudgetTokens is null ? 0 : 1) + (BudgetTime is null ? 0 : 1);
+        if (budgets == 0)
+            throw new GptBertException("no training budget: give BudgetTokens N, BudgetSteps N or BudgetTime D") { RelatedParameters = ["BudgetTokens", "BudgetSteps", "BudgetTime"] };
+        if (budgets > 1)
+            throw new GptBertException("give one budget: BudgetTokens, BudgetSteps or BudgetTime, not several") { RelatedParameters = ["BudgetTokens", "BudgetSteps", "BudgetTime"] };
         if (BudgetSteps is <= 0) throw new GptBertException($"BudgetSteps must be positive (got {BudgetSteps})") { Parameter = "BudgetSteps" };
+        if (BudgetTokens is <= 0) throw new GptBertException($"BudgetTokens must be positive (got {BudgetTokens})") { Parameter = "BudgetTokens" };
         if (BudgetTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"BudgetTime must be positive (got {t})") { Parameter = "BudgetTime" };
         if (!FromScratch && Gpt is null && Bert is null)
             throw new GptBertException("no candidates: give Gpt NAME|DIR, Bert NAME|DIR and/or FromScratch") { RelatedParameters = ["Gpt", "Bert", "FromScratch"] };
@@ -117,6 +129,8 @@ public static class ComparisonRunner
         {
             var quality = new Dictionary<string, List<double>> { ["accuracy"] = [], ["macro_f1"] = [] };
             var trainSeconds = new List<double>();
+            var trainCpu = new List<double>();
+            var trainPeak = new List<double>();
             var curves = new List<TrainingCurve>();
             string? firstModelDir = null;
             (ModelConfig Config, string Architecture, long Parameters)? facts = null;
@@ -129,19 +143,47 @@ public static class ComparisonRunner
                 facts ??= (model.Config, model.Architecture, model.ParameterCount);
                 var options = new TrainingOptions
                 {
-                    MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, LearningRate = plan.LearningRate,
+                    MaxSteps = spec.BudgetSteps, MaxTokens = spec.BudgetTokens, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, LearningRate = plan.LearningRate,
                     WarmupFraction = 0.1, Seed = seed, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1, LogEvery = 5,
+                    EvalPoints = spec.EvalPoints, EvaluationOutsideTimeBudget = true,
                 };
-                var curve = new CurveRecorder(seed);
-                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: training ({model.ParameterCount:N0} parameters)");
+                var curve = new CurveRecorder(seed, "macro_f1");
+                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: training ({model.ParameterCount:N0} parameters){(spec.Isolation is null ? "" : " in a child process")}");
+                CpuWall times;
+                if (spec.Isolation is { } child)
+                {
+                    // The run alone in a fresh process: its peak resident memory is the training run's own. The seeded initial
+                    // weights go with it, so it trains exactly what the in-process run would.
+                    var init = Path.Combine(spec.WorkDirectory, Slug(plan.Name), $"init-{seed}");
+                    if (Directory.Exists(init)) Directory.Delete(init, true);
+                    model.SavePretrained(init);
+                    tok.SaveForModel(init, model.Config.MaxPositions);
+                    model.Dispose();
+                    var r = child.Run(new ChildWork
+                    {
+                        Kind = "train", ModelDirectory = Path.GetFullPath(init), OutputDirectory = Path.GetFullPath(dir), Train = [.. train], Validation = [.. validation],
+                        MaxLength = spec.MaxLength, Device = spec.Device, Threads = TorchRuntime.Threads, Options = options,
+                    }, stderr: reporting?.Progress);
+                    foreach (var e in r.Events) curve.Add(e);
+                    Directory.Delete(init, true);
+                    times = new CpuWall(r.WallSeconds, r.CpuSeconds);
+                    trainPeak.Add(r.PeakMemoryMb);
+                }
+                else
+                {
+                    PeakMemory.Reset(); // the run's peak resident memory, measured from here
+                    var cpu = CpuClock.Start();
+                    TrainingRuns.TrainClassifier(model, tok, train, validation, labels, spec.MaxLength, options, dir, device,
+                        reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
+                    times = cpu.Elapsed;
+                    trainPeak.Add(PeakMemory.PeakMb());
+                    model.Dispose();
+                }
+                trainSeconds.Add(times.WallSeconds);
+                trainCpu.Add(times.CpuSeconds);
                 var sw = Stopwatch.StartNew();
-                TrainingRuns.TrainClassifier(model, tok, train, validation, labels, spec.MaxLength, options, dir, device,
-                    reporting: new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
-                trainSeconds.Add(sw.Elapsed.TotalSeconds);
                 curves.Add(curve.ToCurve());
-                model.Dispose();
 
-                sw.Restart();
                 using (var classifier = new Classifier(dir, device: spec.Device, maxLength: spec.MaxLength))
                 {
                     var m = classifier.Evaluate(test);
@@ -153,10 +195,11 @@ public static class ComparisonRunner
                 firstModelDir ??= dir;
             }
 
-            var measureClock = Stopwatch.StartNew();
-            Info($"[{plan.Name}] measuring latency, throughput and memory");
-            var speed = SpeedProbe.Measure(firstModelDir!, test.Select(e => (e.Text, e.Pair)).ToList(), spec.MaxLength, spec.LatencySamples, spec.Device);
-            workSeconds += measureClock.Elapsed.TotalSeconds;
+            var measureClock = CpuClock.Start();
+            Info($"[{plan.Name}] measuring latency, throughput and memory{(spec.Isolation is null ? "" : " (in a child process)")}");
+            var probe = Probe(spec, firstModelDir!, test.Select(e => (e.Text, e.Pair)).ToList());
+            var speed = probe.Speed;
+            workSeconds += measureClock.Elapsed.WallSeconds;
             var (config, architecture, parameters) = facts!.Value;
             results.Add(new CandidateResult
             {
@@ -164,15 +207,14 @@ public static class ComparisonRunner
                 Parameters = parameters,
                 SizeOnDiskBytes = WeightsBytes(firstModelDir!),
                 Quality = quality.ToDictionary(kv => kv.Key, kv => Measured.Of(kv.Value)),
-                TrainingSeconds = Measured.Of(trainSeconds),
+                TrainingSeconds = Measured.Of(trainSeconds), TrainingCpuSeconds = Measured.Of(trainCpu),
+                ProbeSeconds = probe.WallSeconds, ProbeCpuSeconds = probe.CpuSeconds,
                 LatencyP50Ms = speed.P50Ms, LatencyP95Ms = speed.P95Ms, ThroughputPerSecond = speed.Throughput, BestBatchSize = speed.BestBatch,
-                // RSS deltas inside one long process are unreliable (freed memory is reused without growing RSS),
-                // so peak inference memory comes from the cost model: weights + activations at the best batch.
-                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.Classification, speed.BestBatch, spec.MaxLength),
-                Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
+                PeakMemoryMb = probe.PeakMemoryMb, MemoryMethod = probe.Method, TrainingPeakMemoryMb = Measured.Of(trainPeak),
+                PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.Classification, speed.BestBatch, spec.MaxLength),
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.Classification, spec.MaxLength),
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(),
-                Curves = curves,
+                Curves = curves, Trend = BudgetCurves.Trend(curves, higherIsBetter: true),
             });
         }
 
@@ -189,6 +231,28 @@ public static class ComparisonRunner
         return Report(spec.Task, spec, profile, results, total, workSeconds, baselines);
     }
 
+    /// <summary>
+    /// The inference probe of a saved classifier with its peak resident memory: in a child process when the spec has one
+    /// (the figure is then that of a process that only loaded the model and ran it), else here after resetting the high-water mark.
+    /// </summary>
+    static ProbeOutcome Probe(CompareSpec spec, string modelDir, List<(string Text, string? Pair)> inputs)
+    {
+        if (spec.Isolation is { } child)
+        {
+            var r = child.Run(new ChildWork
+            {
+                Kind = "probe", ModelDirectory = Path.GetFullPath(modelDir), Texts = inputs.Select(i => i.Text).ToList(), Pairs = inputs.Select(i => i.Pair).ToList(),
+                MaxLength = spec.MaxLength, Samples = spec.LatencySamples, Device = spec.Device, Threads = TorchRuntime.Threads,
+            });
+            return new ProbeOutcome(new SpeedProbe.Result(r.P50Ms, r.P95Ms, r.Throughput, r.BestBatch), r.PeakMemoryMb, r.WallSeconds, r.CpuSeconds, "child process");
+        }
+        bool reset = PeakMemory.Reset();
+        var clock = CpuClock.Start();
+        var speed = SpeedProbe.Measure(modelDir, inputs, spec.MaxLength, spec.LatencySamples, spec.Device);
+        var t = clock.Elapsed;
+        return new ProbeOutcome(speed, PeakMemory.PeakMb(), t.WallSeconds, t.CpuSeconds, reset ? "in-process, VmHWM reset" : "in-process peak");
+    }
+
     /// <summary>The verdict on the measured candidates, and the report around it; what is not training or measuring counts as overhead.</summary>
     internal static ComparisonReport Report(CompareTask task, CompareSpec spec, DatasetProfile profile, List<CandidateResult> results,
         Stopwatch total, double workSeconds, IReadOnlyList<CandidateResult>? baselines = null)
@@ -201,6 +265,7 @@ public static class ComparisonRunner
             Task = task, Profile = profile, Requirements = spec.Requirements, Candidates = results, Baselines = baselines, Verdict = verdict,
             Command = spec.Command, Versions = Versions(), Machine = Machine(), Date = DateTime.UtcNow, Budget = BudgetText(spec),
             OverheadFraction = Math.Max(0, (totalSeconds - workSeconds) / totalSeconds), TotalSeconds = totalSeconds,
+            Warnings = Contention.Warnings(Contention.RunsOf(results)),
         };
     }
 
@@ -258,6 +323,7 @@ public static class ComparisonRunner
 
     public static string BudgetText(CompareSpec spec) =>
         spec.BudgetSteps is long s ? $"{s} optimizer steps of {spec.BatchSize} examples per run"
+        : spec.BudgetTokens is long t ? $"{t.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} training tokens per run (batches of {spec.BatchSize} examples)"
         : $"{ProgressReporter.FormatDuration(spec.BudgetTime!.Value)} of training per run";
 
     public static string Versions() =>
@@ -272,14 +338,24 @@ public static class ComparisonRunner
     }
 
     /// <summary>Collects the loss curve of one run from the trainer's events.</summary>
-    internal sealed class CurveRecorder(int seed)
+    /// <param name="seed">The run's seed.</param>
+    /// <param name="metric">The validation metric recorded besides the loss (the one the run selects its model by).</param>
+    internal sealed class CurveRecorder(int seed, string? metric = null)
     {
-        readonly List<double> steps = [], loss = [], evalSteps = [], evalLoss = [];
+        readonly List<double> steps = [], loss = [], evalSteps = [], evalLoss = [], evalMetric = [], evalTokens = [], evalSeconds = [], evalProgress = [];
         public void Add(TrainingEvent e)
         {
             if (e.Kind == "train" && e.Loss is double l) { steps.Add(e.Step); loss.Add(l); }
-            if (e.Kind == "eval" && e.Metrics?.TryGetValue("loss", out var v) == true) { evalSteps.Add(e.Step); evalLoss.Add(v); }
+            if (e.Kind == "eval" && e.Metrics?.TryGetValue("loss", out var v) == true)
+            {
+                evalSteps.Add(e.Step); evalLoss.Add(v);
+                evalMetric.Add(metric is not null && e.Metrics.TryGetValue(metric, out var m) ? m : double.NaN);
+                evalTokens.Add(e.Tokens); evalSeconds.Add(e.ElapsedSeconds); evalProgress.Add(e.Progress);
+            }
         }
-        public TrainingCurve ToCurve() => new(seed, steps, loss, evalSteps, evalLoss);
+        public TrainingCurve ToCurve() => new(seed, steps, loss, evalSteps, evalLoss)
+        {
+            Metric = metric, EvalMetric = evalMetric, EvalTokens = evalTokens, EvalSeconds = evalSeconds, EvalProgress = evalProgress,
+        };
     }
 }

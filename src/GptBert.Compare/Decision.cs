@@ -32,6 +32,11 @@ namespace GptBert.Compare;
 /// GPT/BERT choice stays in <see cref="Verdict.TransformerChoice"/> and the reasons). Seed noise as in (d): 2·SE of the
 /// difference when the transformer ran several seeds (a baseline run once has no spread of its own), else
 /// <see cref="SingleSeedThreshold"/>.</item>
+/// <item>(g) Budget dependence: a candidate flagged still improving at the end of its budget (<see cref="BudgetCurves.Trend(IReadOnlyList{TrainingCurve}, bool)"/>:
+/// best validation value in the last 20% of the budget, with a gain over that 20% above the seed noise) that is not the
+/// leader on the primary metric (transformers and baselines alike) makes the verdict budget-dependent
+/// (<see cref="Verdict.BudgetDependent"/>): more budget may change the order, and the reasons say so. When only the leader
+/// is still improving the order stands, and the reasons note it.</item>
 /// </list>
 /// A figure named in <see cref="CandidateResult.Estimated"/> is reported as "estimated". Names are matched ignoring case
 /// and underscores: the property names (LatencyP95Ms, PeakMemoryMb, SizeOnDiskBytes) or the short forms latency, memory, disk.
@@ -77,9 +82,34 @@ public static class Decision
         try
         {
             var verdict = ChooseInvariant(task, profile, req, candidates, out var fitting);
-            return baselines is { Count: > 0 } ? AgainstBaselines(task, verdict, fitting, baselines) : verdict with { TransformerChoice = verdict.Choice };
+            verdict = baselines is { Count: > 0 } ? AgainstBaselines(task, verdict, fitting, baselines) : verdict with { TransformerChoice = verdict.Choice };
+            return BudgetDependence(task, verdict, candidates, baselines ?? []);
         }
         finally { CultureInfo.CurrentCulture = culture; }
+    }
+
+    // ------------------------------------------------------------------ rule (g): does the order depend on the budget?
+
+    static Verdict BudgetDependence(CompareTask task, Verdict verdict, IReadOnlyList<CandidateResult> candidates, IReadOnlyList<CandidateResult> baselines)
+    {
+        var improving = candidates.Where(c => c.Supported && c.Trend is { StillImproving: true }).ToList();
+        if (improving.Count == 0) return verdict;
+        var (metric, higherIsBetter) = PrimaryMetric(task);
+        var leader = candidates.Where(c => c.Supported).Concat(baselines).Where(c => Quality(c, metric) is not null)
+            .OrderBy(c => Order(c, metric, higherIsBetter)).FirstOrDefault();
+        var reasons = verdict.Reasons.ToList();
+        string Gain(CandidateResult c) => higherIsBetter
+            ? $"{c.Name} (validation {MetricName(c.Trend!.Metric)} +{F3(c.Trend.Gain)} over the last 20% of the budget, more than the threshold {F3(c.Trend.Threshold)})"
+            : $"{c.Name} (validation {c.Trend!.Metric} {Num(100 * c.Trend.Gain)}% lower over the last 20% of the budget, more than the threshold of {Num(100 * c.Trend.Threshold)}%)";
+        var others = improving.Where(c => c != leader).ToList();
+        if (others.Count == 0)
+        {
+            reasons.Add($"The leader was still improving at the end of the budget: {Gain(improving[0])}; more budget would likely widen its lead rather than change the order.");
+            return verdict with { Reasons = reasons };
+        }
+        reasons.Add($"This verdict depends on the budget: {string.Join("; ", others.Select(Gain))} {(others.Count == 1 ? "was" : "were")} still improving at the end of the budget (best validation value in its last 20%), "
+            + "so more budget may change the order; see the budget curves, or sweep the budget.");
+        return verdict with { Reasons = reasons, BudgetDependent = true };
     }
 
     // ------------------------------------------------------------------ rule (f): baselines

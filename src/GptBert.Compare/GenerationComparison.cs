@@ -54,51 +54,61 @@ static class GenerationComparison
         }
         foreach (var g in gpts)
         {
-            var lossPerChar = new List<double>(); var perplexity = new List<double>(); var seconds = new List<double>(); var curves = new List<TrainingCurve>();
+            var lossPerChar = new List<double>(); var perplexity = new List<double>(); var seconds = new List<double>(); var cpu = new List<double>(); var peaks = new List<double>(); var curves = new List<TrainingCurve>();
             string? firstDir = null;
             for (int seed = 1; seed <= spec.Seeds; seed++)
             {
                 var dir = Path.Combine(spec.WorkDirectory, ComparisonRunner.Slug(g.Name), $"seed-{seed}");
                 if (Directory.Exists(dir)) Directory.Delete(dir, true);
-                var curve = new ComparisonRunner.CurveRecorder(seed);
+                var curve = new ComparisonRunner.CurveRecorder(seed, "loss");
                 Info($"[{g.Name}] seed {seed}/{spec.Seeds}: training a causal language model");
-                var sw = Stopwatch.StartNew();
+                PeakMemory.Reset(); // the run's peak resident memory, measured from here
+                var cpuClock = CpuClock.Start();
                 TrainingRuns.Pretrain(new PretrainSpec
                 {
                     Arch = "gpt", Data = spec.Train, Validation = spec.Validation, Output = dir, Tokenizer = g.Tokenizer, InitFrom = g.Init, Shape = g.Shape,
                     Device = spec.Device,
                     Training = new TrainingOptions
                     {
-                        MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, Seed = seed, WarmupFraction = 0.1,
+                        MaxSteps = spec.BudgetSteps, MaxTokens = spec.BudgetTokens, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, Seed = seed, WarmupFraction = 0.1,
                         LearningRate = g.Init is null ? spec.ScratchLearningRate : spec.PretrainedLearningRate, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1, LogEvery = 5,
+                        EvalPoints = spec.EvalPoints, EvaluationOutsideTimeBudget = true,
                     },
                 }, new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive, curve.Add));
-                seconds.Add(sw.Elapsed.TotalSeconds);
+                var times = cpuClock.Elapsed;
+                seconds.Add(times.WallSeconds); cpu.Add(times.CpuSeconds); peaks.Add(PeakMemory.PeakMb());
                 curves.Add(curve.ToCurve());
-                sw.Restart();
+                var sw = Stopwatch.StartNew();
                 var (lpc, ppl) = Score(dir, testTexts, spec.MaxLength, device);
                 lossPerChar.Add(lpc); perplexity.Add(ppl);
                 workSeconds += seconds[^1] + sw.Elapsed.TotalSeconds;
                 Info($"[{g.Name}] seed {seed}: test loss {lpc:F4} nats/char, perplexity {ppl:F1}");
                 firstDir ??= dir;
             }
-            var clock = Stopwatch.StartNew();
+            var clock = CpuClock.Start();
             var (model, _) = ModelFactory.Load(firstDir!, "GPT2LMHeadModel");
             var config = model.Config;
             long parameters = model.ParameterCount;
             model.Dispose();
+            bool measured = PeakMemory.Reset(); // peak memory of the latency probe: the model loaded and generating
             var (p50, p95) = GenerationLatency(firstDir!, testTexts, spec);
-            workSeconds += clock.Elapsed.TotalSeconds;
+            double peak = PeakMemory.PeakMb();
+            var probeTimes = clock.Elapsed;
+            workSeconds += probeTimes.WallSeconds;
             results.Add(new CandidateResult
             {
                 Name = g.Name, Family = "gpt", Source = g.Source, Architecture = "GPT2LMHeadModel", Parameters = parameters,
                 SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!),
                 Quality = new Dictionary<string, Measured> { ["loss_per_char"] = Measured.Of(lossPerChar), ["perplexity"] = Measured.Of(perplexity) },
-                TrainingSeconds = Measured.Of(seconds), LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = 1000 / p50, BestBatchSize = 1,
-                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
-                Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
+                TrainingSeconds = Measured.Of(seconds), TrainingCpuSeconds = Measured.Of(cpu),
+                ProbeSeconds = probeTimes.WallSeconds, ProbeCpuSeconds = probeTimes.CpuSeconds, LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = 1000 / p50, BestBatchSize = 1,
+                PeakMemoryMb = measured ? peak : CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
+                PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(config, ModelHead.LanguageModel, 1, spec.MaxLength),
+                MemoryMethod = measured ? "in-process, VmHWM reset" : null, TrainingPeakMemoryMb = measured ? Measured.Of(peaks) : null,
+                Estimated = measured ? new HashSet<string>() : new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(config, ModelHead.LanguageModel, spec.MaxLength),
                 Seeds = Enumerable.Range(1, spec.Seeds).ToList(), Curves = curves,
+                Trend = BudgetCurves.Trend(curves, higherIsBetter: false),
             });
         }
         if (spec.Bert is not null || spec.FromScratch)

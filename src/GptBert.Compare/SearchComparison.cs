@@ -62,7 +62,7 @@ public static class SearchComparison
                     Arch = "gpt", Data = corpus, Output = dir, Tokenizer = tokDir, Shape = shape, Device = spec.Device,
                     Training = new TrainingOptions
                     {
-                        MaxSteps = spec.BudgetSteps, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, Seed = seed, WarmupFraction = 0.1,
+                        MaxSteps = spec.BudgetSteps, MaxTokens = spec.BudgetTokens, MaxTime = spec.BudgetTime, BatchSize = spec.BatchSize, Seed = seed, WarmupFraction = 0.1,
                         LearningRate = spec.ScratchLearningRate, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1,
                     },
                 }, new RunReporting(reporting?.Progress ?? TextWriter.Null, reporting?.Interactive));
@@ -94,6 +94,7 @@ public static class SearchComparison
                 Info($"[{plan.Name}] recall@1 {a1:F3}, recall@5 {a5:F3}, MRR {m:F3}");
                 firstDir ??= dir;
             }
+            bool measured = PeakMemory.Reset(); // peak memory of the speed probe: the model loaded and embedding
             var clock = Stopwatch.StartNew();
             using var h = ModelHub.Load(firstDir!, plan.Family == "gpt" ? "GPT2Model" : "BertModel", device: spec.Device);
             var e = new Embedder(h) { Pooling = plan.Pooling, Warn = null };
@@ -117,6 +118,7 @@ public static class SearchComparison
                 if (perSecond > best) { best = perSecond; bestBatch = b; }
             }
             workSeconds += clock.Elapsed.TotalSeconds;
+            double peak = PeakMemory.PeakMb();
             double P(double quant) => SpeedProbe.Percentile(times, quant);
             var head = plan.Family == "gpt" ? ModelHead.Base : ModelHead.Pooling;
             results.Add(new CandidateResult
@@ -126,8 +128,10 @@ public static class SearchComparison
                 Quality = new Dictionary<string, Measured> { ["recall@1"] = Measured.Of(r1), ["recall@5"] = Measured.Of(r5), ["mrr"] = Measured.Of(mrr) },
                 TrainingSeconds = seconds.Count > 0 ? Measured.Of(seconds) : null,
                 LatencyP50Ms = P(0.5), LatencyP95Ms = P(0.95), ThroughputPerSecond = best, BestBatchSize = bestBatch,
-                PeakMemoryMb = CostModel.EstimatePeakMemoryMb(h.Config, head, bestBatch, spec.MaxLength),
-                Estimated = new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
+                PeakMemoryMb = measured ? peak : CostModel.EstimatePeakMemoryMb(h.Config, head, bestBatch, spec.MaxLength),
+                PeakMemoryEstimateMb = CostModel.EstimatePeakMemoryMb(h.Config, head, bestBatch, spec.MaxLength),
+                MemoryMethod = measured ? "in-process, VmHWM reset" : null,
+                Estimated = measured ? new HashSet<string>() : new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
                 FlopsPerToken = CostModel.ForwardFlopsPerToken(h.Config, head, spec.MaxLength),
                 Seeds = Enumerable.Range(1, runs).ToList(),
             });

@@ -17,11 +17,23 @@ public static class ConsoleSummary
         foreach (var reason in r.Verdict.Reasons ?? [])
             sb.Append("  - ").Append(EvidenceTable.OneLine(reason)).Append('\n');
 
+        if ((r.Warnings ?? []).Count > 0)
+        {
+            sb.Append('\n').Append("Warnings\n");
+            foreach (var w in r.Warnings!) sb.Append("  ! ").Append(EvidenceTable.OneLine(w)).Append('\n');
+        }
+
         var table = EvidenceTable.Build(r);
         sb.Append('\n').Append("Evidence (").Append(ReportFormat.Task(r.Task)).Append(")\n");
         if (table.Candidates.Count == 0) sb.Append("  no candidates\n");
         else AppendTable(sb, table);
         foreach (var note in table.Footnotes) sb.Append("  ").Append(note).Append('\n');
+
+        if (r.Sweep is not null)
+        {
+            sb.Append('\n').Append("Budget sweep\n");
+            AppendLines(sb, EvidenceTable.SweepLines(r));
+        }
 
         sb.Append('\n').Append("Data\n");
         AppendLines(sb, EvidenceTable.ProfileLines(r));

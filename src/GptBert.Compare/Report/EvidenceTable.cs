@@ -23,6 +23,10 @@ public sealed record EvidenceTable(
     IReadOnlyList<string> Footnotes)
 {
     public const string NotSupported = "not supported";
+    /// <summary>The still-improving rule in words (<see cref="BudgetCurves.Trend(IReadOnlyList{TrainingCurve}, bool)"/>).</summary>
+    public const string StillImprovingFootnote =
+        "still improving: in most seeds the best validation value came in the last 20% of the budget and the mean gain over that 20% " +
+        "(for a loss: the relative drop) exceeds both 0.01 (1%) and twice its standard error over the seeds; more budget may change the order";
 
     public static EvidenceTable Build(ComparisonReport r)
     {
@@ -58,14 +62,27 @@ public sealed record EvidenceTable(
             }, quality: true);
         Add("training time", Better.Lower, c => Cell(c, ReportFormat.Training, ReportFormat.TrainingTime(c.TrainingSeconds),
             c.TrainingSeconds is { } t && double.IsFinite(t.Mean) ? t.Mean : null));
-        Add("latency p50 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP50,
+        if (cands.Any(c => c.Trend is not null))
+            Add("still improving at the end", Better.None, c => new EvidenceCell(c.Trend is not { } t ? ReportFormat.Missing
+                : (t.StillImproving ? "yes" : "no") + $" ({(t.Gain >= 0 ? "+" : "")}{ReportFormat.Sig3(t.Metric is "loss" or "loss_per_char" ? 100 * t.Gain : t.Gain)}{(t.Metric is "loss" or "loss_per_char" ? "%" : "")} in the last 20%)",
+                Unsupported: !c.Supported));
+        if (cands.Any(c => c.TrainingCpuSeconds is not null))
+            Add("CPU per wall second (training)", Better.None, c => Cell(c, "cpu", CpuPerWall(c.TrainingCpuSeconds, c.TrainingSeconds), null));
+                Add("latency p50 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP50,
             Positive(c.LatencyP50Ms) is { } l ? ReportFormat.Milliseconds(l) : ReportFormat.Missing, Positive(c.LatencyP50Ms)));
         Add("latency p95 (batch 1)", Better.Lower, c => Cell(c, ReportFormat.LatencyP95,
             Positive(c.LatencyP95Ms) is { } l ? ReportFormat.Milliseconds(l) : ReportFormat.Missing, Positive(c.LatencyP95Ms)));
         Add("throughput (best batch)", Better.Higher, c => Cell(c, ReportFormat.ThroughputFigure,
             ReportFormat.Throughput(c.ThroughputPerSecond, c.BestBatchSize), Positive(c.ThroughputPerSecond)));
-        Add("peak memory", Better.Lower, c => Cell(c, ReportFormat.Memory,
+        Add("peak memory (inference)", Better.Lower, c => Cell(c, ReportFormat.Memory,
             Positive(c.PeakMemoryMb) is { } m ? ReportFormat.Mebibytes(m) : ReportFormat.Missing, Positive(c.PeakMemoryMb)));
+        if (cands.Any(c => c.TrainingPeakMemoryMb is not null))
+            Add("peak memory (training)", Better.Lower, c => Cell(c, "training_peak_memory",
+                c.TrainingPeakMemoryMb is { } t && Positive(t.Mean) is { } m ? ReportFormat.Mebibytes(m) : ReportFormat.Missing,
+                c.TrainingPeakMemoryMb is { } t2 ? Positive(t2.Mean) : null));
+        if (cands.Any(c => c.PeakMemoryEstimateMb > 0 && !ReportFormat.IsEstimated(c, ReportFormat.Memory)))
+            Add("peak memory, est. (cost model)", Better.None, c => new EvidenceCell(
+                Positive(c.PeakMemoryEstimateMb) is { } e ? ReportFormat.Mebibytes(e) : ReportFormat.Missing, Unsupported: !c.Supported));
         Add("FLOPs/token", Better.Lower, c => Cell(c, ReportFormat.Flops,
             Positive(c.FlopsPerToken) is { } f ? ReportFormat.Count(f) : ReportFormat.Missing, Positive(c.FlopsPerToken)));
 
@@ -73,6 +90,15 @@ public sealed record EvidenceTable(
 
         var notes = new List<string>();
         if (rows.Any(row => row.Cells.Any(c => c.Estimated))) notes.Add(ReportFormat.EstimatedFootnote);
+        if (cands.Any(c => c.Trend is not null)) notes.Add(StillImprovingFootnote);
+        foreach (var method in cands.Select(c => c.MemoryMethod).OfType<string>().Distinct())
+            notes.Add(method == "child process"
+                ? "peak memory (inference): peak resident set (VmHWM) of a child process that only loaded the model and ran the speed probe: runtime, libtorch, weights and activations"
+                : $"peak memory (inference): peak resident set (VmHWM) of this process over the speed probe ({method})");
+        if (cands.Any(c => c.TrainingPeakMemoryMb is not null))
+            notes.Add(cands.Any(c => c.MemoryMethod == "child process")
+                ? "peak memory (training): peak resident set (VmHWM) of a child process that ran only that training run; mean over seeds"
+                : "peak memory (training): peak resident set (VmHWM) of this process during each training run, reset at the run's start after returning freed memory to the OS; mean over seeds");
         foreach (var c in cands.Where(c => !c.Supported))
         {
             var why = string.IsNullOrWhiteSpace(c.NotSupportedReason) ? "" : ": " + OneLine(c.NotSupportedReason);
@@ -81,7 +107,13 @@ public sealed record EvidenceTable(
         return new EvidenceTable(cands, rows, notes);
     }
 
-    /// <summary>Marks the best value of a row among supported candidates (only when at least two have one; ties all count).</summary>
+    /// <summary>Mean process CPU seconds per wall second over the runs: "1.93" (what contention is judged on).</summary>
+    static string CpuPerWall(Measured? cpu, Measured? wall) =>
+        cpu is { } c && wall is { } w && c.N == w.N && c.N > 0 && w.Values.Sum() > 0
+            ? (c.Values.Sum() / w.Values.Sum()).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)
+            : ReportFormat.Missing;
+
+        /// <summary>Marks the best value of a row among supported candidates (only when at least two have one; ties all count).</summary>
     static EvidenceRow MarkBest(EvidenceRow row)
     {
         if (row.Better == Better.None) return row;
@@ -178,6 +210,34 @@ public sealed record EvidenceTable(
             new("requirements", string.Join(", ", req)),
         ];
     }
+
+    /// <summary>
+    /// The budget sweep as labelled lines: per budget, the verdict and each candidate's primary metric (winner first),
+    /// then one line per crossover; empty without a sweep.
+    /// </summary>
+    public static IReadOnlyList<ReportLine> SweepLines(ComparisonReport r)
+    {
+        if (r.Sweep is not { } sweep) return [];
+        var lines = new List<ReportLine>();
+        foreach (var p in sweep.Points)
+        {
+            var ordered = p.Quality.OrderBy(kv => kv.Key == p.Winner ? 0 : 1).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => $"{OneLine(kv.Key)} {ReportFormat.QualityValue(kv.Value)}");
+            lines.Add(new(p.Budget, $"verdict {ReportFormat.VerdictText(new Verdict(p.Verdict, []) { BudgetDependent = p.BudgetDependent })}; "
+                + $"{sweep.Metric}: {string.Join(", ", ordered)}" + (p.Winner is null ? "" : $" (best: {OneLine(p.Winner)})")));
+        }
+        if (sweep.Crossovers.Count == 0)
+            lines.Add(new("crossover", sweep.Points.Count > 0 && sweep.Points.All(p => p.Winner == sweep.Points[0].Winner) && sweep.Points[0].Winner is { } w
+                ? $"none: {OneLine(w)} is best at every budget" : "none"));
+        foreach (var c in sweep.Crossovers)
+            lines.Add(new("crossover", $"the best changes from {OneLine(c.Before)} to {OneLine(c.After)} between {BudgetValue(sweep.Unit, c.FromBudget)} and "
+                + $"{BudgetValue(sweep.Unit, c.ToBudget)} (about {BudgetValue(sweep.Unit, c.Estimated)}, interpolated)"));
+        return lines;
+    }
+
+    /// <summary>A budget in its unit: "41,000 tokens", "120 steps", "1m20s".</summary>
+    public static string BudgetValue(BudgetUnit unit, double value) =>
+        new SweepBudget(unit, unit == BudgetUnit.Seconds || value < 1000 ? Math.Round(value) : Math.Round(value / 100) * 100).Text;
 
     /// <summary>"comparison overhead: 1.8% of 9m12s".</summary>
     public static string OverheadLine(ComparisonReport r) =>

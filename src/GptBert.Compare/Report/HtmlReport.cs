@@ -59,6 +59,8 @@ public static class HtmlReport
         var reasons = r.Verdict.Reasons ?? [];
         if (reasons.Count > 0) banner.Add(E("ul", A("class", "reasons"), reasons.Select(s => E("li", EvidenceTable.OneLine(s)))));
         page.Add(banner);
+        if ((r.Warnings ?? []).Count > 0)
+            page.Add(E("section", A("class", "warnings"), E("h2", "Warnings"), E("ul", r.Warnings!.Select(w => E("li", EvidenceTable.OneLine(w))))));
 
         // Evidence.
         var evidence = E("section", E("h2", "Evidence"));
@@ -70,6 +72,8 @@ public static class HtmlReport
         notes.AddRange(table.Footnotes.Select(n => E("li", n)));
         if (notes.Count > 0) evidence.Add(E("ul", A("class", "notes"), notes));
         page.Add(evidence);
+
+        if (r.Sweep is not null) page.Add(E("section", E("h2", "Budget sweep"), KeyValueTable(EvidenceTable.SweepLines(r))));
 
         // Charts.
         if (charts.Count > 0)
@@ -286,6 +290,8 @@ code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaV
 .verdict { border-left: 6px solid #8a94a3; background: var(--soft); padding: 20px 26px 18px; }
 .verdict-kicker { font-size: 12px; text-transform: uppercase; letter-spacing: 0.12em; font-weight: 700; opacity: 0.8; }
 .verdict-choice { font-size: 34px; font-weight: 800; line-height: 1.15; margin: 2px 0 8px; letter-spacing: -0.01em; }
+.warnings { border-left: 6px solid #c62828; background: #fdecea; padding: 8px 22px; margin-top: 14px; }
+.warnings h2 { margin: 6px 0; font-size: 16px; color: #8e1c1c; }
 .reasons { margin: 6px 0 0; padding-left: 20px; }
 .reasons li { margin: 3px 0; }
 .verdict-gpt { border-left-color: var(--gpt); background: var(--gpt-bg); }

@@ -23,6 +23,13 @@ public static class MarkdownReport
         foreach (var reason in r.Verdict.Reasons ?? []) sb.Append("- ").Append(Escape(EvidenceTable.OneLine(reason))).Append('\n');
         if ((r.Verdict.Reasons ?? []).Count > 0) sb.Append('\n');
 
+        if ((r.Warnings ?? []).Count > 0)
+        {
+            sb.Append("## Warnings\n\n");
+            foreach (var w in r.Warnings!) sb.Append("- ").Append(Escape(EvidenceTable.OneLine(w))).Append('\n');
+            sb.Append('\n');
+        }
+
         sb.Append("## Evidence\n\n");
         if (table.Candidates.Count == 0) sb.Append("No candidates.\n\n");
         else
@@ -49,6 +56,12 @@ public static class MarkdownReport
         notes.AddRange(table.Footnotes.Select(Escape));
         foreach (var n in notes) sb.Append("- ").Append(n).Append('\n');
         if (notes.Count > 0) sb.Append('\n');
+
+        if (r.Sweep is not null)
+        {
+            sb.Append("## Budget sweep\n\n");
+            AppendLines(sb, EvidenceTable.SweepLines(r));
+        }
 
         if (charts.Count > 0)
         {

@@ -14,7 +14,8 @@ public static class ReportCharts
 {
     public const string GptColor = "#1f77b4", BertColor = "#ff7f0e", OtherColor = "#7f7f7f", BudgetColor = "#c62828";
     public const string QualityLatencyFile = "chart-quality-latency.svg", QualitySizeFile = "chart-quality-size.svg",
-        TrainingCurvesFile = "chart-training-curves.svg", ValidationCurvesFile = "chart-validation-curves.svg";
+        TrainingCurvesFile = "chart-training-curves.svg", ValidationCurvesFile = "chart-validation-curves.svg",
+        BudgetCurvesFile = "chart-budget-curves.svg", BudgetSweepFile = "chart-budget-sweep.svg";
 
     /// <summary>Colour of a family in every chart and in the HTML badges.</summary>
     public static string FamilyColor(string family) => family?.Trim().ToLowerInvariant() switch
@@ -35,6 +36,8 @@ public static class ReportCharts
         if (QualityVsSize(r) is { } qs) charts.Add(qs);
         if (TrainingCurves(r) is { } tc) charts.Add(tc);
         if (ValidationCurves(r) is { } vc) charts.Add(vc);
+        if (BudgetCurves(r) is { } bc) charts.Add(bc);
+        if (BudgetSweepChart(r) is { } sc) charts.Add(sc);
         return charts;
     }
 
@@ -166,7 +169,84 @@ public static class ReportCharts
         return new ReportChart(file, title, caption, chart);
     }
 
-    static string SeedsText(CandidateResult c)
+    /// <summary>
+    /// Validation quality against training tokens for every candidate on one chart: at each evaluation (the same fractions
+    /// of the budget in every run), the mean over seeds of the metric and of the tokens trained so far. A candidate the
+    /// still-improving rule flags is named so.
+    /// </summary>
+    public static ReportChart? BudgetCurves(ComparisonReport r)
+    {
+        var lines = new List<(CandidateResult C, List<double> X, List<double> Y)>();
+        foreach (var c in r.Candidates)
+        {
+            var runs = c.Curves.Where(k => k.EvalMetric.Count > 0 && k.EvalMetric.Count == k.EvalTokens.Count).ToList();
+            if (runs.Count == 0) continue;
+            int n = runs.Min(k => k.EvalMetric.Count);
+            var x = Enumerable.Range(0, n).Select(i => runs.Average(k => k.EvalTokens[i])).ToList();
+            var y = Enumerable.Range(0, n).Select(i => runs.Select(k => k.EvalMetric[i]).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average()).ToList();
+            if (y.Any(double.IsFinite)) lines.Add((c, x, y));
+        }
+        if (lines.Count == 0) return null;
+        string metric = lines[0].C.Curves.First(k => k.Metric is not null).Metric ?? "metric";
+        var xs = lines.SelectMany(l => l.X).Where(v => v > 0).ToList();
+        var chart = new SvgChart
+        {
+            Title = "Quality vs training budget",
+            XLabel = "training tokens",
+            YLabel = $"validation {MetricLabel(metric)}",
+            Width = 1040,
+            Height = 400,
+            LogX = xs.Count > 0 && Spread(xs) > LogSpread,
+        };
+        foreach (var family in ByFamily(lines.Select(l => l.C)))
+        {
+            int index = 0;
+            foreach (var c in family)
+            {
+                var (_, x, y) = lines.First(l => ReferenceEquals(l.C, c));
+                string name = $"{EvidenceTable.OneLine(c.Name)} ({ReportFormat.Family(c.Family)}, mean of {SeedsText(c)})"
+                    + (c.Trend is { StillImproving: true } ? ": still improving" : "");
+                chart.AddLine(name, x, y, markers: true, dashed: index > 0, color: FamilyColor(c.Family));
+                index++;
+            }
+        }
+        return new ReportChart(BudgetCurvesFile, "Quality vs training budget",
+            $"Validation {metric} against training tokens, mean over seeds, evaluated at equal fractions of each run's budget. " +
+            "\"Still improving\": " + EvidenceTable.StillImprovingFootnote + ".", chart);
+    }
+
+        /// <summary>Test quality at each budget of a sweep, one line per candidate, with the crossovers as dashed vertical lines.</summary>
+    public static ReportChart? BudgetSweepChart(ComparisonReport r)
+    {
+        if (r.Sweep is not { Points.Count: > 0 } sweep) return null;
+        var names = sweep.Points.SelectMany(p => p.Quality.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (names.Count == 0) return null;
+        string unit = sweep.Unit switch { BudgetUnit.Tokens => "training tokens", BudgetUnit.Steps => "optimizer steps", _ => "training seconds" };
+        var chart = new SvgChart
+        {
+            Title = "Quality vs budget (sweep)",
+            XLabel = $"budget per run ({unit})",
+            YLabel = $"test {MetricLabel(sweep.Metric)}",
+            Width = 1040,
+            Height = 400,
+            LogX = Spread(sweep.Points.Select(p => p.Value)) > 3,
+        };
+        var families = r.Candidates.ToDictionary(c => c.Name, c => c.Family);
+        int i = 0;
+        foreach (var name in names)
+        {
+            var pts = sweep.Points.Where(p => p.Quality.ContainsKey(name)).ToList();
+            chart.AddLine(EvidenceTable.OneLine(name), pts.Select(p => p.Value).ToList(), pts.Select(p => p.Quality[name]).ToList(),
+                markers: true, dashed: i++ % 2 == 1, color: FamilyColor(families.GetValueOrDefault(name, "")));
+        }
+        var ys = sweep.Points.SelectMany(p => p.Quality.Values).Where(double.IsFinite).ToList();
+        foreach (var c in sweep.Crossovers)
+            chart.AddLine($"crossover ~{EvidenceTable.BudgetValue(sweep.Unit, c.Estimated)}", [c.Estimated, c.Estimated], [ys.Min(), ys.Max()], dashed: true, color: BudgetColor);
+        return new ReportChart(BudgetSweepFile, "Quality vs budget (sweep)",
+            $"Mean test {sweep.Metric} over seeds at each budget of the sweep; a dashed red line marks where the best candidate changes (interpolated).", chart);
+    }
+
+        static string SeedsText(CandidateResult c)
     {
         int n = c.Curves.Count;
         return n == 1 ? "1 seed" : $"{n.ToString(System.Globalization.CultureInfo.InvariantCulture)} seeds";

@@ -30,7 +30,12 @@ public static class ReportFormat
     public static string Choice(Verdict verdict) => (verdict.Choice ?? "").Trim().ToLowerInvariant();
 
     /// <summary>"BERT", "GPT", "either is fine", "neither fits the budget".</summary>
-    public static string VerdictText(Verdict verdict) => Choice(verdict) switch
+    public static string VerdictText(Verdict verdict) => ChoiceText(verdict) + (verdict.BudgetDependent ? BudgetDependentSuffix : "");
+
+    /// <summary>Appended to the verdict when a candidate other than the leader was still improving (<see cref="Verdict.BudgetDependent"/>).</summary>
+    public const string BudgetDependentSuffix = " (at this budget; more may change it)";
+
+    static string ChoiceText(Verdict verdict) => Choice(verdict) switch
     {
         "gpt" => "GPT",
         "bert" => "BERT",

@@ -9,10 +9,14 @@ namespace GptBert.Compare.Report;
 /// <summary>
 /// The JSON of <c>gptbert compare --json</c> and of report.json: one object whose <c>verdict</c> is the
 /// choice ("gpt", "bert", "either", "neither", or "baseline" when no transformer beats the best baseline by more than
-/// the seed noise), then <c>transformer_verdict</c> (the GPT/BERT choice had there been no baselines), <c>verdict_text</c>,
-/// <c>reasons</c>, <c>task</c>, <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality
+/// the seed noise), then <c>transformer_verdict</c> (the GPT/BERT choice had there been no baselines), <c>verdict_text</c>, <c>budget_dependent</c> (true when a candidate other than the leader was still improving at the end of
+/// the budget: more budget may change the order),
+/// <c>reasons</c>, <c>warnings</c> (contention: a run that got markedly less CPU per wall second than the others,
+/// <see cref="Contention"/>), <c>task</c>, <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality
 /// metrics keyed by their own names, per-seed values and curves), <c>baselines</c> (the same figures for the baselines,
-/// family "baseline", source "majority", "tfidf" or "embeddings:MODEL"), <c>profile</c>, <c>requirements</c>, <c>budget</c>,
+/// family "baseline", source "majority", "tfidf" or "embeddings:MODEL"), <c>profile</c>, <c>requirements</c>, <c>budget_sweep</c> (with a budget sweep only: <c>unit</c>, <c>metric</c>, <c>points</c> with each budget's
+/// <c>verdict</c>, <c>winner</c> and <c>quality</c>, and <c>crossovers</c> with <c>before</c>, <c>after</c>, <c>from_budget</c>,
+/// <c>to_budget</c> and <c>estimated</c>), <c>budget</c>,
 /// <c>command</c>, <c>versions</c>, <c>machine</c>, <c>date</c> (ISO 8601), <c>overhead_fraction</c> and
 /// <c>total_seconds</c>. Enums are strings; NaN and ±∞ are written as null; sets are sorted, so the same
 /// report always gives the same bytes.
@@ -51,8 +55,12 @@ public static class ReportJson
             w.WriteString("verdict", ReportFormat.Choice(r.Verdict));
             w.WriteString("transformer_verdict", (r.Verdict.TransformerChoice ?? r.Verdict.Choice ?? "").Trim().ToLowerInvariant());
             w.WriteString("verdict_text", ReportFormat.VerdictText(r.Verdict));
+            w.WriteBoolean("budget_dependent", r.Verdict.BudgetDependent);
             w.WriteStartArray("reasons");
             foreach (var reason in r.Verdict.Reasons ?? []) w.WriteStringValue(reason);
+            w.WriteEndArray();
+            w.WriteStartArray("warnings");
+            foreach (var warning in r.Warnings ?? []) w.WriteStringValue(warning);
             w.WriteEndArray();
             w.WriteString("task", ReportFormat.Task(r.Task));
             w.WritePropertyName("candidates");
@@ -64,6 +72,11 @@ public static class ReportJson
             JsonSerializer.Serialize(w, r.Profile, options);
             w.WritePropertyName("requirements");
             JsonSerializer.Serialize(w, r.Requirements, options);
+            if (r.Sweep is not null)
+            {
+                w.WritePropertyName("budget_sweep");
+                JsonSerializer.Serialize(w, r.Sweep, options);
+            }
             w.WriteString("budget", r.Budget);
             w.WriteString("command", r.Command);
             w.WriteString("versions", r.Versions);

@@ -66,11 +66,15 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         var clock = Stopwatch.StartNew();
         double elapsedBefore = state.ElapsedSeconds;
         double Elapsed() => elapsedBefore + clock.Elapsed.TotalSeconds;
+        double evalSeconds = 0; // time spent evaluating (left out of a time budget with EvaluationOutsideTimeBudget)
+        TimeSpan BudgetElapsed() => TimeSpan.FromSeconds(Elapsed() - (opts.EvaluationOutsideTimeBudget ? evalSeconds : 0));
         long step = state.Step, tokens = state.Tokens, skipped = state.SkippedSteps;
         double? lastLoss = null;
         double windowLoss = 0; int windowSteps = 0; long windowTokens = 0; double windowStart = Elapsed();
         string stopReason = "budget";
         var best = state;
+        // The next k of EvalPoints (evaluate when progress reaches k / EvalPoints); after a resume, the first not yet passed.
+        int nextPoint = opts.EvalPoints > 0 ? (int)Math.Floor(opts.Progress(step, tokens, TimeSpan.FromSeconds(elapsedBefore)) * opts.EvalPoints) + 1 : 1;
         // What a checkpoint records: the best so far plus where the run is now.
         State Snapshot() => best with
         {
@@ -80,7 +84,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
 
         while (true)
         {
-            double progress = opts.Progress(step, tokens, TimeSpan.FromSeconds(Elapsed()));
+            double progress = opts.Progress(step, tokens, BudgetElapsed());
             if (progress >= 1) break;
             BeforeStep?.Invoke(step);
             double lr = opts.LearningRateAt(progress);
@@ -119,24 +123,29 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
             step++;
             lastLoss = stepLoss; windowLoss += stepLoss; windowSteps++;
 
-            bool last = opts.Progress(step, tokens, TimeSpan.FromSeconds(Elapsed())) >= 1;
+            double reached = opts.Progress(step, tokens, BudgetElapsed());
+            bool last = reached >= 1;
             if (step % opts.LogEvery == 0 || last)
             {
                 double now = Elapsed();
                 Emit(new TrainingEvent("train", step, tokens, now, windowLoss / windowSteps, lr,
-                    windowTokens / Math.Max(now - windowStart, 1e-9), opts.Progress(step, tokens, TimeSpan.FromSeconds(now))));
+                    windowTokens / Math.Max(now - windowStart, 1e-9), opts.Progress(step, tokens, BudgetElapsed())));
                 windowLoss = 0; windowSteps = 0; windowTokens = 0; windowStart = now;
             }
 
             bool stop = false;
-            if ((opts.EvalEvery > 0 && step % opts.EvalEvery == 0) || last)
+            bool point = opts.EvalPoints > 0 && reached >= (double)nextPoint / opts.EvalPoints;
+            while (opts.EvalPoints > 0 && reached >= (double)nextPoint / opts.EvalPoints) nextPoint++;
+            if ((opts.EvalEvery > 0 && step % opts.EvalEvery == 0) || last || point)
             {
                 IReadOnlyDictionary<string, double>? metrics;
+                double evalStart = Elapsed();
                 using (MixedPrecision.Use(halfType)) metrics = objective.Evaluate();
                 model.train();
+                evalSeconds += Elapsed() - evalStart;
                 if (metrics is not null)
                 {
-                    Emit(new TrainingEvent("eval", step, tokens, Elapsed(), Metrics: metrics));
+                    Emit(new TrainingEvent("eval", step, tokens, Elapsed(), Progress: reached, Metrics: metrics));
                     if (!metrics.TryGetValue(objective.SelectionMetric, out double value))
                         throw new InvalidOperationException($"{objective.GetType().Name}.Evaluate() returned no '{objective.SelectionMetric}'");
                     bool improved = best.BestMetric is not double b || (objective.HigherIsBetter ? value > b : value < b);

@@ -32,6 +32,13 @@ public sealed record TrainingOptions
 
     /// <summary>Evaluate on the validation data every N optimizer steps (0 = only at the end).</summary>
     public int EvalEvery { get; init; } = 100;
+    /// <summary>
+    /// Also evaluate each time the run crosses k/N of its budget (k = 1..N; 0 = off): N points of the validation curve
+    /// at the same fractions of the budget whatever its unit (steps, tokens or time).
+    /// </summary>
+    public int EvalPoints { get; init; }
+    /// <summary>Time spent evaluating does not count toward <see cref="MaxTime"/> (a larger model's slower evaluations do not eat its training time).</summary>
+    public bool EvaluationOutsideTimeBudget { get; init; }
     /// <summary>Write a checkpoint every N optimizer steps (0 = only at the end).</summary>
     public int SaveEvery { get; init; } = 100;
     public int KeepCheckpoints { get; init; } = 2;
@@ -51,6 +58,7 @@ public sealed record TrainingOptions
         if (MaxTokens is <= 0) throw new GptBertException($"MaxTokens must be positive (got {MaxTokens})") { Parameter = "MaxTokens" };
         if (MaxTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"MaxTime must be positive (got {MaxTime})") { Parameter = "MaxTime" };
         if (Epochs is not (null or > 0)) throw new GptBertException($"Epochs must be positive (got {Epochs})") { Parameter = "Epochs" };
+        if (EvalPoints < 0) throw new ArgumentOutOfRangeException(nameof(EvalPoints), EvalPoints, "must be ≥ 0"); // set by code, not by a flag
         if (MaxSteps is null && MaxTokens is null && MaxTime is null && Epochs is null)
             throw new GptBertException("no training budget: give MaxSteps, MaxTokens, MaxTime or Epochs")
             { RelatedParameters = [nameof(MaxSteps), nameof(MaxTokens), nameof(MaxTime), nameof(Epochs)] };

@@ -28,7 +28,7 @@ public class CliFlagsTests
     [Theory]
     [InlineData("--max-steps", "pretrain", "finetune", "compare", "choose")]
     [InlineData("--max-time", "pretrain", "finetune", "compare", "choose")]
-    [InlineData("--max-tokens", "pretrain", "finetune")]
+    [InlineData("--max-tokens", "pretrain", "finetune", "compare", "choose")]
     [InlineData("--epochs", "finetune")]
     public void BudgetFlagsHaveOneNameAndMeaning(string flag, params string[] commands)
     {
@@ -71,7 +71,7 @@ public class CliFlagsTests
         var train = Path.Combine(dir, "train.csv");
         File.WriteAllLines(train, ["text,label", .. Enumerable.Range(0, 30).Select(i => $"text {i},{(i % 2 == 0 ? "a" : "b")}")]);
         string[] compare = ["compare", "--train", train, "--test", train, "--from-scratch"];
-        Assert.Contains("give one budget: --max-steps or --max-time, not both",
+        Assert.Contains("give one budget: --max-tokens, --max-steps or --max-time, not several",
             AssertOneLineError(Run(null, [.. compare, "--max-steps", "5", "--budget-time", "1m"]), exitCode: 2));
         Assert.Contains("--budget-steps '0' must be positive", AssertOneLineError(Run(null, [.. compare, "--budget-steps", "0"]), exitCode: 2));
         Assert.Contains("not both", AssertOneLineError(Run(null, [.. compare, "--max-steps", "5", "--budget-steps", "5"]), exitCode: 2));

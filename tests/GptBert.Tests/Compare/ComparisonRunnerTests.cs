@@ -54,6 +54,25 @@ public class ComparisonRunnerTests
         Assert.All(report.Candidates, c => Assert.Equal(2, c.Quality["accuracy"].N));
         Assert.All(report.Candidates, c => Assert.True(c.LatencyP50Ms > 0 && c.ThroughputPerSecond > 0 && c.SizeOnDiskBytes > 0));
         Assert.InRange(report.OverheadFraction, 0, 0.5);
+        // Budget curves: every run evaluated at 1/5 .. 5/5 of its budget (60 steps: every 12 steps), and a trend from them.
+        Assert.All(report.Candidates.SelectMany(c => c.Curves), k =>
+        {
+            Assert.Equal([12.0, 24, 36, 48, 60], k.EvalSteps);
+            Assert.Equal([0.2, 0.4, 0.6, 0.8, 1.0], k.EvalProgress.Select(p => Math.Round(p, 9)));
+            Assert.Equal("macro_f1", k.Metric);
+            Assert.All(k.EvalMetric, m => Assert.InRange(m, 0, 1));
+        });
+        Assert.All(report.Candidates, c => Assert.NotNull(c.Trend));
+        Assert.NotNull(GptBert.Compare.Report.ReportCharts.BudgetCurves(report));
+        // Peak memory measured (in this process between resets here; the CLI uses a child process), the estimate kept apart.
+        Assert.All(report.Candidates, c =>
+        {
+            Assert.Equal("in-process, VmHWM reset", c.MemoryMethod);
+            Assert.True(c.PeakMemoryMb > 0 && c.PeakMemoryEstimateMb > 0 && c.TrainingPeakMemoryMb!.N == 2);
+            Assert.DoesNotContain(nameof(CandidateResult.PeakMemoryMb), c.Estimated);
+        });
+        // CPU time per training run and for the speed probe.
+        Assert.All(report.Candidates, c => Assert.True(c.TrainingCpuSeconds!.N == 2 && c.TrainingCpuSeconds.Values.All(v => v > 0) && c.ProbeCpuSeconds > 0));
     }
 
     [Fact]
@@ -123,7 +142,7 @@ public class ComparisonRunnerTests
         Assert.Contains("budget", e.Message);
         messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { BudgetTime = TimeSpan.FromMinutes(1) }));
-        Assert.Contains("not both", e.Message);                                           // contradictory budgets
+        Assert.Contains("give one budget", e.Message);                                    // contradictory budgets
         messages.Add(e.Message);
         e = Assert.Throws<GptBertException>(() => ComparisonRunner.Run(Spec(dir, train, test) with { FromScratch = false, Gpt = ModelHub.MiniLm }));
         Assert.Contains("pass it as Bert instead", e.Message);                            // wrong family for the role
@@ -158,6 +177,16 @@ public class GenerationComparisonTests
         Assert.InRange(gpt.Quality["perplexity"].Mean, 1, 0.5 * 400);
         Assert.True(gpt.Quality["loss_per_char"].Mean > 0);
         Assert.True(gpt.LatencyP50Ms > 0);
+        // Peak memory measured (VmHWM window), the estimate kept apart; the validation loss tracked over the budget.
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal("in-process, VmHWM reset", gpt.MemoryMethod);
+            Assert.Empty(gpt.Estimated);
+            Assert.True(gpt.PeakMemoryMb > 0 && gpt.PeakMemoryEstimateMb > 0 && gpt.TrainingPeakMemoryMb!.N == 1);
+        }
+        Assert.Equal("loss", gpt.Curves[0].Metric);
+        Assert.Equal(5, gpt.Curves[0].EvalMetric.Count);
+        Assert.Equal("loss", gpt.Trend!.Metric);
     }
 }
 
@@ -185,6 +214,7 @@ public class SearchComparisonTests
         var gpt = report.Candidates.Single(c => c.Family == "gpt");
         Assert.InRange(gpt.Quality["mrr"].Mean, 0, 1);
         Assert.Contains(report.Verdict.Choice, new[] { "bert", "either", "gpt" });
+        if (OperatingSystem.IsLinux()) Assert.All(report.Candidates, c => Assert.Equal("in-process, VmHWM reset", c.MemoryMethod));
     }
 
     [Fact]

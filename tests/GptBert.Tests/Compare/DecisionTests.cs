@@ -331,4 +331,44 @@ public class DecisionTests
         Assert.Equal("gpt", plain.Choice);
         Assert.Equal("gpt", plain.TransformerChoice);
     }
+
+    // ------------------------------------------------------------------ rule (g): budget dependence
+
+    static BudgetTrend Improving(double gain = 0.08) => new("macro_f1", true, gain, 0.02, 3);
+    static BudgetTrend Flat() => new("macro_f1", false, 0.001, 0.02, 3);
+
+    [Fact]
+    public void ATrailingCandidateStillImprovingMakesTheVerdictBudgetDependent()
+    {
+        var gpt = Cand("gpt", "GPT small", [0.80, 0.81, 0.79]) with { Trend = Flat() };
+        var bert = Cand("bert", "MiniLM", [0.60, 0.62, 0.58]) with { Trend = Improving() };
+        var v = Decision.Choose(CompareTask.Classify, Plain(), None, [gpt, bert]);
+        Assert.Equal("gpt", v.Choice);
+        Assert.True(v.BudgetDependent);
+        Assert.Contains("depends on the budget: MiniLM (validation macro-F1 +0.080 over the last 20% of the budget", All(v));
+        Assert.EndsWith(GptBert.Compare.Report.ReportFormat.BudgetDependentSuffix, GptBert.Compare.Report.ReportFormat.VerdictText(v));
+        var report = GptBert.Tests.Compare.Report.ReportFixtures.Classify() with { Candidates = [gpt, bert], Baselines = [], Verdict = v };
+        var json = System.Text.Json.JsonDocument.Parse(GptBert.Compare.Report.ReportJson.Serialize(report)).RootElement;
+        Assert.True(json.GetProperty("budget_dependent").GetBoolean());
+        Assert.True(json.GetProperty("candidates")[1].GetProperty("trend").GetProperty("still_improving").GetBoolean());
+    }
+
+    [Fact]
+    public void OnlyTheLeaderStillImprovingLeavesTheOrderStanding()
+    {
+        var gpt = Cand("gpt", "GPT small", [0.80, 0.81, 0.79]) with { Trend = Improving() };
+        var bert = Cand("bert", "MiniLM", [0.60, 0.62, 0.58]) with { Trend = Flat() };
+        var v = Decision.Choose(CompareTask.Classify, Plain(), None, [gpt, bert]);
+        Assert.False(v.BudgetDependent);
+        Assert.Contains("The leader was still improving", All(v));
+        Assert.Equal("GPT", GptBert.Compare.Report.ReportFormat.VerdictText(v));
+    }
+
+    [Fact]
+    public void NoTrendsNoBudgetSentence()
+    {
+        var v = Decision.Choose(CompareTask.Classify, Plain(), None, [Cand("gpt", "g", [0.8, 0.81]), Cand("bert", "b", [0.6, 0.61])]);
+        Assert.False(v.BudgetDependent);
+        Assert.DoesNotContain("budget", All(v));
+    }
 }

@@ -103,6 +103,31 @@ public class TrainerTests
         Assert.Equal(1.0, result.BestMetrics!["accuracy"]);
     }
 
+    [Fact]
+    public void EvalPointsEvaluateAtEqualFractionsOfATokenBudget()
+    {
+        TestUtil.Init();
+        var tok = TrainingTestUtil.Vocab();
+        var (ex, labels) = Sentiment();
+        var cfg = TrainingTestUtil.TinyBert(tok.VocabSize);
+        cfg.SetLabels(labels);
+        using var model = new BertForSequenceClassification(cfg);
+        var obj = new ClassificationObjective(model, tok, ex, ex, labels, maxLength: 16, seed: 3, CPU);
+        var evals = new List<TrainingEvent>();
+        long budget = 2000;
+        new Trainer(obj, tok, new TrainingOptions { MaxTokens = budget, BatchSize = 4, LearningRate = 2e-3, EvalEvery = 0, SaveEvery = 0, EvalPoints = 4 },
+            TestUtil.TempDir("evalpoints")) { OnEvent = e => { if (e.Kind == "eval") evals.Add(e); } }.Train();
+        // One evaluation as each quarter of the budget is first reached (the last is the end of the run), and no other.
+        Assert.Equal(4, evals.Count);
+        for (int k = 1; k <= 4; k++)
+        {
+            Assert.True(evals[k - 1].Tokens >= k * budget / 4, $"evaluation {k} at {evals[k - 1].Tokens} tokens");
+            Assert.Equal((double)Math.Min(evals[k - 1].Tokens, budget) / budget, evals[k - 1].Progress, 9);
+        }
+        Assert.True(evals[0].Tokens < budget / 2);
+        Assert.True(evals[^1].Tokens >= budget);
+    }
+
     [Theory]
     [InlineData("bf16")]
     [InlineData("fp16")]
