@@ -88,6 +88,11 @@ public static class HtmlReport
             page.Add(E("section", E("h2", "Charts"), grid));
         }
 
+        // The pipeline, as Mermaid source (no script is loaded, so the page stays self-contained; paste it into any Mermaid viewer).
+        page.Add(E("section", E("h2", "Pipeline"),
+            E("details", E("summary", "Mermaid flowchart of what ran (data → candidates under the shared budget → measurements → verdict)"),
+                E("pre", A("class", "cmd mermaid"), E("code", PipelineDiagram.Mermaid(r))))));
+
         // Data profile.
         var data = E("section", E("h2", "Data"));
         var dataGrid = E("div", A("class", "data-grid"), KeyValueTable(EvidenceTable.ProfileLines(r)));

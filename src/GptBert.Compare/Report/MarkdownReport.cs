@@ -71,6 +71,8 @@ public static class MarkdownReport
                   .Append('*').Append(Escape(chart.Caption)).Append("*\n\n");
         }
 
+        sb.Append("## Pipeline\n\n```mermaid\n").Append(PipelineDiagram.Mermaid(r)).Append("```\n\n");
+
         sb.Append("## Data\n\n");
         AppendLines(sb, EvidenceTable.ProfileLines(r));
 
