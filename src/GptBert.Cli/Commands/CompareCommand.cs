@@ -29,7 +29,7 @@ public static class CompareCommand
                 with its reasons and the evidence table. With no arguments it runs the built-in default on the shipped
                 State of the Union era dataset (data/classification/sotu-era): a GPT and a BERT trained from scratch at a
                 matched size and the built-in MiniLM, 3 seeds each, 100,000 training tokens per run (a compute budget: the same
-                on a busy machine) — about 8 minutes on 2 idle cores. Every run's CPU time is recorded against its wall time and a
+                on a busy machine) — about 9 minutes on 2 idle cores. Every run's CPU time is recorded against its wall time and a
                 run that got markedly less CPU than the others is named in a warning; validation quality is tracked over each
                 run's budget, and a verdict that may change with more budget says so (--budget-sweep measures it).
                 A self-contained HTML report (plus Markdown and JSON) is written to --report (default ./gptbert-report).
