@@ -72,6 +72,7 @@ public static class FinetuneCommand
             if (start is not null)
             {
                 var config = StartConfig(start);
+                if (config.Quantization is not null) throw Int8Quantization.TrainingRefused(start);
                 int positions = config.MaxPositions;
                 if (requested > positions)
                     throw new UsageException($"--max-length {requested} exceeds what {start} supports ({positions} positions)");

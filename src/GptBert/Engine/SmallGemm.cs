@@ -127,7 +127,7 @@ public static unsafe class SmallGemm
     [DllImport("LibTorchSharp")]
     static extern IntPtr THSTensor_data(IntPtr handle);
 
-    static IntPtr Data(Tensor t)
+    internal static IntPtr Data(Tensor t)
     {
         var p = THSTensor_data(t.Handle);
         if (p == IntPtr.Zero) torch.CheckForErrors();

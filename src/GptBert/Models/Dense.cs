@@ -26,5 +26,11 @@ public sealed class Dense : Module<Tensor, Tensor>
         if (bias is not null) nn.init.uniform_(bias, -1 / Math.Sqrt(inFeatures), 1 / Math.Sqrt(inFeatures));
     }
 
-    public override Tensor forward(Tensor x) => Ops.Linear(x, weight, bias);
+    /// <summary>
+    /// The int8 form of this layer in a quantized model (<see cref="Int8Quantization"/>), used for CPU inference; a property, not a
+    /// registered module, so the state dict stays nn.Linear's (weight holds the dequantized values for every other path).
+    /// </summary>
+    public QuantizedLinear? Quantized { get; set; }
+
+    public override Tensor forward(Tensor x) => Quantized?.TryForward(x, bias) ?? Ops.Linear(x, weight, bias);
 }

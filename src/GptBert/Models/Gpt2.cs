@@ -65,10 +65,14 @@ public sealed class Conv1D : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The int8 form of this layer in a quantized model (see <see cref="Dense.Quantized"/>).</summary>
+    public QuantizedLinear? Quantized { get; set; }
+
     public override Tensor forward(Tensor x)
     {
         var shape = x.shape; // (..., nx)
-        var y = Ops.LinearInOut(x.reshape(-1, shape[^1]), weight, bias); // (N, nf)
+        var flat = x.reshape(-1, shape[^1]);
+        var y = Quantized?.TryForward(flat, bias) ?? Ops.LinearInOut(flat, weight, bias); // (N, nf)
         shape[^1] = weight.shape[1];
         return y.view(shape);
     }
@@ -304,12 +308,16 @@ public sealed class GPT2LMHeadModel : PretrainedModel
     public override string Architecture => "GPT2LMHeadModel";
     public override string BasePrefix => "transformer";
 
+    /// <summary>An int8 copy of the tied output head in a model quantized with --lm-head int8 (wte itself stays fp32).</summary>
+    public QuantizedLinear? LmHead { get; set; }
+
     /// <summary>Logits (B, T, V).</summary>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null)
     {
         using var scope = NewDisposeScope();
         var hidden = transformer.Forward(inputIds, attentionMask, cache, positionIds);
-        return Ops.Linear(hidden, transformer.wte.weight!).MoveToOuterDisposeScope(); // tied: lm_head.weight is wte.weight
+        var logits = LmHead?.TryForward(hidden, null) ?? Ops.Linear(hidden, transformer.wte.weight!); // tied: lm_head.weight is wte.weight
+        return logits.MoveToOuterDisposeScope();
     }
 
     /// <summary>Next-token cross-entropy (labels are the inputs shifted left; -100 is ignored).</summary>

@@ -19,6 +19,8 @@ public abstract record ModelConfig
     [JsonPropertyName("label2id")] public Dictionary<string, int>? Label2Id { get; set; }
     [JsonPropertyName("problem_type")] public string? ProblemType { get; set; }
     [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; set; }
+    /// <summary>Set in directories written by <c>gptbert quantize</c> (<see cref="QuantizationConfig"/>).</summary>
+    [JsonPropertyName("quantization_config")] public QuantizationConfig? Quantization { get; set; }
 
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
 

@@ -38,12 +38,14 @@ public static class ModelFactory
     /// </summary>
     /// <param name="configure">adjusts the config before the model is built (e.g. the labels of a new classifier).</param>
     /// <param name="dropHead">ignore the checkpoint's classification head (fine-tuning for other labels).</param>
+    /// <param name="training">the model is loaded to be trained: an int8-quantized directory is refused.</param>
     public static (PretrainedModel Model, LoadReport Report) Load(string directory, string? architecture = null,
-        Action<ModelConfig>? configure = null, bool dropHead = false)
+        Action<ModelConfig>? configure = null, bool dropHead = false, bool training = false)
     {
         if (!Directory.Exists(directory))
             throw new GptBertException($"model directory '{directory}' not found; give a built-in name (minilm) or a Hugging Face model directory");
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        if (training && config.Quantization is not null) throw Int8Quantization.TrainingRefused(directory);
         configure?.Invoke(config);
         string arch = architecture ?? DefaultArchitecture(config);
         // An unsupported architecture is named before any weights are read.
@@ -63,6 +65,7 @@ public static class ModelFactory
         catch { foreach (var t in state.Values) t.Dispose(); throw; }
         try
         {
+            if (config.Quantization is { } quantization) Int8Quantization.Attach(model, state, quantization, directory);
             var use = dropHead
                 ? state.Where(kv => !kv.Key.StartsWith("classifier.") && !kv.Key.StartsWith("score.")).ToDictionary(kv => kv.Key, kv => kv.Value)
                 : state;

@@ -136,7 +136,7 @@ public static class TrainingRuns
     {
         string dir = ModelHub.ExistingDirectory(initFrom);
         string arch = spec.Arch == "gpt" ? "GPT2LMHeadModel" : spec.NextSentencePrediction ? "BertForPreTraining" : "BertForMaskedLM";
-        var (model, _) = ModelFactory.Load(dir, arch);
+        var (model, _) = ModelFactory.Load(dir, arch, training: true);
         try
         {
             var tok = ModelHub.LoadTokenizer(spec.Tokenizer, dir, initFrom, model.Config);
@@ -234,7 +234,7 @@ public static class TrainingRuns
             sourceDir = ModelHub.ExistingDirectory(spec.Model);
             if (ModelConfig.Load(Path.Combine(sourceDir, "config.json")) is not Gpt2Config)
                 throw new GptBertException($"prompt/completion and chat data train a GPT-2 language model; {spec.Model} is a BERT (an encoder does not generate)") { Parameter = "Model" };
-            var (loaded, _) = ModelFactory.Load(sourceDir, "GPT2LMHeadModel");
+            var (loaded, _) = ModelFactory.Load(sourceDir, "GPT2LMHeadModel", training: true);
             model = (GPT2LMHeadModel)loaded;
             try { tok = ModelHub.LoadTokenizer(spec.Tokenizer, sourceDir, spec.Model, model.Config); }
             catch { model.Dispose(); throw; }
@@ -321,7 +321,7 @@ public static class TrainingRuns
         {
             c.SetLabels(labels);
             if (c is Gpt2Config g) g.PadTokenId ??= g.EosTokenId;
-        }, dropHead: !sameLabels);
+        }, dropHead: !sameLabels, training: true);
         ITextTokenizer tok;
         try { tok = ModelHub.LoadTokenizer(tokenizer, dir, source, model.Config); }
         catch { model.Dispose(); throw; }
