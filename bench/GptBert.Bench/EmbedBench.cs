@@ -67,10 +67,11 @@ public static class EmbedBench
         }, seconds);
     }
 
-    public static double Torch(int b, int t, int threads, double seconds)
+    /// <param name="dir">the MiniLM directory to run (default: the built-in fp32 one; the int8 bench passes its quantized copy).</param>
+    public static double Torch(int b, int t, int threads, double seconds, string? dir = null)
     {
         TorchRuntime.Configure(threads);
-        var dir = ModelHub.EnsureMiniLm();
+        dir ??= ModelHub.EnsureMiniLm();
         var (model, _) = ModelFactory.Load(dir, "BertModel");
         var bert = (BertModel)model;
         var ids = tensor(Ids(b, t), [b, t]);

@@ -20,7 +20,9 @@ if (argList.FirstOrDefault() == "child")
     foreach (var (b, t) in shapes)
     {
         if (engine == "torch-mkl") GptBert.Engine.SmallGemm.Enabled = false; // every product through libtorch (MKL)
-        double ms = engine == "ort" ? EmbedBench.Ort(b, t, threads, seconds) : EmbedBench.Torch(b, t, threads, seconds);
+        double ms = engine == "ort" ? EmbedBench.Ort(b, t, threads, seconds)
+            : engine == "torch-int8" ? EmbedBench.Torch(b, t, threads, seconds, Int8Bench.QuantizedMiniLm())
+            : EmbedBench.Torch(b, t, threads, seconds);
         Console.WriteLine($"{b} {t} {ms:F3}");
     }
     return 0;
@@ -131,9 +133,123 @@ if (argList.FirstOrDefault() == "serve")
     return 0;
 }
 
+if (argList.FirstOrDefault() == "int8-gemm")
+{
+    // int8-gemm [--threads N] [--rows M]: MiniLM's product shapes, fp32 (libtorch) vs the int8 dynamic kernels, one process.
+    int threads = int.Parse(Opt("--threads", "1"));
+    GptBert.Engine.TorchRuntime.Configure(threads);
+    foreach (var (k, n) in new[] { (384, 384), (384, 1536), (1536, 384) })
+        foreach (int m in new[] { 16, 128, 1024, 4096 })
+        {
+            var (fp32, int8, quantize) = Int8Bench.Gemm(m, k, n);
+            Console.WriteLine($"M {m,5} K {k,5} N {n,5}: fp32 {fp32,8:F3} ms  int8 {int8,8:F3} ms ({quantize:F3} quantizing the rows)  {fp32 / int8:F2}x  {2.0 * m * n * k / int8 / 1e6:F0} GOPS");
+        }
+    return 0;
+}
+
+if (argList.FirstOrDefault() == "int8")
+{
+    // int8 [--seconds S] [--rounds R] [--skip-decode] [--out FILE]: MiniLM embeddings (ONNX Runtime fp32 / ours fp32 / ours int8
+    // dynamic, child processes, interleaved rounds), the int8 embedding quality, then GPT-2 124M decoding fp32 vs int8 in this process.
+    int rounds8 = int.Parse(Opt("--rounds", "3"));
+    string out8 = Opt("--out", Path.Combine(FindRepoRoot(), "bench", "results", "int8.md"));
+    string loadBefore = Int8Bench.LoadAverage();
+    Int8Bench.QuantizedMiniLm(); // once, before the children read it
+    var v8 = new (string Name, string Engine)[] { ("ONNX Runtime fp32 (shipped model.onnx)", "ort"), ("GptBert fp32", "torch"), ("GptBert int8 dynamic", "torch-int8") };
+    var t8 = v8.ToDictionary(v => v.Name, _ => new List<double[]>());
+    if (argList.Contains("--decode-only"))
+    {
+        GptBert.Engine.TorchRuntime.Configure(2);
+        foreach (var d in Int8Bench.Decode(rounds: 1)) Console.WriteLine($"{d.Name}: {d.Ms:F1} ms");
+        return 0;
+    }
+    for (int round = 1; round <= rounds8; round++)
+        foreach (var v in v8)
+        {
+            Console.Error.WriteLine($"round {round}/{rounds8}: {v.Name} ...");
+            var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
+            foreach (var a in new[] { "child", v.Engine, "2", "--seconds", seconds.ToString() }) psi.ArgumentList.Add(a);
+            psi.Environment.Remove("GOMP_SPINCOUNT"); psi.Environment.Remove("OMP_WAIT_POLICY");
+            using var p = Process.Start(psi)!;
+            var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            p.WaitForExit();
+            if (p.ExitCode != 0) { Console.Error.WriteLine($"variant {v.Name} failed"); return 1; }
+            t8[v.Name].Add(lines.Select(l => double.Parse(l.Split(' ')[2])).ToArray());
+        }
+    double Med(IEnumerable<double> xs) { var a = xs.OrderBy(x => x).ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
+    double[] Ratio(string num, string den) => shapes.Select((_, i) => Med(t8[num].Select((r, k) => r[i] / t8[den][k][i]))).ToArray();
+    var ms8 = v8.ToDictionary(v => v.Name, v => shapes.Select((_, i) => Med(t8[v.Name].Select(r => r[i]))).ToArray());
+    var speedVsOurs = Ratio("GptBert fp32", "GptBert int8 dynamic");
+    var speedVsOrt = Ratio("ONNX Runtime fp32 (shipped model.onnx)", "GptBert int8 dynamic");
+    var oursVsOrt = Ratio("ONNX Runtime fp32 (shipped model.onnx)", "GptBert fp32");
+    Console.Error.WriteLine("quality ...");
+    GptBert.Engine.TorchRuntime.Configure(2);
+    var samples = Path.Combine(FindRepoRoot(), "data", "samples", "moby-dick-openings.txt");
+    var quality = Int8Bench.Quality(samples);
+    List<Int8Bench.DecodeResult>? decode = null;
+    double bandwidth = 0;
+    if (!argList.Contains("--skip-decode"))
+    {
+        Console.Error.WriteLine("decode ...");
+        bandwidth = Int8Bench.Bandwidth(2);
+        decode = Int8Bench.Decode();
+    }
+    string loadAfter = Int8Bench.LoadAverage();
+
+    var r8 = new System.Text.StringBuilder();
+    r8.AppendLine("# int8 inference: `gptbert quantize`");
+    r8.AppendLine();
+    r8.AppendLine($"- Command: `dotnet run -c Release --project bench/GptBert.Bench -- {string.Join(' ', argList.Where((a, i) => !(a == "--out" || (i > 0 && argList[i - 1] == "--out"))))}`");
+    r8.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+    r8.AppendLine($"- Machine: {EmbedBench.Machine()}; int8 kernel path: {string.Join(", ", GptBert.Engine.Int8Gemm.SupportedPaths)} available");
+    r8.AppendLine($"- Load average (1/5/15 min) before: {loadBefore}; after: {loadAfter} (the 2 cores were shared with other work: compare ratios within a round, not absolute times)");
+    r8.AppendLine();
+    r8.AppendLine("## MiniLM embeddings (all-MiniLM-L6-v2), 2 threads");
+    r8.AppendLine();
+    r8.AppendLine("One forward pass + mean pooling + L2 norm on pre-tokenized random ids (batch x tokens), median of repeated runs, each variant in");
+    r8.AppendLine($"its own process; {rounds8} interleaved rounds, ratios taken within a round then the median. int8 = `gptbert quantize --model minilm` (dynamic).");
+    r8.AppendLine();
+    r8.AppendLine("| variant | " + string.Join(" | ", shapes.Select(s => $"{s.B}x{s.T} ms")) + " |");
+    r8.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", shapes.Length)));
+    foreach (var v in v8) r8.AppendLine($"| {v.Name} | " + string.Join(" | ", ms8[v.Name].Select(x => x.ToString("F1"))) + " |");
+    r8.AppendLine($"| speed-up of int8 over GptBert fp32 | " + string.Join(" | ", speedVsOurs.Select(x => x.ToString("F2") + "x")) + " |");
+    r8.AppendLine($"| speed-up of int8 over ONNX Runtime fp32 | " + string.Join(" | ", speedVsOrt.Select(x => x.ToString("F2") + "x")) + " |");
+    r8.AppendLine($"| (GptBert fp32 over ONNX Runtime fp32) | " + string.Join(" | ", oursVsOrt.Select(x => x.ToString("F2") + "x")) + " |");
+    r8.AppendLine();
+    r8.AppendLine($"Goals (issue #11): int8 ≥ 2x our fp32 at 32x128 (**{speedVsOurs[3]:F2}x: {(speedVsOurs[3] >= 2 ? "met" : "not met")}**), ≥ 1.5x at 1x16 (**{speedVsOurs[0]:F2}x: {(speedVsOurs[0] >= 1.5 ? "met" : "not met")}**), " +
+        $"faster than ONNX Runtime fp32 at every shape (**{(speedVsOrt.All(x => x > 1) ? "met" : "not met")}**: {string.Join(", ", speedVsOrt.Select(x => x.ToString("F2") + "x"))}).");
+    r8.AppendLine();
+    r8.AppendLine("## Quality");
+    r8.AppendLine();
+    r8.AppendLine($"Cosine between int8 and fp32 MiniLM embeddings of the {quality.Texts} lines of data/samples/moby-dick-openings.txt (truncated at 256 tokens):");
+    r8.AppendLine($"mean **{quality.Mean:F4}**, minimum {quality.Min:F4} (goal: mean ≥ 0.99: **{(quality.Mean >= 0.99 ? "met" : "not met")}**).");
+    if (decode is not null)
+    {
+        var fp = decode[0];
+        r8.AppendLine();
+        r8.AppendLine("## GPT-2 124M-shaped decoding step, batch 1, KV cache, 2 threads");
+        r8.AppendLine();
+        r8.AppendLine("`GPT2LMHeadModel.Forward` on one new token (16-token prompt, 32 greedy steps), random weights, per token; median of 3 rounds,");
+        r8.AppendLine("the variants alternated 3 times in one process (middle value). Each int8 variant is loaded from the directory `Int8Quantization.Save` wrote.");
+        r8.AppendLine($"Bound = weight bytes read per step / measured read bandwidth ({bandwidth:F1} GB/s, 2 threads summing 1 GB).");
+        r8.AppendLine();
+        r8.AppendLine("| variant | ms per token | tokens/s | speed-up vs fp32 | weight bytes per step | bandwidth bound ms |");
+        r8.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var d in decode)
+            r8.AppendLine($"| {d.Name} | {d.Ms:F1} | {1000 / d.Ms:F1} | {fp.Ms / d.Ms:F2}x | {d.WeightBytes / 1e6:F0} MB | {d.WeightBytes / (bandwidth * 1e9) * 1000:F1} |");
+        var best = decode.Skip(1).Where(d => d.Name.Contains("weight-only")).MaxBy(d => fp.Ms / d.Ms)!;
+        r8.AppendLine();
+        r8.AppendLine($"Goal: int8 weight-only ≥ 2.5x faster than fp32: **{fp.Ms / best.Ms:F2}x with {best.Name.Replace("int8 weight-only, ", "")}: {(fp.Ms / best.Ms >= 2.5 ? "met" : "not met")}**.");
+    }
+    File.WriteAllText(out8, r8.ToString());
+    Console.WriteLine(r8.ToString());
+    return 0;
+}
+
 if (argList.FirstOrDefault() != "embed")
 {
-    Console.Error.WriteLine("usage: GptBert.Bench embed [--seconds S] [--rounds R] [--out FILE] | train [--threads N] [--out FILE] | decode [--threads N] [--out FILE] | gemm [--threads N] [--out FILE] | serve [--seconds S] [--gen-seconds S] [--rounds R] [--threads N] [--gen-model 124m|small|tiny] [--max-tokens N] [--out FILE]");
+    Console.Error.WriteLine("usage: GptBert.Bench embed [--seconds S] [--rounds R] [--out FILE] | int8 [--seconds S] [--rounds R] [--skip-decode] [--out FILE] | train [--threads N] [--out FILE] | decode [--threads N] [--out FILE] | gemm [--threads N] [--out FILE] | serve [--seconds S] [--gen-seconds S] [--rounds R] [--threads N] [--gen-model 124m|small|tiny] [--max-tokens N] [--out FILE]");
     return 2;
 }
 

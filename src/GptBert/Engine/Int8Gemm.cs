@@ -125,6 +125,23 @@ public static unsafe class Int8Gemm
     /// </summary>
     public static void QuantizeRows(float* x, int m, int k, byte* xq, float* scales, int* zeroPoints)
     {
+        // Rows are independent: split them over the workers when there are enough (~256K values a part).
+        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, m), Math.Max(1, (long)m * k / (1 << 18)));
+        if (parts > 1)
+        {
+            Workers.Run(parts, p =>
+            {
+                int r0 = (int)((long)m * p / parts), r1 = (int)((long)m * (p + 1) / parts);
+                long kp = PaddedK(k);
+                QuantizeRows(x + r0 * (long)k, r1 - r0, k, xq + r0 * kp, scales + r0, zeroPoints + r0, single: true);
+            });
+            return;
+        }
+        QuantizeRows(x, m, k, xq, scales, zeroPoints, single: true);
+    }
+
+    static void QuantizeRows(float* x, int m, int k, byte* xq, float* scales, int* zeroPoints, bool single)
+    {
         int kp = PaddedK(k);
         for (int r = 0; r < m; r++)
         {
@@ -189,14 +206,18 @@ public static unsafe class Int8Gemm
     public static void DynamicProduct(Int8Path path, byte* xq, float* xScale, int* xZero, int m, Int8Weights w, float* wScale, float* bias, float* y) =>
         Run(path, new Job { X = xq, W = w, M = m, Y = y, XScale = xScale, XZero = xZero, WScale = wScale, Bias = bias });
 
-    /// <summary>y (M, N) = x (M, K) · Wᵀ · diag(scale) + b, with x quantized per row at run time; scratch is allocated here.</summary>
+    [ThreadStatic] static byte[]? scratchBytes;
+    [ThreadStatic] static float[]? scratchScales;
+    [ThreadStatic] static int[]? scratchZeros;
+
+    /// <summary>y (M, N) = x (M, K) · Wᵀ · diag(scale) + b, with x quantized per row at run time.</summary>
     public static void DynamicLinear(float* x, int m, Int8Weights w, float* wScale, float* bias, float* y, Int8Path? path = null)
     {
         int kp = PaddedK(w.K);
-        var xq = GC.AllocateUninitializedArray<byte>(m * kp, pinned: true);
-        var xs = GC.AllocateUninitializedArray<float>(m, pinned: true);
-        var xz = GC.AllocateUninitializedArray<int>(m, pinned: true);
-        fixed (byte* q = xq) fixed (float* s = xs) fixed (int* z = xz)
+        // Scratch reused by this thread (a fresh multi-megabyte array per product would cost a gen-2 collection now and then).
+        if (scratchBytes is null || scratchBytes.Length < (long)m * kp) scratchBytes = GC.AllocateUninitializedArray<byte>(m * kp, pinned: true);
+        if (scratchScales is null || scratchScales.Length < m) { scratchScales = new float[m]; scratchZeros = new int[m]; }
+        fixed (byte* q = scratchBytes) fixed (float* s = scratchScales) fixed (int* z = scratchZeros)
         {
             QuantizeRows(x, m, w.K, q, s, z);
             DynamicProduct(path ?? BestPath(w), q, s, z, m, w, wScale, bias, y);
@@ -207,8 +228,9 @@ public static unsafe class Int8Gemm
     {
         int panels = j.W.Panels, pairs = (panels + 1) / 2;
         long work = (long)j.M * j.W.N * j.W.K;
-        // Columns in runs of whole panel pairs, one run per thread, each worth at least ~2M multiply-adds.
-        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, pairs), Math.Max(1, work / (1 << 21)));
+        // Columns in runs of whole panel pairs, one run per thread, each worth at least ~2M multiply-adds; with a few rows the
+        // product waits on reading the weights, so parts of ~128K weights already pay for the fork-join.
+        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, pairs), Math.Max(1, work / (j.M <= 4 ? 1 << 17 : 1 << 21)));
         Workers.Run(parts, p =>
         {
             int p0 = (int)((long)pairs * p / parts) * 2, p1 = Math.Min(panels, (int)((long)pairs * (p + 1) / parts) * 2);
@@ -387,7 +409,7 @@ public static unsafe class Int8Gemm
     {
         long work = (long)m * n * k;
         int tiles = (n + 7) / 8;
-        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, tiles), Math.Max(1, work / (1 << 19)));
+        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, tiles), Math.Max(1, work / (1 << 17))); // bound by reading the weights: split early
         bool vector = !scalar && Avx2.IsSupported && Fma.IsSupported;
         Workers.Run(parts, p =>
         {
