@@ -18,6 +18,8 @@ public sealed record ModelInfo(
         long size = new DirectoryInfo(h.Directory).EnumerateFiles("*", SearchOption.AllDirectories)
             .Where(f => !f.Name.StartsWith('.')).Sum(f => f.Length);
         var dtype = h.Model.parameters().FirstOrDefault()?.dtype.ToString().ToLowerInvariant() ?? "float32";
+        if (h.Config.Quantization is { } q) // gptbert quantize: int8 linear layers, the rest as stored
+            dtype = $"int8 {q.Scheme} ({q.Modules.Count} linear layers{(q.LmHead == "int8" ? " and the LM head" : "")}; the rest {dtype})";
         return new ModelInfo(h.Source, h.Directory, h.Config.ModelType, h.Model.Architecture, h.Model.ParameterCount, size,
             dtype, h.MaxLength, layers, hidden, heads, h.Config.VocabSize, h.OptionalTokenizer?.Kind, h.OptionalTokenizer?.VocabSize, h.Device.ToString());
     }
