@@ -85,7 +85,7 @@ public sealed unsafe class Int8Weights
 /// u8 activations × s8 weights is the operand order of <c>vpmaddubsw</c> and <c>vpdpbusd</c>.
 /// </para>
 /// <para>
-/// <b>Weight-only</b> (<see cref="WeightOnlyLinear"/>): int8 weights stored (N, K) row-major, fp32 activations; each weight
+/// <b>Weight-only</b> (<see cref="WeightOnlyLinear"/>): the same packed int8 weights, fp32 activations; each weight
 /// is widened to fp32 in the kernel and the per-column scale applied once per output — a quarter of the memory traffic of
 /// fp32 weights, which is what bounds a batch-1 decoding step.
 /// </para>
@@ -401,71 +401,78 @@ public static unsafe class Int8Gemm
     // ---------------------------------------------------------------- weight-only products
 
     /// <summary>
-    /// y (M, N) = x (M, K) · Wᵀ · diag(scale) + b with W (N, K) int8 row-major and fp32 x: each weight widened to fp32 in the kernel
-    /// (<c>vpmovsxbd</c>, <c>vcvtdq2ps</c>), the scale applied once per output. Meant for a few rows (decoding); callers with
-    /// many rows dequantize the matrix once and use a float GEMM instead.
+    /// y (M, N) = x (M, K) · Wᵀ · diag(scale) + b with fp32 x and W packed as for the dynamic products: each 32-byte block
+    /// W[n..n+8, k..k+4] is read once, in order, widened to fp32 (<c>vpmovsxbd</c>, <c>vcvtdq2ps</c>) and multiplied with
+    /// x[k..k+4] repeated; the scale is applied once per output. Meant for a few rows (decoding), where reading the weights
+    /// is the cost; callers with many rows use a float GEMM on dequantized weights instead.
     /// </summary>
-    public static void WeightOnlyLinear(float* x, int m, sbyte* w, int n, int k, float* scale, float* bias, float* y, bool scalar = false)
+    public static void WeightOnlyLinear(float* x, int m, Int8Weights w, float* scale, float* bias, float* y, bool scalar = false)
     {
-        long work = (long)m * n * k;
-        int tiles = (n + 7) / 8;
-        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, tiles), Math.Max(1, work / (1 << 17))); // bound by reading the weights: split early
+        int panels = w.Panels;
+        long work = (long)m * w.N * w.K;
+        int parts = (int)Math.Min(Math.Min(TorchRuntime.Threads, panels), Math.Max(1, work / (1 << 17))); // bound by reading the weights: split early
         bool vector = !scalar && Avx2.IsSupported && Fma.IsSupported;
         Workers.Run(parts, p =>
         {
-            int n0 = (int)((long)tiles * p / parts) * 8, n1 = Math.Min(n, (int)((long)tiles * (p + 1) / parts) * 8);
-            for (int r = 0; r < m; r++)
-            {
-                float* xr = x + (long)r * k, yr = y + (long)r * n;
-                int c = n0;
-                if (vector) for (; c + 8 <= n1; c += 8) WeightOnly8(xr, w + (long)c * k, k, scale + c, bias is null ? null : bias + c, yr + c);
-                for (; c < n1; c++)
+            int p0 = (int)((long)panels * p / parts), p1 = (int)((long)panels * (p + 1) / parts);
+            for (int panel = p0; panel < p1; panel++)
+                for (int r = 0; r < m; r++)
                 {
-                    sbyte* wr = w + (long)c * k;
-                    float s = 0;
-                    for (int i = 0; i < k; i++) s += xr[i] * wr[i];
-                    yr[c] = s * scale[c] + (bias is null ? 0 : bias[c]);
+                    float* xr = x + (long)r * w.K, yr = y + (long)r * w.N;
+                    if (vector) { WeightOnlyPanel(xr, w, panel, scale, bias, yr); continue; }
+                    for (int c = panel * 8; c < Math.Min(w.N, panel * 8 + 8); c++)
+                    {
+                        float s = 0;
+                        for (int i = 0; i < w.K; i++) s += xr[i] * w[c, i];
+                        yr[c] = s * scale[c] + (bias is null ? 0 : bias[c]);
+                    }
                 }
-            }
         });
     }
 
-    /// <summary>8 outputs of one row: 8 weight rows against x, 8 values of K at a time.</summary>
+    /// <summary>The 8 outputs of one panel for one row: 8 accumulators (two k-groups in flight) of column pairs × 4 k.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void WeightOnly8(float* x, sbyte* w, int k, float* scale, float* bias, float* y)
+    static void WeightOnlyPanel(float* x, Int8Weights w, int panel, float* scale, float* bias, float* y)
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        int i = 0;
-        for (; i + 8 <= k; i += 8)
+        int G = w.KGroups, full = w.K / 4;
+        sbyte* p = w.Data + (long)panel * G * 32;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        int g = 0;
+        for (; g + 2 <= full; g += 2, p += 64)
         {
-            var v = Avx.LoadVector256(x + i);
-            a0 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + i)), a0);
-            a1 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + k + i)), a1);
-            a2 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 2 * k + i)), a2);
-            a3 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 3 * k + i)), a3);
-            a4 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 4 * k + i)), a4);
-            a5 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 5 * k + i)), a5);
-            a6 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 6 * k + i)), a6);
-            a7 = Fma.MultiplyAdd(v, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 7 * k + i)), a7);
+            var xa = Vector256.Create(Vector128.Load(x + g * 4)); var xb = Vector256.Create(Vector128.Load(x + g * 4 + 4));
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p)), xa, a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 8)), xa, a1);
+            a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 16)), xa, a2);
+            a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 24)), xa, a3);
+            b0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 32)), xb, b0);
+            b1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 40)), xb, b1);
+            b2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 48)), xb, b2);
+            b3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 56)), xb, b3);
         }
-        var lo = Sum4(a0, a1, a2, a3); var hi = Sum4(a4, a5, a6, a7);
-        var sums = Vector256.Create(lo, hi);
-        for (; i < k; i++)
+        var t = stackalloc float[4];
+        for (; g < G; g++, p += 32)
         {
-            float xi = x[i];
-            sums += Vector256.Create((float)w[i], w[k + i], w[2 * k + i], w[3 * k + i], w[4 * k + i], w[5 * k + i], w[6 * k + i], w[7 * k + i]) * xi;
+            // The last group may be partial: x beyond K is read as 0 (the packed weights there are 0 too).
+            for (int i = 0; i < 4; i++) t[i] = g * 4 + i < w.K ? x[g * 4 + i] : 0;
+            var xa = Vector256.Create(Vector128.Load(t));
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p)), xa, a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 8)), xa, a1);
+            a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 16)), xa, a2);
+            a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 24)), xa, a3);
         }
-        var r = Avx.Multiply(sums, Avx.LoadVector256(scale));
-        if (bias is not null) r = Avx.Add(r, Avx.LoadVector256(bias));
-        Avx.Store(y, r);
+        // Lanes: a0 = c0 k0-3 | c1 k0-3, a1 = c2 | c3, a2 = c4 | c5, a3 = c6 | c7. Pairwise sums leave c0 c2 c4 c6 | c1 c3 c5 c7.
+        var h = Avx.HorizontalAdd(Avx.HorizontalAdd(a0 + b0, a1 + b1), Avx.HorizontalAdd(a2 + b2, a3 + b3));
+        var sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+        int n = panel * 8;
+        if (n + 8 <= w.N)
+        {
+            var r = Avx.Multiply(sums, Avx.LoadVector256(scale + n));
+            if (bias is not null) r = Avx.Add(r, Avx.LoadVector256(bias + n));
+            Avx.Store(y + n, r);
+        }
+        else
+            for (int c = n; c < w.N; c++) y[c] = sums.GetElement(c - n) * scale[c] + (bias is null ? 0 : bias[c]);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
-    {
-        var ab = Avx.HorizontalAdd(a, b);
-        var cd = Avx.HorizontalAdd(c, d);
-        var abcd = Avx.HorizontalAdd(ab, cd);
-        return abcd.GetLower() + abcd.GetUpper();
-    }
 }

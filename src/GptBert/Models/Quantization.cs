@@ -79,8 +79,7 @@ public sealed unsafe class QuantizedLinear
     public int N { get; }
     public int K { get; }
     public bool WeightOnly { get; }
-    readonly Int8Weights? packed;  // dynamic: packed for the int8 kernels
-    readonly sbyte[]? rows;        // weight-only: (N, K) row-major
+    readonly Int8Weights packed;
     readonly float[] scales;
 
     /// <param name="weights">(N, K) row-major int8.</param>
@@ -89,16 +88,11 @@ public sealed unsafe class QuantizedLinear
         N = n; K = k; WeightOnly = weightOnly;
         scales = GC.AllocateArray<float>(n, pinned: true);
         scale.CopyTo(scales);
-        if (weightOnly)
-        {
-            rows = GC.AllocateArray<sbyte>(n * k, pinned: true);
-            weights.CopyTo(rows);
-        }
-        else packed = new Int8Weights(weights, n, k);
+        packed = new Int8Weights(weights, n, k);
     }
 
     /// <summary>W[n, k] as held for the kernels.</summary>
-    public sbyte this[int n, int k] => WeightOnly ? rows![n * K + k] : packed![n, k];
+    public sbyte this[int n, int k] => packed[n, k];
 
     /// <summary>The scale of output channel <paramref name="n"/>.</summary>
     public float Scale(int n) => scales[n];
@@ -129,9 +123,8 @@ public sealed unsafe class QuantizedLinear
         float* bp = bias is null ? null : (float*)SmallGemm.Data(bias);
         fixed (float* sp = scales)
         {
-            if (WeightOnly)
-                fixed (sbyte* wp = rows) Int8Gemm.WeightOnlyLinear(xp, (int)m, wp, N, K, sp, bp, yp);
-            else Int8Gemm.DynamicLinear(xp, (int)m, packed!, sp, bp, yp);
+            if (WeightOnly) Int8Gemm.WeightOnlyLinear(xp, (int)m, packed, sp, bp, yp);
+            else Int8Gemm.DynamicLinear(xp, (int)m, packed, sp, bp, yp);
         }
         GC.KeepAlive(xc); GC.KeepAlive(bias);
         return y.MoveToOuterDisposeScope();

@@ -196,7 +196,7 @@ public unsafe class Int8GemmTests(ITestOutputHelper output)
     public void WeightOnlyProductsEqualTheDequantizedProduct()
     {
         var rng = new Random(8);
-        foreach (var (m, k, n) in new[] { (1, 768, 40), (2, 13, 9), (3, 100, 17), (1, 5, 1) })
+        foreach (var (m, k, n) in new[] { (1, 768, 40), (2, 13, 9), (3, 100, 17), (1, 5, 1), (1, 6, 8), (4, 3072, 24) })
         {
             var x = Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             var w = Enumerable.Range(0, n * k).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray();
@@ -205,8 +205,8 @@ public unsafe class Int8GemmTests(ITestOutputHelper output)
             foreach (bool scalar in new[] { true, false })
             {
                 var y = new float[m * n];
-                fixed (float* px = x, py = y, ps = scale, pb = bias) fixed (sbyte* pw = w)
-                    Int8Gemm.WeightOnlyLinear(px, m, pw, n, k, ps, pb, py, scalar);
+                fixed (float* px = x, py = y, ps = scale, pb = bias)
+                    Int8Gemm.WeightOnlyLinear(px, m, new Int8Weights(w, n, k), ps, pb, py, scalar);
                 for (int r = 0; r < m; r++)
                     for (int c = 0; c < n; c++)
                     {
