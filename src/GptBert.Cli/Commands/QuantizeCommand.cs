@@ -1,6 +1,7 @@
 using System.CommandLine;
 using GptBert.Models;
 using GptBert.Pipelines;
+using GptBert.Tokenizers;
 
 namespace GptBert.Cli.Commands;
 
@@ -66,6 +67,9 @@ public static class QuantizeCommand
             using var handle = common.LoadModel(r, source, architecture: null, requireHead: false, requireTokenizer: false);
             var report = Int8Quantization.Save(handle.Model, handle.Directory, outDir,
                 new QuantizeOptions { Scheme = r.GetValue(scheme)!, Int8LmHead = int8Head });
+            // --tokenizer for a model directory without one: saved beside the weights, so the output runs without the flag.
+            if (handle.OptionalTokenizer is { } given && !ModelHub.HasTokenizer(handle.Directory))
+                given.SaveForModel(outDir, handle.Config.MaxPositions);
             if (r.GetValue(json))
             {
                 ctx.Out.JsonPretty(w =>

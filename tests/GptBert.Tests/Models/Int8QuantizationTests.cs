@@ -256,8 +256,8 @@ public class Int8QuantizationTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(classifyFp.JsonLines[0].GetProperty("label").GetString(), classify.JsonLines[0].GetProperty("label").GetString());
 
         var gpt = TestUtil.TempDir("int8-cli-gpt2");
-        Assert.Equal(0, Run(null, "quantize", "--model", Cli.TinyModels.Gpt2, "--output", gpt, "--lm-head", "int8").ExitCode);
-        var gen = Run(null, "generate", "--model", gpt, "--tokenizer", "gpt2", "--prompt", "Hello", "--greedy", "--max-new-tokens", "5");
+        Assert.Equal(0, Run(null, "quantize", "--model", Cli.TinyModels.Gpt2, "--tokenizer", "gpt2", "--output", gpt, "--lm-head", "int8").ExitCode);
+        var gen = Run(null, "generate", "--model", gpt, "--prompt", "Hello", "--greedy", "--max-new-tokens", "5"); // the tokenizer was saved with it
         Assert.True(gen.ExitCode == 0, gen.ToString());
         var bad = Run(null, "quantize", "--model", Cli.TinyModels.Bert, "--output", TestUtil.TempDir("int8-bad"), "--lm-head", "int8");
         Assert.Contains("GPT-2", AssertOneLineError(bad, exitCode: 2));
