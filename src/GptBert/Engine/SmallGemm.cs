@@ -82,9 +82,11 @@ public static unsafe class SmallGemm
     /// bench/results/embedding-throughput.md). Only the calling thread's OpenMP/MKL thread counts change, and only
     /// until the scope ends (<see cref="RuntimeOptions.SingleThreadedSmallForwards"/>). Null when the forward is not a small one.
     /// </summary>
-    public static IDisposable? ForwardScope(Tensor inputIds)
+    /// <param name="int8">a dynamically quantized model: every product runs on <see cref="Int8Gemm"/>'s workers whatever the size, so
+    /// libtorch's remaining ops stay on the calling thread at every size (measured at 32x32 MiniLM tokens: 140 ms instead of 220).</param>
+    public static IDisposable? ForwardScope(Tensor inputIds, bool int8 = false)
     {
-        if (!Enabled || inputIds.numel() > MaxRows || inputIds.device_type != DeviceType.CPU || torch.is_grad_enabled()
+        if (!Enabled && !int8 || !int8 && inputIds.numel() > MaxRows || inputIds.device_type != DeviceType.CPU || torch.is_grad_enabled()
             || MixedPrecision.Current is not null || TorchRuntime.Threads <= 1 || !TorchRuntime.Options.SingleThreadedSmallForwards)
             return null;
         return ThreadLocalThreads.Set(1);

@@ -234,7 +234,7 @@ public sealed class BertModel : PretrainedModel
     public BertOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null, bool pool = true)
     {
         using var scope = NewDisposeScope();
-        using var small = SmallGemm.ForwardScope(inputIds);
+        using var small = SmallGemm.ForwardScope(inputIds, int8: Cfg.Quantization is { IsWeightOnly: false });
         long B = inputIds.shape[0], T = inputIds.shape[1];
         if (T > Cfg.MaxPositionEmbeddings)
             throw new GptBertException($"sequence of {T} tokens exceeds BERT's {Cfg.MaxPositionEmbeddings} positions; truncate it (MaxLength)") { RelatedParameters = ["MaxLength"] };

@@ -252,7 +252,7 @@ public sealed class GPT2Model : PretrainedModel
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null)
     {
         using var scope = NewDisposeScope();
-        using var small = SmallGemm.ForwardScope(inputIds);
+        using var small = SmallGemm.ForwardScope(inputIds, int8: Cfg.Quantization is { IsWeightOnly: false });
         long B = inputIds.shape[0], T = inputIds.shape[1], past = cache?.Length ?? 0;
         if (past + T > Cfg.NPositions)
             throw new GptBertException($"sequence of {past + T} tokens exceeds GPT-2's context of {Cfg.NPositions} positions; shorten the input or lower MaxNewTokens") { RelatedParameters = ["MaxNewTokens"] };

@@ -243,6 +243,9 @@ public static class Int8Quantization
     public static void Attach(PretrainedModel model, Dictionary<string, Tensor> state, QuantizationConfig config, string source)
     {
         config.Validate(source);
+        // The scope keeps every temporary alive until the end: a tensor no longer referenced can be finalized while libtorch
+        // still reads it (large pinned allocations below make collections, and so finalizers, likelier).
+        using var scope = NewDisposeScope();
         var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
         string prefix = model.BasePrefix.Length > 0 ? model.BasePrefix + "." : "";
         nn.Module? Find(string name) =>
@@ -264,7 +267,7 @@ public static class Int8Quantization
                 var layer = QuantizedLinear.FromTensors(q, s, inOut, config.IsWeightOnly);
                 if (module is Dense d) d.Quantized = layer; else ((Conv1D)module).Quantized = layer;
             }
-            state[key] = Dequantize(q, s, inOut ? 1 : 0);
+            state[key] = Dequantize(q, s, inOut ? 1 : 0).MoveToOuterDisposeScope();
             q.Dispose(); s.Dispose();
         }
         if (state.ContainsKey(QuantizationConfig.LmHeadKey) && state[QuantizationConfig.LmHeadKey].dtype == ScalarType.Int8)
