@@ -203,8 +203,14 @@ public static unsafe class Int8Gemm
     /// <summary>
     /// y (M, N) = dequantized (x_q · Wᵀ) + b from rows quantized by <see cref="QuantizeRows"/>: y = s_x[m]·s_w[n]·(acc − z_x[m]·ΣW[n]) + b[n].
     /// </summary>
-    public static void DynamicProduct(Int8Path path, byte* xq, float* xScale, int* xZero, int m, Int8Weights w, float* wScale, float* bias, float* y) =>
+    public static void DynamicProduct(Int8Path path, byte* xq, float* xScale, int* xZero, int m, Int8Weights w, float* wScale, float* bias, float* y)
+    {
+        if (!IsSupported(path)) throw new PlatformNotSupportedException($"{path} does not run on this CPU");
         Run(path, new Job { X = xq, W = w, M = m, Y = y, XScale = xScale, XZero = xZero, WScale = wScale, Bias = bias });
+    }
+
+    /// <summary>Longest reduction whose int32 sums cannot overflow: K · 255 · 128 ≤ 2³¹ − 1.</summary>
+    public const int MaxK = int.MaxValue / (255 * 128);
 
     [ThreadStatic] static byte[]? scratchBytes;
     [ThreadStatic] static float[]? scratchScales;
@@ -261,18 +267,15 @@ public static unsafe class Int8Gemm
             else for (int c = n; c < N; c++) j.Raw[(long)m * N + c] = acc.GetElement(c - n);
             return;
         }
-        int* sums = j.W.Sums;
+        if (n + 8 <= N)
         {
-            if (n + 8 <= N)
-            {
-                var centred = Avx2.Subtract(acc, Avx2.MultiplyLow(Vector256.Create(j.XZero[m]), Avx.LoadVector256(sums + n)));
-                var y = Avx.Multiply(Avx.ConvertToVector256Single(centred), Avx.Multiply(Vector256.Create(j.XScale[m]), Avx.LoadVector256(j.WScale + n)));
-                if (j.Bias is not null) y = Avx.Add(y, Avx.LoadVector256(j.Bias + n));
-                Avx.Store(j.Y + (long)m * N + n, y);
-            }
-            else
-                for (int c = n; c < N; c++) j.Y[(long)m * N + c] = Dequantize(j, m, c, acc.GetElement(c - n));
+            var centred = Avx2.Subtract(acc, Avx2.MultiplyLow(Vector256.Create(j.XZero[m]), Avx.LoadVector256(j.W.Sums + n)));
+            var y = Avx.Multiply(Avx.ConvertToVector256Single(centred), Avx.Multiply(Vector256.Create(j.XScale[m]), Avx.LoadVector256(j.WScale + n)));
+            if (j.Bias is not null) y = Avx.Add(y, Avx.LoadVector256(j.Bias + n));
+            Avx.Store(j.Y + (long)m * N + n, y);
         }
+        else
+            for (int c = n; c < N; c++) j.Y[(long)m * N + c] = Dequantize(j, m, c, acc.GetElement(c - n));
     }
 
     static float Dequantize(Job j, int m, int c, int acc) =>

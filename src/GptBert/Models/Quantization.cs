@@ -113,7 +113,7 @@ public sealed unsafe class QuantizedLinear
         if (MixedPrecision.Current is not null || torch.is_grad_enabled() && x.requires_grad) return null;
         if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.device_type != DeviceType.CPU || !bias.is_contiguous() || bias.numel() != N)) return null;
         long m = x.numel() / K;
-        if (m < 1 || m > int.MaxValue / Math.Max(K, N) || WeightOnly && m > WeightOnlyMaxRows) return null;
+        if (m < 1 || m > int.MaxValue / Math.Max(K, N) || WeightOnly && m > WeightOnlyMaxRows || !WeightOnly && K > Int8Gemm.MaxK) return null;
 
         using var scope = NewDisposeScope();
         var xc = x.is_contiguous() ? x : x.contiguous();
