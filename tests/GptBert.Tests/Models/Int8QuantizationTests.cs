@@ -92,6 +92,14 @@ public class Int8QuantizationTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(RelativeError(lq, lf) < Tolerance(scheme), $"logits: relative error {RelativeError(lq, lf)}");
         output.WriteLine($"BERT {scheme}: hidden states {RelativeError(hq, hf):P2}, logits {RelativeError(lq, lf):P2} relative error");
 
+        // The classifier's directory also loads as the bare encoder (embed on a classifier): the same int8 layers, the head unused.
+        var (bare, bareReport) = ModelFactory.Load(dir, "BertModel");
+        using (bare)
+        {
+            Assert.Equal(["classifier.weight", "classifier.bias"], bareReport.Unused.Order().Reverse());
+            Assert.Equal(0, TestUtil.MaxAbsDiff(((BertModel)bare).Forward(ids, mask).LastHiddenState, hq));
+        }
+
         // The int8 kernels ran: dynamic quantization of the activations changes the result relative to fp32 on the same
         // (dequantized) weights; weight-only computes that same fp32 product up to float rounding (the batch here has 60
         // rows, more than the weight-only kernel takes, so a 6-token input is checked on its own too).
