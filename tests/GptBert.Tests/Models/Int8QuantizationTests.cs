@@ -152,6 +152,36 @@ public class Int8QuantizationTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void ConcurrentCallersGetTheSequentialResults()
+    {
+        TestUtil.Init(9);
+        using var fp = new BertModel(TinyBert());
+        fp.eval();
+        var dir = Quantize(fp, SaveFp32(fp), "dynamic");
+        var (loaded, _) = ModelFactory.Load(dir);
+        using var q = (BertModel)loaded;
+        var inputs = Enumerable.Range(0, 6).Select(i => TestUtil.RandomIds(100, 1 + i % 3, 5 + 7 * i)).ToArray();
+        float[] Run(Tensor ids)
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            return q.Forward(ids, pool: false).LastHiddenState.data<float>().ToArray();
+        }
+        var sequential = inputs.Select(Run).ToArray();
+        TorchRuntime.Configure(threads: 2);
+        try
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                var parallel = new float[inputs.Length][];
+                Parallel.For(0, inputs.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i % inputs.Length] = Run(inputs[i % inputs.Length]));
+                for (int i = 0; i < inputs.Length; i++) Assert.Equal(sequential[i], parallel[i]);
+            }
+        }
+        finally { TorchRuntime.Configure(threads: 1); }
+    }
+
+    [Fact]
     public void SaveThenLoadKeepsEveryInt8WeightBitForBit()
     {
         TestUtil.Init(5);
