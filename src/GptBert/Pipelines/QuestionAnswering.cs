@@ -177,7 +177,7 @@ public static class QuestionAnswering
         {
             bool noAnswer = candidates.Count == 0 || nullCandidate.Score - candidates[0].Score > options.NullScoreDiffThreshold;
             if (noAnswer) ranked.Insert(0, ToPrediction(nullCandidate));
-            else ranked.Insert(Math.Min(ranked.Count, candidates.Count(x => x.Score >= nullCandidate.Score)), ToPrediction(nullCandidate));
+            else ranked.Insert(Math.Max(1, candidates.Count(x => x.Score >= nullCandidate.Score)), ToPrediction(nullCandidate)); // the best span stays first
         }
         return ranked.Take(Math.Max(1, topK)).ToList();
     }
