@@ -119,6 +119,47 @@ public class QuestionAnsweringTests
         Assert.True(p.End > p.Start && p.Answer != context[19..22] + context[4..7]);
     }
 
+    /// <summary>
+    /// Decoding against transformers' postprocess_qa_predictions on 48 seeded cases (Golden/qa-postprocess.json, written by
+    /// tools/qa-check/postprocess_golden.py): windows of a context with a stride, random logits, SQuAD v1.1 and v2.0
+    /// settings with several n-best sizes, answer lengths and null thresholds; the answers are the same text.
+    /// </summary>
+    [Fact]
+    public void DecodingMatchesTransformersPostprocessQaPredictions()
+    {
+        var golden = JsonDocument.Parse(File.ReadAllText(RepoFiles.At("tests", "GptBert.Tests", "Pipelines", "Golden", "qa-postprocess.json"))).RootElement;
+        int n = 0;
+        foreach (var c in golden.GetProperty("cases").EnumerateArray())
+        {
+            string context = c.GetProperty("context").GetString()!;
+            var features = new List<QaFeature>();
+            var logits = new List<(float[], float[])>();
+            foreach (var f in c.GetProperty("features").EnumerateArray())
+            {
+                var offsets = f.GetProperty("offsets").EnumerateArray()
+                    .Select(o => o.ValueKind == JsonValueKind.Null ? ((int, int)?)null : (o[0].GetInt32(), o[1].GetInt32())).ToArray();
+                int first = Array.FindIndex(offsets, o => o is not null), last = Array.FindLastIndex(offsets, o => o is not null);
+                int T = offsets.Length;
+                var enc = new TokenizedText(new int[T], new string[T], new int[T], Enumerable.Repeat(1, T).ToArray(),
+                    offsets.Select(o => o ?? (0, 0)).ToArray(), offsets.Select(o => o is null ? -1 : 1).ToArray(), false);
+                features.Add(new QaFeature(0, enc, first, last + 1, 0, 0));
+                logits.Add((f.GetProperty("start_logits").EnumerateArray().Select(x => (float)x.GetDouble()).ToArray(),
+                            f.GetProperty("end_logits").EnumerateArray().Select(x => (float)x.GetDouble()).ToArray()));
+            }
+            var options = new QaOptions
+            {
+                AllowNoAnswer = c.GetProperty("version_2_with_negative").GetBoolean(), NBest = c.GetProperty("n_best_size").GetInt32(),
+                MaxAnswerLength = c.GetProperty("max_answer_length").GetInt32(), NullScoreDiffThreshold = c.GetProperty("null_score_diff_threshold").GetDouble(),
+            };
+            string expected = c.GetProperty("answer").GetString()!;
+            if (expected == "empty") expected = ""; // transformers' placeholder when no span qualifies
+            string actual = QuestionAnswering.Decode(context, features, logits, options).Answer;
+            Assert.True(expected == actual, $"case {n}: expected '{expected}', got '{actual}'");
+            n++;
+        }
+        Assert.Equal(48, n);
+    }
+
     [Fact]
     public void SquadJsonV2AndJsonlAreReadAndBadAnswerStartsAreSkippedWithACountedWarning()
     {
