@@ -75,6 +75,10 @@ public static class FinetuneCommand
                 throw new UsageException($"{string.Join(", ", sizes)} {(sizes.Count == 1 ? "applies" : "apply")} only when training from scratch with --arch; --model {start} has its own size");
 
             bool qa = r.GetValue(task) == "qa";
+            if (qa && (r.GetValue(augment) || r.GetValue(balance)))
+                throw new UsageException("--augment and --balance-classes apply to classification; drop them with --task qa");
+            if (!qa && r.GetValue(docStride) is not null)
+                throw new UsageException("--doc-stride applies to --task qa (the windows of long contexts); add --task qa or drop it");
             int defaultLength = qa ? QaDefaultMaxLength : DefaultMaxLength;
             int? requested = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length");
             int length;

@@ -160,6 +160,16 @@ public class QuestionAnsweringTests
         Assert.Equal(48, n);
     }
 
+    [Theory]
+    [InlineData("qa", "--model", "m", "--question", "Who?")]
+    [InlineData("qa", "--model", "m", "--question", "Who?", "--context", "Me.", "--input", "q.jsonl")]
+    [InlineData("finetune", "--task", "qa", "--arch", "bert", "--train", "t.jsonl", "--output", "o", "--augment")]
+    [InlineData("finetune", "--arch", "bert", "--train", "t.csv", "--output", "o", "--doc-stride", "16")]
+    public void UsageErrorsAreOneLineWithTheFix(params string[] args)
+    {
+        CliHarness.AssertOneLineError(CliHarness.Run(null, args), exitCode: 2);
+    }
+
     [Fact]
     public void SquadJsonV2AndJsonlAreReadAndBadAnswerStartsAreSkippedWithACountedWarning()
     {
