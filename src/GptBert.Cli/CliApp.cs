@@ -68,6 +68,7 @@ public static class CliApp
         root.Subcommands.Add(GenerateCommand.Create(ctx));
         root.Subcommands.Add(ChatCommand.Create(ctx));
         root.Subcommands.Add(ClassifyCommand.Create(ctx));
+        root.Subcommands.Add(QaCommand.Create(ctx));
         root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(QuantizeCommand.Create(ctx));
         root.Subcommands.Add(TokenizerCommand.Create(ctx));

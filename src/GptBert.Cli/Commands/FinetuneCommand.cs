@@ -13,6 +13,7 @@ public static class FinetuneCommand
 {
     public const double DefaultEpochs = 3;
     const int DefaultMaxLength = 128;
+    const int QaDefaultMaxLength = 384; // run_qa.py's --max_seq_length
 
     public static Command Create(CliContext ctx)
     {
@@ -29,6 +30,10 @@ public static class FinetuneCommand
             {"messages": [{"role": .., "content": ..}, ..]} (chat, rendered with the model's chat_template, or "role: content"
             lines) fine-tunes a GPT-2 language model instead, with the loss on the completions or assistant turns only;
             the best model by validation loss is saved, ready for 'generate'.
+            --task qa: extractive question answering (a BERT with a start/end head, BertForQuestionAnswering): --train is
+            SQuAD v1.1/v2.0 JSON (.json) or JSON Lines of {"question", "context", "answer", "answer_start"} (empty answer:
+            none); long contexts become windows of --max-length (default 384) tokens sharing --doc-stride tokens; the best
+            model by validation exact match is saved, ready for 'gptbert qa'.
             """).WithSummary("Fine-tune a classifier, or a GPT on prompt/completion or chat data")
             .WithExamples("""
                 gptbert finetune --model minilm --train train.csv --validation dev.csv --output runs/clf
@@ -36,6 +41,7 @@ public static class FinetuneCommand
                 gptbert finetune --arch bert --layers 2 --hidden 128 --heads 2 --train train.csv --output runs/tiny --max-steps 500
                 gptbert finetune --model minilm --train reviews.tsv --text-column review --label-column stars --balance-classes --output runs/stars
                 gptbert finetune --model ./gpt2 --train chats.jsonl --output runs/chat --epochs 2      {"messages": [...]} per line
+                gptbert finetune --task qa --model minilm --train train-v2.0.json --validation dev-v2.0.json --output runs/qa
                 """);
         var model = new Option<string?>("--model", "-m") { Description = "Starting model: built-in 'minilm' or 'arctic-xs', or a GPT-2/BERT directory (omit, with --arch, to train from scratch)", HelpName = "NAME|DIR" };
         var arch = new Option<string?>("--arch") { Description = "Train from scratch instead of --model: gpt or bert, sized by --layers/--hidden/--heads", HelpName = "gpt|bert" };
@@ -47,9 +53,13 @@ public static class FinetuneCommand
         var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example, longer ones are truncated (default: {DefaultMaxLength}, at most the model's limit)", HelpName = "N" };
         var augment = new Option<bool>("--augment") { Description = "Augment training texts (random word deletion, swap and insertion of vocabulary words)" };
         var balance = new Option<bool>("--balance-classes") { Description = "Weight the loss by inverse class frequency (for imbalanced labels)" };
+        var task = new Option<string>("--task") { Description = "classify: labelled texts (or prompt/completion, chat data for a GPT); qa: extractive question answering (SQuAD JSON or JSONL)", HelpName = "classify|qa", DefaultValueFactory = _ => "classify" };
+        task.AcceptOnlyFromAmong("classify", "qa");
+        var docStride = new Option<int?>("--doc-stride") { Description = "--task qa: tokens shared by consecutive windows of a long context (default: min(128, max-length / 4))", HelpName = "N" };
+        command.Options.Add(task);
         foreach (var o in new Option[] { model, arch, trainFile, validation, output, tokenizer }) command.Options.Add(o);
         var shape = ShapeFlags.AddTo(command, " (from scratch)");
-        foreach (var o in new Option[] { maxLength, augment, balance }) command.Options.Add(o);
+        foreach (var o in new Option[] { maxLength, docStride, augment, balance }) command.Options.Add(o);
         var format = LabeledDataFlags.AddTo(command);
         var train = TrainingFlags.AddTo(command, new TrainingDefaults("default: 5e-5 with --model, 5e-4 from scratch", EvalEvery: 0, SaveEvery: 0, Epochs: true,
             $"--epochs {DefaultEpochs.ToString(CultureInfo.InvariantCulture)}"));
@@ -64,6 +74,12 @@ public static class FinetuneCommand
             if (start is not null && shape.Given(r).ToList() is { Count: > 0 } sizes)
                 throw new UsageException($"{string.Join(", ", sizes)} {(sizes.Count == 1 ? "applies" : "apply")} only when training from scratch with --arch; --model {start} has its own size");
 
+            bool qa = r.GetValue(task) == "qa";
+            if (qa && (r.GetValue(augment) || r.GetValue(balance)))
+                throw new UsageException("--augment and --balance-classes apply to classification; drop them with --task qa");
+            if (!qa && r.GetValue(docStride) is not null)
+                throw new UsageException("--doc-stride applies to --task qa (the windows of long contexts); add --task qa or drop it");
+            int defaultLength = qa ? QaDefaultMaxLength : DefaultMaxLength;
             int? requested = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length");
             int length;
             ModelShape modelShape = new();
@@ -76,12 +92,12 @@ public static class FinetuneCommand
                 int positions = config.MaxPositions;
                 if (requested > positions)
                     throw new UsageException($"--max-length {requested} exceeds what {start} supports ({positions} positions)");
-                length = requested ?? Math.Min(DefaultMaxLength, positions);
+                length = requested ?? Math.Min(defaultLength, positions);
                 if (tok is not null) ModelHub.CheckTokenizerFits(TokenizerLoader.Load(tok), config, start);
             }
             else
             {
-                length = requested ?? DefaultMaxLength;
+                length = requested ?? defaultLength;
                 modelShape = shape.Build(r, length);
             }
 
@@ -109,6 +125,8 @@ public static class FinetuneCommand
                 Device = r.GetValue(train.Device),
                 Training = options,
                 Resume = resume,
+                Task = r.GetValue(task)!,
+                DocStride = Check.AtLeast(r.GetValue(docStride), 1, "--doc-stride"),
             };
             // The note comes with the pipeline's first line (how many examples it holds out), after the data has loaded.
             var result = TrainingRuns.Finetune(spec, TrainingFlags.ReportTo(ctx,
@@ -118,6 +136,14 @@ public static class FinetuneCommand
             string from = start ?? $"{family} from scratch";
             o.Line($"fine-tuned {from} on {Path.GetFileName(spec.Train)}: {TrainingSummary.Totals(result)}");
             if (result.FinalTrainLoss is double loss) o.Line($"final training loss: {TrainingSummary.Metric(loss)}");
+            if (qa)
+            {
+                if (result.BestMetrics is { } m && m.TryGetValue("exact_match", out var em))
+                    o.Line($"best validation:     exact match {TrainingSummary.Metric(em)}, loss {(m.TryGetValue("loss", out var l) ? TrainingSummary.Metric(l) : "-")} (step {result.BestStep})");
+                TrainingSummary.Files(ctx, outDir);
+                o.Line($"next:       gptbert qa --model {outDir} --question QUESTION --context CONTEXT");
+                return ExitCodes.Ok;
+            }
             if (result.BestMetrics is { } best)
             {
                 string Get(string key) => best.TryGetValue(key, out var v) ? TrainingSummary.Metric(v) : "-";

@@ -83,6 +83,10 @@ public sealed record FinetuneSpec
     public string? Device { get; init; }
     public TrainingOptions Training { get; init; } = new() { Epochs = 3, LearningRate = 5e-5, EvalEvery = 0, SaveEvery = 0 };
     public bool Resume { get; init; }
+    /// <summary>"classify" (default: labelled texts, or prompt/completion and chat data for a GPT) or "qa" (extractive question answering, <see cref="QaData"/>).</summary>
+    public string Task { get; init; } = "classify";
+    /// <summary>QA: tokens shared by consecutive windows of a long context (null: min(128, MaxLength / 4)).</summary>
+    public int? DocStride { get; init; }
 }
 
 /// <summary>
@@ -188,6 +192,8 @@ public static class TrainingRuns
     {
         var device = TorchRuntime.ResolveDevice(spec.Device);
         CheckPrecision(spec.Training.Precision, device);
+        if (spec.Task == "qa") return FinetuneQuestionAnswering(spec, device, reporting);
+        if (spec.Task != "classify") throw new GptBertException($"Task must be classify or qa (got '{spec.Task}')") { Parameter = "Task" };
         if (CompletionData.IsCompletionFile(spec.Train)) return FinetuneCompletions(spec, device, reporting);
         var format = spec.Format ?? new LabeledFormatOptions();
         var trainSet = LabeledDataset.Load(spec.Train, format);
@@ -265,6 +271,61 @@ public static class TrainingRuns
         // Keep the model's chat template with the fine-tuned model (the tokenizer files are rewritten on save).
         if (!template.IsDefault) WriteChatTemplate(spec.Output, template.Source);
         return result;
+    }
+
+    /// <summary>
+    /// Extractive question answering (run_qa.py): a BertForQuestionAnswering from --model (its qa_outputs head kept when it
+    /// has one, else a new one) or from scratch, trained on SQuAD JSON or JSON Lines windows (<see cref="QuestionAnsweringObjective"/>);
+    /// the best model by validation exact match is saved. Data with unanswerable questions turns on "no answer" (SQuAD v2.0).
+    /// </summary>
+    static TrainingResult FinetuneQuestionAnswering(FinetuneSpec spec, Device device, RunReporting? reporting)
+    {
+        var trainSet = QaData.Load(spec.Train, reporting?.Info);
+        List<QaExample> validationSet;
+        if (spec.Validation is not null) validationSet = QaData.Load(spec.Validation, reporting?.Info);
+        else
+        {
+            var rng = new Random((int)spec.Training.Seed);
+            var shuffled = trainSet.OrderBy(_ => rng.Next()).ToList();
+            int held = trainSet.Count >= 10 ? Math.Max(1, trainSet.Count / 10) : 0;
+            validationSet = shuffled.Take(held).ToList();
+            trainSet = shuffled.Skip(held).ToList();
+            if (held > 0) reporting?.Info?.Invoke($"holding out {held} of the training examples for validation (10%)");
+        }
+        TorchRuntime.Seed(spec.Training.Seed);
+        PretrainedModel model;
+        ITextTokenizer tok;
+        if (spec.Model is null)
+        {
+            if (spec.Arch is not "bert")
+                throw new GptBertException("extractive question answering trains a BERT (BertForQuestionAnswering): give Model (a BERT directory) or Arch bert") { RelatedParameters = ["Model", "Arch"] };
+            spec.Shape.Validate();
+            tok = TokenizerLoader.Load(spec.Tokenizer ?? TokenizerLoader.BertBaseUncased);
+            var config = spec.Shape.Config("bert", tok);
+            config.Validate("model shape");
+            model = new BertForQuestionAnswering((BertConfig)config);
+        }
+        else
+        {
+            string dir = ModelHub.ExistingDirectory(spec.Model);
+            if (ModelConfig.Load(Path.Combine(dir, "config.json")) is not BertConfig)
+                throw new GptBertException($"extractive question answering trains a BERT (BertForQuestionAnswering); {spec.Model} is a GPT-2") { Parameter = "Model" };
+            (model, _) = ModelFactory.Load(dir, "BertForQuestionAnswering");
+            try { tok = ModelHub.LoadTokenizer(spec.Tokenizer, dir, spec.Model, model.Config); }
+            catch { model.Dispose(); throw; }
+        }
+        using var _m = model;
+        model.to(device);
+        model.train();
+        var options = new QaOptions
+        {
+            MaxLength = Math.Min(spec.MaxLength, model.Config.MaxPositions), DocStride = spec.DocStride,
+            AllowNoAnswer = trainSet.Any(e => !e.HasAnswer) || validationSet.Any(e => !e.HasAnswer),
+        };
+        var objective = new QuestionAnsweringObjective(model, tok, trainSet, validationSet, options, spec.Training.Seed, device);
+        reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {trainSet.Count} training questions ({objective.TrainFeatures} windows of {options.MaxLength} tokens, stride {options.Stride}) / {validationSet.Count} validation" +
+            (options.AllowNoAnswer ? "; unanswerable questions present: \"no answer\" is learned (SQuAD v2.0)" : ""));
+        return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
     }
 
     static void WriteChatTemplate(string dir, string source)

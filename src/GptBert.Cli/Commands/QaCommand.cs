@@ -1,0 +1,126 @@
+using System.CommandLine;
+using System.Text.Json;
+using GptBert.Pipelines;
+
+namespace GptBert.Cli.Commands;
+
+/// <summary>`gptbert qa`: extractive answers (a span of the context) with a fine-tuned BertForQuestionAnswering.</summary>
+public static class QaCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var command = new Command("qa", """
+            Answer questions from a context with an extractive QA model (a directory from 'gptbert finetune --task qa', or
+            any BertForQuestionAnswering in Hugging Face layout): the answer is a span of the context, found as
+            transformers' run_qa.py decodes it (long contexts in overlapping windows, the best start/end pair of at most
+            --max-answer-length tokens over all windows). Give --question and --context, or --input FILE (JSON Lines of
+            {"question": .., "context": ..}; '-' reads stdin). Plain output: ANSWER<tab>SCORE<tab>START<tab>END (START/END:
+            char offsets of the answer in the context, END exclusive; SCORE: its probability among the candidates);
+            with --no-answer an empty ANSWER means the context does not answer the question (SQuAD v2.0).
+            --json prints one JSON object (one question), --jsonl one object per line.
+            """).WithSummary("Answer questions with a span of a context (extractive QA)")
+            .WithExamples("""
+                gptbert qa --model runs/qa --question "Who wrote it?" --context "The book was written by Ada Lovelace in 1843."
+                gptbert qa --model runs/qa --input questions.jsonl --jsonl > answers.jsonl
+                gptbert qa --model runs/qa-v2 --no-answer --question "When?" --context "No dates here." --json
+                """);
+        var model = ModelOptions.Model(defaultModel: null, "Question-answering model directory (from 'gptbert finetune --task qa')");
+        var question = new Option<string?>("--question", "-q") { Description = "The question", HelpName = "TEXT" };
+        var context = new Option<string?>("--context", "-c") { Description = "The text that holds the answer", HelpName = "TEXT" };
+        var input = new Option<string?>("--input", "-i") { Description = "JSON Lines of {\"question\": .., \"context\": ..} ('-': stdin)", HelpName = "FILE" };
+        var json = new Option<bool>("--json") { Description = "One JSON object: {answer, score, start, end} (a single question)" };
+        var jsonl = new Option<bool>("--jsonl") { Description = "One JSON object per question: {answer, score, start, end}" };
+        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per window, special tokens included (default: 384, at most the model's limit)", HelpName = "N" };
+        var docStride = new Option<int?>("--doc-stride") { Description = "Tokens shared by consecutive windows (default: min(128, max-length / 4))", HelpName = "N" };
+        var maxAnswer = new Option<int>("--max-answer-length") { Description = "Longest answer in tokens", HelpName = "N", DefaultValueFactory = _ => 30 };
+        var topK = new Option<int>("--top-k") { Description = "Answers per question, best first (plain and --jsonl: one line each)", HelpName = "K", DefaultValueFactory = _ => 1 };
+        var noAnswer = new Option<bool>("--no-answer") { Description = "Allow \"no answer\" (SQuAD v2.0 models): an empty answer when the [CLS] score beats the best span by more than --null-threshold" };
+        var threshold = new Option<double>("--null-threshold") { Description = "With --no-answer: how much the null score must beat the best span by", HelpName = "X", DefaultValueFactory = _ => 0.0 };
+        foreach (var o in new Option[] { model, question, context, input, json, jsonl, maxLength, docStride, maxAnswer, topK, noAnswer, threshold })
+            command.Options.Add(o);
+        var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
+        command.SetAction(r =>
+        {
+            string? q = r.GetValue(question), c = r.GetValue(context), file = r.GetValue(input);
+            bool asJson = r.GetValue(json), asJsonl = r.GetValue(jsonl);
+            if (asJson && asJsonl) throw new UsageException("give --json or --jsonl, not both");
+            if (file is not null && (q is not null || c is not null))
+                throw new UsageException("give --question and --context, or --input FILE, not both");
+            if (file is null && (q is null || c is null))
+                throw new UsageException("give --question TEXT and --context TEXT, or --input FILE (JSON Lines of {\"question\": .., \"context\": ..})");
+            if (asJson && file is not null) throw new UsageException("--json prints one question's answer; use --jsonl with --input");
+            int k = Check.AtLeast(r.GetValue(topK), 1, "--top-k");
+            var inputs = file is null ? [(q!, c!)] : ReadInputs(ctx, file);
+            common.ConfigureRuntime(r);
+            var options = new QaOptions
+            {
+                MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length") ?? 384,
+                DocStride = Check.AtLeast(r.GetValue(docStride), 1, "--doc-stride"),
+                MaxAnswerLength = Check.AtLeast(r.GetValue(maxAnswer), 1, "--max-answer-length"),
+                AllowNoAnswer = r.GetValue(noAnswer),
+                NullScoreDiffThreshold = r.GetValue(threshold),
+            };
+            string source = r.GetValue(model)!;
+            using var answerer = new QuestionAnswerer(source, common.TokenizerName(r), common.DeviceName(r), options);
+            foreach (var chunk in inputs.Chunk(32))
+            {
+                var results = answerer.Answer(chunk, k);
+                foreach (var answers in results)
+                {
+                    if (asJson)
+                        ctx.Out.JsonPretty(j => { Write(j, answers[0]); if (k > 1) { j.WriteStartArray("answers"); foreach (var a in answers) { j.WriteStartObject(); Write(j, a); j.WriteEndObject(); } j.WriteEndArray(); } });
+                    else if (asJsonl)
+                        ctx.Out.JsonLine(j => { Write(j, answers[0]); if (k > 1) { j.WriteStartArray("answers"); foreach (var a in answers) { j.WriteStartObject(); Write(j, a); j.WriteEndObject(); } j.WriteEndArray(); } });
+                    else
+                        foreach (var a in answers) ctx.Out.Line($"{OneLine(a.Answer)}\t{Output.Score(a.Score)}\t{a.Start}\t{a.End}");
+                }
+                ctx.Out.Flush();
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    static void Write(Utf8JsonWriter j, QaPrediction a)
+    {
+        j.WriteString("answer", a.Answer);
+        j.WriteNumber("score", a.Score);
+        j.WriteNumber("start", a.Start);
+        j.WriteNumber("end", a.End);
+    }
+
+    /// <summary>Plain output keeps one answer per line: line breaks and tabs inside a span print as spaces.</summary>
+    static string OneLine(string s) => s.Replace('\n', ' ').Replace('\r', ' ').Replace('\t', ' ');
+
+    static List<(string Question, string Context)> ReadInputs(CliContext ctx, string file)
+    {
+        TextReader reader;
+        if (file == "-")
+            reader = ctx.Stdin.Reader ?? new StreamReader(ctx.Stdin.Stream!, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true));
+        else if (!File.Exists(file)) throw new GptBertException($"--input {file} not found");
+        else reader = new StreamReader(file);
+        var result = new List<(string, string)>();
+        using (reader)
+        {
+            int line = 0;
+            for (string? raw; (raw = reader.ReadLine()) is not null;)
+            {
+                line++;
+                if (string.IsNullOrWhiteSpace(raw)) continue;
+                string where = file == "-" ? $"stdin line {line}" : $"{file} line {line}";
+                try
+                {
+                    using var doc = JsonDocument.Parse(raw);
+                    var o = doc.RootElement;
+                    string? Str(string name) => o.ValueKind == JsonValueKind.Object && o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+                    var q = Str("question"); var c = Str("context");
+                    if (q is null || c is null) throw new GptBertException($"{where}: needs string fields \"question\" and \"context\"");
+                    result.Add((q, c));
+                }
+                catch (JsonException) { throw new GptBertException($"{where} is not a JSON object; each line needs {{\"question\": .., \"context\": ..}}"); }
+            }
+        }
+        if (result.Count == 0) throw new GptBertException($"no input: {(file == "-" ? "stdin" : file)} has no questions; put one {{\"question\", \"context\"}} object per line");
+        return result;
+    }
+}
