@@ -3,7 +3,9 @@
 Usage: python3 postprocess_golden.py UTILS_QA_DIR > ../../tests/GptBert.Tests/Pipelines/Golden/qa-postprocess.json
 
 UTILS_QA_DIR holds utils_qa.py from transformers' examples/pytorch/question-answering (read at commit
-31f57e9efd761882d1296f7f6ade11ee87a3900e; not copied into this repository). Needs numpy and tqdm
+31f57e9efd761882d1296f7f6ade11ee87a3900e; not copied into this repository). Re-run on 2026-12-04 with the file itself at
+transformers commit 1248f0925234f97da9eee98da2aa22f7b8dbeda1 (the commit tools/hf-check uses: `git show
+1248f092:examples/pytorch/question-answering/utils_qa.py`): byte-identical golden JSON. Needs numpy and tqdm
 (Debian: python3-numpy python3-tqdm). Cases are random but seeded: contexts of words, windows of the
 context with a stride as run_qa builds them ([CLS] question [SEP] window [SEP], offsets None outside the
 context), float32 logits; words from the BMP only, since Python offsets count code points and .NET's UTF-16 units; each case is decoded under SQuAD v1.1 and v2.0 settings.
@@ -16,6 +18,12 @@ import numpy as np
 
 sys.path.insert(0, sys.argv[1])
 from utils_qa import postprocess_qa_predictions  # noqa: E402
+
+class Rows(list):
+    """The two things postprocess_qa_predictions asks of a datasets.Dataset: rows by index, a column by name."""
+    def __getitem__(self, key):
+        return [row[key] for row in self] if isinstance(key, str) else list.__getitem__(self, key)
+
 
 rng = random.Random(12)
 np_rng = np.random.default_rng(12)
@@ -53,8 +61,8 @@ for case in range(24):
         n_best = rng.choice([3, 5, 20])
         max_len = rng.choice([1, 3, 30])
         threshold = rng.choice([0.0, 1.5, -1.0])
-        examples = [{"id": "x", "context": context}]
-        feats = [{"example_id": "x", "offset_mapping": m} for m in features]
+        examples = Rows([{"id": "x", "context": context}])
+        feats = Rows([{"example_id": "x", "offset_mapping": m} for m in features])
         # One feature per batch row: postprocess takes (num_features, T) arrays, so pad with very low logits.
         T = max(len(m) for m in features)
         S = np.full((len(features), T), -1e4, dtype=np.float32)
