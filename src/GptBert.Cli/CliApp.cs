@@ -68,6 +68,7 @@ public static class CliApp
         root.Subcommands.Add(GenerateCommand.Create(ctx));
         root.Subcommands.Add(ChatCommand.Create(ctx));
         root.Subcommands.Add(ClassifyCommand.Create(ctx));
+        root.Subcommands.Add(NerCommand.Create(ctx));
         root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(TokenizerCommand.Create(ctx));
         root.Subcommands.Add(PretrainCommand.Create(ctx));

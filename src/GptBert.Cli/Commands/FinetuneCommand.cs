@@ -29,6 +29,10 @@ public static class FinetuneCommand
             {"messages": [{"role": .., "content": ..}, ..]} (chat, rendered with the model's chat_template, or "role: content"
             lines) fine-tunes a GPT-2 language model instead, with the loss on the completions or assistant turns only;
             the best model by validation loss is saved, ready for 'generate'.
+            --task ner trains a token classifier (named entities) instead: --train and --validation are CoNLL files (a word
+            and its tag per line, the tag in the last column, a blank line between sentences) or JSON Lines objects
+            {"tokens": [...], "ner_tags": ["B-PER", "O", ...]}; each word's tag is learnt on its first sub-token; the best
+            model by validation token accuracy is saved, ready for 'gptbert ner'.
             """).WithSummary("Fine-tune a classifier, or a GPT on prompt/completion or chat data")
             .WithExamples("""
                 gptbert finetune --model minilm --train train.csv --validation dev.csv --output runs/clf
@@ -36,7 +40,10 @@ public static class FinetuneCommand
                 gptbert finetune --arch bert --layers 2 --hidden 128 --heads 2 --train train.csv --output runs/tiny --max-steps 500
                 gptbert finetune --model minilm --train reviews.tsv --text-column review --label-column stars --balance-classes --output runs/stars
                 gptbert finetune --model ./gpt2 --train chats.jsonl --output runs/chat --epochs 2      {"messages": [...]} per line
+                gptbert finetune --task ner --model minilm --train train.conll --validation dev.conll --output runs/ner
                 """);
+        var task = new Option<string>("--task") { Description = "What to learn: classify (a label per text; prompt/completion data trains a GPT) or ner (a tag per word)", HelpName = "classify|ner", DefaultValueFactory = _ => "classify" };
+        task.AcceptOnlyFromAmong("classify", "ner");
         var model = new Option<string?>("--model", "-m") { Description = "Starting model: built-in 'minilm' or 'arctic-xs', or a GPT-2/BERT directory (omit, with --arch, to train from scratch)", HelpName = "NAME|DIR" };
         var arch = new Option<string?>("--arch") { Description = "Train from scratch instead of --model: gpt or bert, sized by --layers/--hidden/--heads", HelpName = "gpt|bert" };
         arch.AcceptOnlyFromAmong("gpt", "bert");
@@ -47,7 +54,7 @@ public static class FinetuneCommand
         var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example, longer ones are truncated (default: {DefaultMaxLength}, at most the model's limit)", HelpName = "N" };
         var augment = new Option<bool>("--augment") { Description = "Augment training texts (random word deletion, swap and insertion of vocabulary words)" };
         var balance = new Option<bool>("--balance-classes") { Description = "Weight the loss by inverse class frequency (for imbalanced labels)" };
-        foreach (var o in new Option[] { model, arch, trainFile, validation, output, tokenizer }) command.Options.Add(o);
+        foreach (var o in new Option[] { task, model, arch, trainFile, validation, output, tokenizer }) command.Options.Add(o);
         var shape = ShapeFlags.AddTo(command, " (from scratch)");
         foreach (var o in new Option[] { maxLength, augment, balance }) command.Options.Add(o);
         var format = LabeledDataFlags.AddTo(command);
@@ -57,6 +64,9 @@ public static class FinetuneCommand
         {
             string? start = r.GetValue(model);
             string? family = r.GetValue(arch);
+            bool ner = r.GetValue(task) == "ner";
+            if (ner && (r.GetValue(balance) || r.GetValue(augment)))
+                throw new UsageException("--balance-classes and --augment apply to --task classify only; drop them for --task ner");
             if (start is null && family is null)
                 throw new UsageException("give --model NAME|DIR to fine-tune (e.g. --model minilm), or --arch gpt|bert (with --layers/--hidden/--heads) to train from scratch");
             if (start is not null && family is not null)
@@ -94,6 +104,7 @@ public static class FinetuneCommand
 
             var spec = new FinetuneSpec
             {
+                Task = ner ? "ner" : "classify",
                 Model = start,
                 Arch = family,
                 Shape = modelShape,
@@ -117,15 +128,18 @@ public static class FinetuneCommand
             string from = start ?? $"{family} from scratch";
             o.Line($"fine-tuned {from} on {Path.GetFileName(spec.Train)}: {TrainingSummary.Totals(result)}");
             if (result.FinalTrainLoss is double loss) o.Line($"final training loss: {TrainingSummary.Metric(loss)}");
-            if (result.BestMetrics is { } best)
+            if (ner && result.BestMetrics is { } bestNer)
+                o.Line($"best validation:     token accuracy {(bestNer.TryGetValue("accuracy", out var a) ? TrainingSummary.Metric(a) : "-")}, loss {(bestNer.TryGetValue("loss", out var l) ? TrainingSummary.Metric(l) : "-")} (step {result.BestStep})");
+            else if (result.BestMetrics is { } best)
             {
                 string Get(string key) => best.TryGetValue(key, out var v) ? TrainingSummary.Metric(v) : "-";
                 o.Line($"best validation:     accuracy {Get("accuracy")}, macro-F1 {Get("macro_f1")}, loss {Get("loss")} (step {result.BestStep})");
             }
-            if (spec.Validation is not null && Baseline(spec.Train, spec.Validation, formatOptions) is { } baseline)
+            if (!ner && spec.Validation is not null && Baseline(spec.Train, spec.Validation, formatOptions) is { } baseline)
                 o.Line($"majority baseline:   accuracy {TrainingSummary.Metric(baseline.Accuracy)} (always '{baseline.Label}')");
             TrainingSummary.Files(ctx, outDir);
-            o.Line($"next:       gptbert evaluate --model {outDir} --data TEST_FILE");
+            o.Line(ner ? $"next:       echo \"Ada Lovelace met Charles Babbage in London.\" | gptbert ner --model {outDir}"
+                : $"next:       gptbert evaluate --model {outDir} --data TEST_FILE");
             return ExitCodes.Ok;
         });
         return command;

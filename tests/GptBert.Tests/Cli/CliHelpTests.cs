@@ -16,6 +16,7 @@ public class CliHelpTests
     [InlineData("finetune")]
     [InlineData("evaluate")]
     [InlineData("classify")]
+    [InlineData("ner")]
     [InlineData("tokenizer")]
     [InlineData("tokenizer", "train")]
     public void EveryCommandHelpHasDescriptionAndExamples(params string[] command)
