@@ -17,7 +17,7 @@ public static class NerCommand
             entity: INPUT<tab>LABEL<tab>START<tab>END<tab>SCORE<tab>TEXT (INPUT: the line or argument number, SCORE: the mean
             probability of the entity's word tags); --json or --jsonl: one object per text, {"text": .., "entities":
             [{"label": .., "text": .., "start": .., "end": .., "score": ..}, ..]}. A GPT-2 tagger reads left to right: a
-            word's tag sees only the words before it.
+            word's tag is predicted from that word and the words before it only.
             """).WithSummary("Named entities (with character offsets) from a token classifier")
             .WithExamples("""
                 gptbert ner --model runs/ner "Ada Lovelace met Charles Babbage in London."
@@ -45,11 +45,12 @@ public static class NerCommand
             {
                 BatchSize = batch,
                 Warn = ctx.Stderr.WriteLine,
+                Overflow = common.OverflowMode(r),
             };
             common.ConfigureRuntime(r);
             foreach (var chunk in items.Chunk(batch))
             {
-                var found = tagger.Recognize(chunk.Select(i => i.Text).ToList());
+                var found = tagger.Recognize(chunk.Select(i => i.Text).ToList(), i => reader.Where(chunk[i]));
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     if (asJson)

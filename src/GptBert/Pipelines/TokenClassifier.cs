@@ -58,6 +58,8 @@ public sealed class TokenClassifier : IDisposable
     public int BatchSize { get; init; } = 32;
     /// <summary>Told when a text is longer than the maximum length (its last words get no tag).</summary>
     public Action<string>? Warn { get; init; }
+    /// <summary>What happens to texts longer than the maximum length: their last words go untagged with a warning, or they are refused.</summary>
+    public Overflow Overflow { get; init; } = Overflow.TruncateWithWarning;
 
     public TokenClassifier(string modelDir, string? tokenizer = null, string? device = null, int? maxLength = null)
     {
@@ -220,8 +222,11 @@ public sealed class TokenClassifier : IDisposable
     }
 
     /// <summary>The tag (and its probability) of every word, read at each word's first sub-token. Inference mode, batched.</summary>
-    public IReadOnlyList<WordTag[]> TagWords(IReadOnlyList<IReadOnlyList<string>> sentences, CancellationToken cancellationToken = default)
+    /// <param name="describe">names input i in messages ("line 3 of news.txt"); default "input i+1".</param>
+    public IReadOnlyList<WordTag[]> TagWords(IReadOnlyList<IReadOnlyList<string>> sentences, Func<int, string>? describe = null,
+        CancellationToken cancellationToken = default)
     {
+        describe ??= i => $"input {i + 1}";
         var result = new WordTag[sentences.Count][];
         var tok = handle.Tokenizer;
         using var _ = inference_mode();
@@ -231,7 +236,12 @@ public sealed class TokenClassifier : IDisposable
             int n = Math.Min(BatchSize, sentences.Count - start);
             var encs = Enumerable.Range(start, n).Select(i => EncodeWords(tok, sentences[i], maxLength)).ToList();
             for (int j = 0; j < n; j++)
-                if (encs[j].Truncated) Warn?.Invoke($"warning: input {start + j + 1} is longer than {maxLength} tokens; its last words get no tag");
+            {
+                if (!encs[j].Truncated) continue;
+                if (Overflow == Overflow.Refuse)
+                    throw new GptBertException($"{describe(start + j)} is longer than {maxLength} tokens; shorten it, or allow truncation (its last words then get no tag)");
+                Warn?.Invoke($"warning: {describe(start + j)} is longer than {maxLength} tokens; its last words get no tag");
+            }
             using var scope = NewDisposeScope();
             var (ids, mask, types, _) = Batching.ToTensors(encs.Select(e => e.Encoding).ToList(), tok.PadId ?? tok.EosId ?? 0, handle.Device);
             using var probs = Logits(handle.Model, ids, mask, types).softmax(-1).to(ScalarType.Float32).cpu(); // (B, T, K)
@@ -255,10 +265,10 @@ public sealed class TokenClassifier : IDisposable
     }
 
     /// <summary>Entities in each raw text: <see cref="SplitWords"/> → <see cref="TagWords"/> → <see cref="GroupEntities"/>.</summary>
-    public IReadOnlyList<List<Entity>> Recognize(IReadOnlyList<string> texts, CancellationToken cancellationToken = default)
+    public IReadOnlyList<List<Entity>> Recognize(IReadOnlyList<string> texts, Func<int, string>? describe = null, CancellationToken cancellationToken = default)
     {
         var spans = texts.Select(SplitWords).ToList();
-        var tags = TagWords(spans.Select(s => (IReadOnlyList<string>)s.Select(w => w.Text).ToList()).ToList(), cancellationToken);
+        var tags = TagWords(spans.Select(s => (IReadOnlyList<string>)s.Select(w => w.Text).ToList()).ToList(), describe, cancellationToken);
         return texts.Select((t, i) => GroupEntities(t, spans[i], tags[i])).ToList();
     }
 
