@@ -120,6 +120,10 @@ public sealed class TokenClassifier : IDisposable
         _ => throw new GptBertException($"token classification needs BertForTokenClassification or GPT2ForTokenClassification, not {model.Architecture}"),
     };
 
+    /// <summary>Mean cross-entropy over labelled positions of (B, T, K) logits and (B, T) labels; <see cref="IgnoreIndex"/> positions left out.</summary>
+    public static Tensor Loss(Tensor logits, Tensor labels) =>
+        nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), labels.reshape(-1), ignore_index: IgnoreIndex);
+
     /// <summary>
     /// Splits raw text into words as CoNLL data is split: at whitespace, with every punctuation or symbol character (emoji
     /// included) and every CJK character a word of its own (as BERT's basic tokenizer does). Offsets are UTF-16 indices.

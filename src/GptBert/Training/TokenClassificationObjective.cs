@@ -70,7 +70,7 @@ public sealed class TokenClassificationObjective : ITrainingObjective
     public Tensor Loss(TrainBatch batch)
     {
         var logits = TokenClassifier.Logits(model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds); // (B, T, K)
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), batch.Labels.reshape(-1), ignore_index: TokenClassifier.IgnoreIndex);
+        return TokenClassifier.Loss(logits, batch.Labels);
     }
 
     /// <summary>The predicted label id of every word (-1 where a word has no token left after truncation). Eval mode, no gradients.</summary>

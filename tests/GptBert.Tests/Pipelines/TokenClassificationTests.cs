@@ -5,7 +5,9 @@ using GptBert.Pipelines;
 using GptBert.Tests.Cli;
 using GptBert.Tests.Tokenizers;
 using GptBert.Tokenizers;
+using TorchSharp;
 using static GptBert.Tests.Cli.CliHarness;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace GptBert.Tests.Pipelines;
 
@@ -309,5 +311,43 @@ public class TokenClassificationTests
         using var ids = TestUtil.RandomIds(100, 2, 5);
         using var logits = model.Forward(ids);
         Assert.Equal([2L, 5L, 3L], logits.shape);
+    }
+
+    /// <summary>
+    /// GPT2ForTokenClassification against transformers itself: Golden/gpt2-token-classification was written by transformers
+    /// 4.40 (tools/hf-check/token_classification_golden.py); its logits on the real positions of a right-padded batch and its
+    /// loss with -100 on continuations and padding.
+    /// </summary>
+    [Fact]
+    public void Gpt2TokenClassificationLogitsAndLossEqualTransformers()
+    {
+        TestUtil.Init();
+        var dir = RepoFiles.At("tests", "GptBert.Tests", "Models", "Golden", "gpt2-token-classification");
+        using var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")));
+        var root = expected.RootElement;
+        long[][] Rows(string name) => root.GetProperty(name).EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt64()).ToArray()).ToArray();
+        var (ids, mask, labels) = (Rows("input_ids"), Rows("attention_mask"), Rows("labels"));
+        var want = root.GetProperty("logits").EnumerateArray().Select(r => r.EnumerateArray().Select(t => t.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray()).ToArray();
+        var (model, report) = ModelFactory.Load(dir);
+        using var m = Assert.IsType<GPT2ForTokenClassification>(model);
+        Assert.Empty(report.NewlyInitialized);
+        Assert.Empty(report.Unused);
+        Assert.Equal(["B-X", "I-X", "O"], m.Config.Labels);
+        int B = ids.Length, T = ids[0].Length;
+        using (TorchSharp.torch.no_grad())
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            Tensor Flat(long[][] rows) => TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), [B, T]);
+            var logits = TokenClassifier.Logits(m, Flat(ids), Flat(mask), null);
+            var got = logits.data<float>().ToArray();
+            double worst = 0;
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++)
+                    if (mask[b][t] == 1) // padded positions are numbered differently (and ignored by the loss)
+                        for (int k = 0; k < 3; k++) worst = Math.Max(worst, Math.Abs(got[(b * T + t) * 3 + k] - want[b][t][k]));
+            Assert.True(worst < 1e-4, $"max |logit difference| {worst:G3}");
+            double loss = TokenClassifier.Loss(logits, Flat(labels)).item<float>();
+            Assert.Equal(root.GetProperty("loss").GetDouble(), loss, 1e-5);
+        }
     }
 }
