@@ -289,6 +289,33 @@ public class TokenClassificationTests
     }
 
     [Fact]
+    public void LongTextsWarnOrAreRefusedWithNoTruncate()
+    {
+        var t = bert.Value;
+        Assert.True(t.Result.ExitCode == 0, t.Result.ToString());
+        string text = string.Join(" ", Enumerable.Repeat("the dog saw Alice", 5)); // 20 words, 22 tokens with [CLS]/[SEP]
+        var warned = Run(null, "ner", "--model", t.Dir, "--max-length", "8", "--json", text);
+        Assert.True(warned.ExitCode == 0, warned.ToString());
+        Assert.Contains("argument 1 is longer than 8 tokens", warned.Stderr);
+        Assert.All(warned.JsonLines.Single().GetProperty("entities").EnumerateArray(), e => Assert.True(e.GetProperty("end").GetInt32() <= 29));
+        var refused = AssertOneLineError(Run(null, "ner", "--model", t.Dir, "--max-length", "8", "--no-truncate", text));
+        Assert.Contains("argument 1 is longer than 8 tokens", refused);
+    }
+
+    [Fact]
+    public void FinetuneNerErrorsAreOneLine()
+    {
+        var dir = TestUtil.TempDir("ner-errors");
+        var train = Path.Combine(dir, "train.conll");
+        var dev = Path.Combine(dir, "dev.conll");
+        File.WriteAllText(train, "Ada B-PER\nwrote O\n\nBob B-PER\n");
+        File.WriteAllText(dev, "Paris B-LOC\n");
+        string[] common = ["finetune", "--task", "ner", "--arch", "bert", "--layers", "1", "--hidden", "32", "--heads", "2", "--train", train, "--max-steps", "1"];
+        Assert.Contains("--task classify only", AssertOneLineError(Run(null, [.. common, "--balance-classes", "--output", Path.Combine(dir, "a")]), exitCode: 2));
+        Assert.Contains("validation has tags the training data lacks: B-LOC", AssertOneLineError(Run(null, [.. common, "--validation", dev, "--output", Path.Combine(dir, "b")])));
+    }
+
+    [Fact]
     public void NerRefusesAModelThatIsNotATokenClassifier()
     {
         var line = AssertOneLineError(Run(null, "ner", "--model", Cli.TinyModels.Bert, "--tokenizer", "bert-base-uncased", "Ada"));
