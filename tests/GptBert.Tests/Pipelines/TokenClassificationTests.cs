@@ -303,6 +303,19 @@ public class TokenClassificationTests
     }
 
     [Fact]
+    public void TaggingLeavesNoLiveTensors()
+    {
+        var t = bert.Value;
+        Assert.True(t.Result.ExitCode == 0, t.Result.ToString());
+        using var tagger = new TokenClassifier(t.Dir);
+        tagger.Recognize(["warm up"]);
+        DisposeScopeManager.Statistics.Reset();
+        var found = tagger.Recognize(["the dog saw Alice", "Rome and Paris"]);
+        Assert.Equal(0, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Assert.Equal(3, found.Sum(f => f.Count));
+    }
+
+    [Fact]
     public void FinetuneNerErrorsAreOneLine()
     {
         var dir = TestUtil.TempDir("ner-errors");
