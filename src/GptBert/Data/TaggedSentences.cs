@@ -27,22 +27,6 @@ public sealed class TaggedSentences
     public static bool IsJsonLines(string path) =>
         Path.GetExtension(path).ToLowerInvariant() is ".jsonl" or ".json" or ".ndjson";
 
-    /// <summary>True for files that look like token-classification data: .conll/.bio/.iob extensions, or JSON Lines whose first object has "ner_tags".</summary>
-    public static bool IsTaggedFile(string path)
-    {
-        var ext = Path.GetExtension(path).ToLowerInvariant();
-        if (ext is ".conll" or ".conllu" or ".bio" or ".iob" or ".iob2") return true;
-        if (!IsJsonLines(path) || !File.Exists(path)) return false;
-        using var reader = new StreamReader(path);
-        for (string? line; (line = reader.ReadLine()) is not null;)
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try { return JsonDocument.Parse(line).RootElement is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("ner_tags", out _); }
-            catch (JsonException) { return false; }
-        }
-        return false;
-    }
-
     /// <summary>Reads a CoNLL or JSON Lines file (by extension, see <see cref="IsJsonLines"/>); skipped sentences are summarised to <paramref name="warn"/>.</summary>
     public static TaggedSentences Load(string path, Action<string>? warn = null)
     {
