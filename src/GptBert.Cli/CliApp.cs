@@ -69,6 +69,7 @@ public static class CliApp
         root.Subcommands.Add(ChatCommand.Create(ctx));
         root.Subcommands.Add(ClassifyCommand.Create(ctx));
         root.Subcommands.Add(QaCommand.Create(ctx));
+        root.Subcommands.Add(NerCommand.Create(ctx));
         root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(QuantizeCommand.Create(ctx));
         root.Subcommands.Add(TokenizerCommand.Create(ctx));

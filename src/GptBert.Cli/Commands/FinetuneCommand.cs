@@ -34,6 +34,10 @@ public static class FinetuneCommand
             SQuAD v1.1/v2.0 JSON (.json) or JSON Lines of {"question", "context", "answer", "answer_start"} (empty answer:
             none); long contexts become windows of --max-length (default 384) tokens sharing --doc-stride tokens; the best
             model by validation exact match is saved, ready for 'gptbert qa'.
+            --task ner trains a token classifier (named entities) instead: --train and --validation are CoNLL files (a word
+            and its tag per line, the tag in the last column, a blank line between sentences) or JSON Lines objects
+            {"tokens": [...], "ner_tags": ["B-PER", "O", ...]}; each word's tag is learnt on its first sub-token; the best
+            model by validation token accuracy is saved, ready for 'gptbert ner'.
             """).WithSummary("Fine-tune a classifier, or a GPT on prompt/completion or chat data")
             .WithExamples("""
                 gptbert finetune --model minilm --train train.csv --validation dev.csv --output runs/clf
@@ -42,7 +46,10 @@ public static class FinetuneCommand
                 gptbert finetune --model minilm --train reviews.tsv --text-column review --label-column stars --balance-classes --output runs/stars
                 gptbert finetune --model ./gpt2 --train chats.jsonl --output runs/chat --epochs 2      {"messages": [...]} per line
                 gptbert finetune --task qa --model minilm --train train-v2.0.json --validation dev-v2.0.json --output runs/qa
+                gptbert finetune --task ner --model minilm --train train.conll --validation dev.conll --output runs/ner
                 """);
+        var task = new Option<string>("--task") { Description = "What to learn: classify (a label per text; prompt/completion data trains a GPT), qa (extractive question answering: SQuAD JSON or JSONL) or ner (a tag per word)", HelpName = "classify|qa|ner", DefaultValueFactory = _ => "classify" };
+        task.AcceptOnlyFromAmong("classify", "qa", "ner");
         var model = new Option<string?>("--model", "-m") { Description = "Starting model: built-in 'minilm' or 'arctic-xs', or a GPT-2/BERT directory (omit, with --arch, to train from scratch)", HelpName = "NAME|DIR" };
         var arch = new Option<string?>("--arch") { Description = "Train from scratch instead of --model: gpt or bert, sized by --layers/--hidden/--heads", HelpName = "gpt|bert" };
         arch.AcceptOnlyFromAmong("gpt", "bert");
@@ -53,8 +60,6 @@ public static class FinetuneCommand
         var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example, longer ones are truncated (default: {DefaultMaxLength}, at most the model's limit)", HelpName = "N" };
         var augment = new Option<bool>("--augment") { Description = "Augment training texts (random word deletion, swap and insertion of vocabulary words)" };
         var balance = new Option<bool>("--balance-classes") { Description = "Weight the loss by inverse class frequency (for imbalanced labels)" };
-        var task = new Option<string>("--task") { Description = "classify: labelled texts (or prompt/completion, chat data for a GPT); qa: extractive question answering (SQuAD JSON or JSONL)", HelpName = "classify|qa", DefaultValueFactory = _ => "classify" };
-        task.AcceptOnlyFromAmong("classify", "qa");
         var docStride = new Option<int?>("--doc-stride") { Description = "--task qa: tokens shared by consecutive windows of a long context (default: min(128, max-length / 4))", HelpName = "N" };
         command.Options.Add(task);
         foreach (var o in new Option[] { model, arch, trainFile, validation, output, tokenizer }) command.Options.Add(o);
@@ -67,6 +72,9 @@ public static class FinetuneCommand
         {
             string? start = r.GetValue(model);
             string? family = r.GetValue(arch);
+            bool ner = r.GetValue(task) == "ner";
+            if (ner && (r.GetValue(balance) || r.GetValue(augment)))
+                throw new UsageException("--balance-classes and --augment apply to --task classify only; drop them for --task ner");
             if (start is null && family is null)
                 throw new UsageException("give --model NAME|DIR to fine-tune (e.g. --model minilm), or --arch gpt|bert (with --layers/--hidden/--heads) to train from scratch");
             if (start is not null && family is not null)
@@ -144,15 +152,18 @@ public static class FinetuneCommand
                 o.Line($"next:       gptbert qa --model {outDir} --question QUESTION --context CONTEXT");
                 return ExitCodes.Ok;
             }
-            if (result.BestMetrics is { } best)
+            if (ner && result.BestMetrics is { } bestNer)
+                o.Line($"best validation:     token accuracy {(bestNer.TryGetValue("accuracy", out var a) ? TrainingSummary.Metric(a) : "-")}, loss {(bestNer.TryGetValue("loss", out var l) ? TrainingSummary.Metric(l) : "-")} (step {result.BestStep})");
+            else if (result.BestMetrics is { } best)
             {
                 string Get(string key) => best.TryGetValue(key, out var v) ? TrainingSummary.Metric(v) : "-";
                 o.Line($"best validation:     accuracy {Get("accuracy")}, macro-F1 {Get("macro_f1")}, loss {Get("loss")} (step {result.BestStep})");
             }
-            if (spec.Validation is not null && Baseline(spec.Train, spec.Validation, formatOptions) is { } baseline)
+            if (!ner && spec.Validation is not null && Baseline(spec.Train, spec.Validation, formatOptions) is { } baseline)
                 o.Line($"majority baseline:   accuracy {TrainingSummary.Metric(baseline.Accuracy)} (always '{baseline.Label}')");
             TrainingSummary.Files(ctx, outDir);
-            o.Line($"next:       gptbert evaluate --model {outDir} --data TEST_FILE");
+            o.Line(ner ? $"next:       echo \"Ada Lovelace met Charles Babbage in London.\" | gptbert ner --model {outDir}"
+                : $"next:       gptbert evaluate --model {outDir} --data TEST_FILE");
             return ExitCodes.Ok;
         });
         return command;

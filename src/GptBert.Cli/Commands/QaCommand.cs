@@ -33,7 +33,7 @@ public static class QaCommand
         var maxLength = new Option<int?>("--max-length") { Description = "Tokens per window, special tokens included (default: 384, at most the model's limit)", HelpName = "N" };
         var docStride = new Option<int?>("--doc-stride") { Description = "Tokens shared by consecutive windows (default: min(128, max-length / 4))", HelpName = "N" };
         var maxAnswer = new Option<int>("--max-answer-length") { Description = "Longest answer in tokens", HelpName = "N", DefaultValueFactory = _ => 30 };
-        var topK = new Option<int>("--top-k") { Description = "Answers per question, best first (plain and --jsonl: one line each)", HelpName = "K", DefaultValueFactory = _ => 1 };
+        var topK = new Option<int>("--top") { Description = "Answers per question, best first (default: 1; plain and --jsonl: one line each)", HelpName = "N", DefaultValueFactory = _ => 1 };
         var noAnswer = new Option<bool>("--no-answer") { Description = "Allow \"no answer\" (SQuAD v2.0 models): an empty answer when the [CLS] score beats the best span by more than --null-threshold" };
         var threshold = new Option<double>("--null-threshold") { Description = "With --no-answer: how much the null score must beat the best span by", HelpName = "X", DefaultValueFactory = _ => 0.0 };
         foreach (var o in new Option[] { model, question, context, input, json, jsonl, maxLength, docStride, maxAnswer, topK, noAnswer, threshold })
@@ -49,7 +49,7 @@ public static class QaCommand
             if (file is null && (q is null || c is null))
                 throw new UsageException("give --question TEXT and --context TEXT, or --input FILE (JSON Lines of {\"question\": .., \"context\": ..})");
             if (asJson && file is not null) throw new UsageException("--json prints one question's answer; use --jsonl with --input");
-            int k = Check.AtLeast(r.GetValue(topK), 1, "--top-k");
+            int k = Check.AtLeast(r.GetValue(topK), 1, "--top");
             var inputs = file is null ? [(q!, c!)] : ReadInputs(ctx, file);
             common.ConfigureRuntime(r);
             var options = new QaOptions

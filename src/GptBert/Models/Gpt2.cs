@@ -33,6 +33,8 @@ public sealed record Gpt2Config : ModelConfig
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; } = 50256;
     [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; set; } = 50256;
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; } = true;
+    /// <summary>Dropout before a token-classification head (transformers' GPT2ForTokenClassification: 0.1 when unset).</summary>
+    [JsonPropertyName("classifier_dropout")] public double? ClassifierDropout { get; set; }
 
     public Gpt2Config() => VocabSize = 50257;
 
@@ -360,5 +362,38 @@ public sealed class GPT2ForSequenceClassification : PretrainedModel
         var last = (arange(T, device: inputIds.device).unsqueeze(0) * real.to(ScalarType.Int64)).argmax(1); // (B)
         var pooled = hidden[arange(B, device: inputIds.device), last]; // (B, C)
         return score.forward(pooled).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// GPT-2 with a linear head on every position's hidden state (transformers' GPT2ForTokenClassification: dropout, then
+/// classifier = Linear(n_embd, num_labels)). Causal: a position's label is predicted from that token and those to its left only.
+/// </summary>
+public sealed class GPT2ForTokenClassification : PretrainedModel
+{
+    public readonly GPT2Model transformer;
+    readonly Dropout dropout;
+    readonly Dense classifier;
+
+    public GPT2ForTokenClassification(Gpt2Config c) : base(nameof(GPT2ForTokenClassification))
+    {
+        transformer = new GPT2Model(c);
+        dropout = Dropout(c.ClassifierDropout ?? 0.1);
+        classifier = new Dense(c.NEmbd, c.NumLabels);
+        RegisterComponents();
+        // transformers' GPT2PreTrainedModel._init_weights: Linear weights N(0, initializer_range), biases zero.
+        using (no_grad()) { init.normal_(classifier.weight, 0, c.InitializerRange); classifier.bias!.zero_(); }
+    }
+
+    public override ModelConfig Config => transformer.Cfg;
+    public override string Architecture => "GPT2ForTokenClassification";
+    public override string BasePrefix => "transformer";
+
+    /// <summary>Logits (B, T, num_labels).</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = transformer.Forward(inputIds, attentionMask); // (B, T, C)
+        return classifier.forward(dropout.forward(hidden)).MoveToOuterDisposeScope();
     }
 }

@@ -116,6 +116,10 @@ public static class ModelDiagram
                 g.Node("score", $"score (last real token)<br/>{h}×{c.NumLabels} labels");
                 g.Edge("ln_f", "score");
                 break;
+            case "GPT2ForTokenClassification":
+                g.Node("classifier", $"dropout · classifier (every token)<br/>{h}×{c.NumLabels} labels");
+                g.Edge("ln_f", "classifier");
+                break;
             case "GPT2Model":
                 g.Node("out", "last_hidden_state · past_key_values", shape: "([", end: "])");
                 g.Edge("ln_f", "out");

@@ -5,7 +5,7 @@ namespace GptBert.Models;
 /// <summary>Builds model classes by their transformers name and loads Hugging Face directories.</summary>
 public static class ModelFactory
 {
-    public static readonly string[] Gpt2Architectures = ["GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification"];
+    public static readonly string[] Gpt2Architectures = ["GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification", "GPT2ForTokenClassification"];
     public static readonly string[] BertArchitectures =
     [
         "BertModel", "BertForMaskedLM", "BertForNextSentencePrediction", "BertForPreTraining",
@@ -17,6 +17,7 @@ public static class ModelFactory
         (Gpt2Config c, "GPT2Model") => new GPT2Model(c),
         (Gpt2Config c, "GPT2LMHeadModel") => new GPT2LMHeadModel(c),
         (Gpt2Config c, "GPT2ForSequenceClassification") => new GPT2ForSequenceClassification(c),
+        (Gpt2Config c, "GPT2ForTokenClassification") => new GPT2ForTokenClassification(c),
         (BertConfig c, "BertModel") => new BertModel(c),
         (BertConfig c, "BertForMaskedLM") => new BertForMaskedLM(c),
         (BertConfig c, "BertForNextSentencePrediction") => new BertForNextSentencePrediction(c),

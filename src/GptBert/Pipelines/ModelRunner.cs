@@ -144,6 +144,7 @@ public sealed class TorchRunner(ModelHandle handle, bool ownsHandle = false) : I
             GPT2Model m => m.Forward(ids, mask),
             GPT2LMHeadModel m => m.transformer.Forward(ids, mask),
             GPT2ForSequenceClassification m => m.transformer.Forward(ids, mask),
+            GPT2ForTokenClassification m => m.transformer.Forward(ids, mask),
             var m => throw new GptBertException($"{m.Architecture} cannot produce embeddings"),
         }; // (B, T, H)
         return ToFloat(hidden);
@@ -165,6 +166,7 @@ public sealed class TorchRunner(ModelHandle handle, bool ownsHandle = false) : I
                 ? new Dictionary<string, FloatTensor> { ["start_logits"] = ToFloat(s.StartLogits), ["end_logits"] = ToFloat(s.EndLogits) } : null!,
             GPT2LMHeadModel m => Logits(m.Forward(ids, mask)),
             GPT2ForSequenceClassification m => Logits(m.Forward(ids, mask)),
+            GPT2ForTokenClassification m => Logits(m.Forward(ids, mask)),
             var m => throw new GptBertException($"{m.Architecture} has no head; use its hidden states"),
         };
     }

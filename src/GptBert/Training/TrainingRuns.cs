@@ -68,6 +68,9 @@ public sealed record PretrainSpec
 
 public sealed record FinetuneSpec
 {
+    /// <summary>What the model learns: "classify" (sequence classification, or prompt/completion and chat data for a GPT), "qa"
+    /// (extractive question answering, <see cref="QaData"/>) or "ner" (token classification, <see cref="TaggedSentences"/>).</summary>
+    public string Task { get; init; } = "classify";
     /// <summary>Built-in name or HF directory to start from; null trains from scratch with <see cref="Arch"/> and <see cref="Shape"/>.</summary>
     public string? Model { get; init; }
     public string? Arch { get; init; }
@@ -83,8 +86,6 @@ public sealed record FinetuneSpec
     public string? Device { get; init; }
     public TrainingOptions Training { get; init; } = new() { Epochs = 3, LearningRate = 5e-5, EvalEvery = 0, SaveEvery = 0 };
     public bool Resume { get; init; }
-    /// <summary>"classify" (default: labelled texts, or prompt/completion and chat data for a GPT) or "qa" (extractive question answering, <see cref="QaData"/>).</summary>
-    public string Task { get; init; } = "classify";
     /// <summary>QA: tokens shared by consecutive windows of a long context (null: min(128, MaxLength / 4)).</summary>
     public int? DocStride { get; init; }
 }
@@ -193,7 +194,8 @@ public static class TrainingRuns
         var device = TorchRuntime.ResolveDevice(spec.Device);
         CheckPrecision(spec.Training.Precision, device);
         if (spec.Task == "qa") return FinetuneQuestionAnswering(spec, device, reporting);
-        if (spec.Task != "classify") throw new GptBertException($"Task must be classify or qa (got '{spec.Task}')") { Parameter = "Task" };
+        if (spec.Task == "ner") return FinetuneTokenClassifier(spec, device, reporting);
+        if (spec.Task != "classify") throw new GptBertException($"Task must be classify, qa or ner (got '{spec.Task}')") { Parameter = "Task" };
         if (CompletionData.IsCompletionFile(spec.Train)) return FinetuneCompletions(spec, device, reporting);
         var format = spec.Format ?? new LabeledFormatOptions();
         var trainSet = LabeledDataset.Load(spec.Train, format);
@@ -326,6 +328,77 @@ public static class TrainingRuns
         reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {trainSet.Count} training questions ({objective.TrainFeatures} windows of {options.MaxLength} tokens, stride {options.Stride}) / {validationSet.Count} validation" +
             (options.AllowNoAnswer ? "; unanswerable questions present: \"no answer\" is learned (SQuAD v2.0)" : ""));
         return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+    }
+
+    /// <summary>
+    /// Token classification (NER) on CoNLL or JSON Lines files (<see cref="TaggedSentences"/>), as transformers' run_ner.py:
+    /// labels sorted, on the first sub-token of each word; BertForTokenClassification or GPT2ForTokenClassification.
+    /// </summary>
+    static TrainingResult FinetuneTokenClassifier(FinetuneSpec spec, Device device, RunReporting? reporting)
+    {
+        var trainSet = TaggedSentences.Load(spec.Train, reporting?.Info).Sentences.ToList();
+        List<TaggedSentence> validationSet;
+        if (spec.Validation is not null) validationSet = TaggedSentences.Load(spec.Validation, reporting?.Info).Sentences.ToList();
+        else
+        {
+            // 10% held out, chosen by the seed (at least one sentence when there are ten or more).
+            var rng = new Random((int)spec.Training.Seed);
+            var shuffled = trainSet.OrderBy(_ => rng.Next()).ToList();
+            int held = trainSet.Count >= 10 ? Math.Max(1, trainSet.Count / 10) : 0;
+            validationSet = shuffled.Take(held).ToList();
+            trainSet = shuffled.Skip(held).ToList();
+            if (held > 0) reporting?.Info?.Invoke($"holding out {held} of the training sentences for validation (10%)");
+        }
+        var labels = TaggedSentences.LabelList(trainSet);
+        var unseen = TaggedSentences.LabelList(validationSet).Except(labels).ToList();
+        if (unseen.Count > 0)
+            throw new GptBertException($"validation has tags the training data lacks: {string.Join(", ", unseen)}; add sentences with them to the training file") { Parameter = "Validation" };
+
+        TorchRuntime.Seed(spec.Training.Seed);
+        var (model, tok) = TokenClassifierFor(spec, labels);
+        using var _m = model;
+        model.to(device);
+        int maxLength = Math.Min(spec.MaxLength, model.Config.MaxPositions);
+        var index = labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i);
+        List<TokenClassificationExample> Examples(List<TaggedSentence> set) =>
+            set.Select(s => new TokenClassificationExample(s.Words, s.Tags.Select(t => index[t]).ToArray())).ToList();
+        var objective = new TokenClassificationObjective(model, tok, Examples(trainSet), Examples(validationSet), labels, maxLength, spec.Training.Seed, device);
+        reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {trainSet.Count} training / {validationSet.Count} validation sentences; tags: {string.Join(", ", labels)}");
+        return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+    }
+
+    static (PretrainedModel, ITextTokenizer) TokenClassifierFor(FinetuneSpec spec, IReadOnlyList<string> labels)
+    {
+        if (spec.Model is null)
+        {
+            var arch = spec.Arch ?? throw new GptBertException("give Model (a built-in name or a directory) to fine-tune, or Arch (gpt or bert, sized by Shape) to train from scratch")
+                { RelatedParameters = ["Model", "Arch", "Shape"] };
+            spec.Shape.Validate();
+            var tok = TokenizerLoader.Load(spec.Tokenizer ?? (arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
+            var config = spec.Shape.Config(arch, tok);
+            config.SetLabels(labels);
+            config.Validate("model shape");
+            return (arch == "gpt" ? new GPT2ForTokenClassification((Gpt2Config)config) : new BertForTokenClassification((BertConfig)config), tok);
+        }
+        return LoadTokenClassifier(spec.Model, labels, spec.Tokenizer);
+    }
+
+    /// <summary>
+    /// A pretrained GPT-2 or BERT (built-in name or directory) with a token-classification head for <paramref name="labels"/>:
+    /// the checkpoint's own head is kept only when it was trained for exactly these labels.
+    /// </summary>
+    public static (PretrainedModel Model, ITextTokenizer Tokenizer) LoadTokenClassifier(string source, IReadOnlyList<string> labels, string? tokenizer = null)
+    {
+        string dir = ModelHub.ExistingDirectory(source);
+        var cfg = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        var arch = cfg is Gpt2Config ? "GPT2ForTokenClassification" : "BertForTokenClassification";
+        bool sameLabels = cfg.Id2Label is { Count: > 0 } && cfg.Labels.SequenceEqual(labels) && ModelFactory.DefaultArchitecture(cfg) == arch;
+        var (model, _) = ModelFactory.Load(dir, arch, c => c.SetLabels(labels), dropHead: !sameLabels);
+        ITextTokenizer tok;
+        try { tok = ModelHub.LoadTokenizer(tokenizer, dir, source, model.Config); }
+        catch { model.Dispose(); throw; }
+        model.train();
+        return (model, tok);
     }
 
     static void WriteChatTemplate(string dir, string source)

@@ -46,8 +46,8 @@ public class CliFlagsTests
         var visible = Options("--top-k").Where(o => !o.Option.Hidden).ToList();
         Assert.Equal(["generate"], visible.Select(o => o.Command));
         Assert.Contains("Sampling filter", visible[0].Option.Description);
-        Assert.Equal(["fill-mask", "rag", "rerank", "search", "similarity"], Options("--top").Select(o => o.Command).Order());
-        foreach (var command in new[] { "fill-mask", "similarity", "rag", "rerank", "index search" })
+        Assert.Equal(["fill-mask", "qa", "rag", "rerank", "search", "similarity"], Options("--top").Select(o => o.Command).Order());
+        foreach (var command in new[] { "fill-mask", "similarity", "rag", "rerank", "index search", "qa" })
         {
             var help = Run(null, [.. command.Split(' '), "--help"]);
             Assert.Contains("--top <N>", help.Stdout);

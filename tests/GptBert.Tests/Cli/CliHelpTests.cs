@@ -17,6 +17,7 @@ public class CliHelpTests
     [InlineData("evaluate")]
     [InlineData("classify")]
     [InlineData("qa")]
+    [InlineData("ner")]
     [InlineData("tokenizer")]
     [InlineData("tokenizer", "train")]
     public void EveryCommandHelpHasDescriptionAndExamples(params string[] command)
