@@ -92,7 +92,8 @@ public static class BleuMetrics
     {
         var precisions = new double[MaxOrder];
         double bp = hypLen < refLen ? (hypLen > 0 ? Math.Exp(1 - (double)refLen / hypLen) : 0) : 1;
-        if (hypLen == 0) return new BleuScore(0, precisions, bp, hypLen, refLen);
+        // sacreBLEU stops early when no n-gram of any order matches (its issue #141): score 0, precisions 0.
+        if (correct.All(c => c == 0)) return new BleuScore(0, precisions, bp, hypLen, refLen);
         double smooth = 1;
         for (int n = 0; n < MaxOrder; n++)
         {
