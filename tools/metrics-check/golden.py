@@ -3,8 +3,8 @@
 
 Debian ships none of sacrebleu, seqeval or rouge-score as packages, so this runs their source:
   REF_SRC=DIR /usr/bin/python3 tools/metrics-check/golden.py > tests/GptBert.Tests/Reporting/Golden/metrics.json
-where DIR holds the `sacrebleu/` package of github.com/mjpost/sacrebleu (commit f615c7286d4d, 2026-01-12)
-and the `seqeval/` package of github.com/chakki-works/seqeval (commit cd01b5210eaa, 2022-12-09), e.g.
+where DIR holds the `sacrebleu/` package of the mjpost/sacrebleu repository (commit f615c7286d4d, 2026-01-12)
+and the `seqeval/` package of the chakki-works/seqeval repository (commit cd01b5210eaa, 2022-12-09), e.g.
   git --git-dir=SACREBLEU.git archive HEAD sacrebleu | tar x -C DIR
 Needs Debian's python3-tabulate, python3-portalocker, python3-numpy, python3-regex, python3-lxml,
 python3-colorama. sacrebleu/version.py (written by setuptools-scm at build time) and sklearn's one
