@@ -35,6 +35,7 @@ public static class CliErrors
         ["Device"] = "--device",
         ["Threads"] = "--threads",
         ["MaxLength"] = "--max-length",
+        ["DocStride"] = "--doc-stride",
         ["BatchSize"] = "--batch-size",
         ["Overflow.Refuse"] = "--no-truncate",
         // generation

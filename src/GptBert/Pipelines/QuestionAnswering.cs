@@ -204,7 +204,7 @@ public sealed class QuestionAnswerer : IDisposable
     {
         var cfg = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json"));
         if (ModelFactory.DefaultArchitecture(cfg) != "BertForQuestionAnswering")
-            throw new GptBertException($"{modelDir} is a {ModelFactory.DefaultArchitecture(cfg)}, not a question-answering model; fine-tune one first with `gptbert finetune --task qa`");
+            throw new GptBertException($"{modelDir} is a {ModelFactory.DefaultArchitecture(cfg)}, not a question-answering model; fine-tune one for extractive question answering first (task qa)");
         handle = ModelHub.Load(modelDir, "BertForQuestionAnswering", tokenizer, device, requireHead: true);
         options ??= new QaOptions();
         Options = options with { MaxLength = Math.Min(options.MaxLength, handle.Config.MaxPositions) };

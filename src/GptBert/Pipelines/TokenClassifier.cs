@@ -66,7 +66,7 @@ public sealed class TokenClassifier : IDisposable
         var cfg = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json"));
         string declared = ModelFactory.DefaultArchitecture(cfg);
         if (!declared.EndsWith("ForTokenClassification", StringComparison.Ordinal))
-            throw new GptBertException($"{modelDir} is a {declared}, not a token classifier; fine-tune one first with `gptbert finetune --task ner`");
+            throw new GptBertException($"{modelDir} is a {declared}, not a token classifier; fine-tune one for token classification first (task ner)");
         handle = ModelHub.Load(modelDir, declared, tokenizer, device, requireHead: true);
         Labels = handle.Config.Labels;
         this.maxLength = Math.Min(maxLength ?? 512, handle.Config.MaxPositions);
