@@ -41,9 +41,9 @@ public static class TranslateCommand
             if (beams.NumBeams == 1 && r.GetResult(lengthPenalty) is { Implicit: false })
                 throw new UsageException("--length-penalty applies to beam search; add --num-beams N (N ≥ 2)");
             string template = r.GetValue(format)!.Replace("\\n", "\n", StringComparison.Ordinal);
+            Translator.CheckPromptFormat(template);
             using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
             var translator = new Translator(handle, options, beams.NumBeams > 1 ? beams : null) { PromptFormat = template };
-            translator.FormatPrompt(""); // checks the template before any work
             string? dataPath = r.GetValue(data);
             if (dataPath is not null)
             {

@@ -28,9 +28,15 @@ public sealed class Translator(ModelHandle handle, GenerationOptions? options = 
     /// <summary>The prompt of one source sentence.</summary>
     public string FormatPrompt(string source)
     {
-        if (!PromptFormat.Contains("{src}", StringComparison.Ordinal))
-            throw new GptBertException($"--prompt-format \"{PromptFormat}\" has no {{src}} placeholder; add one where the source sentence goes.");
+        CheckPromptFormat(PromptFormat);
         return PromptFormat.Replace("{src}", source, StringComparison.Ordinal);
+    }
+
+    /// <exception cref="GptBertException">The template has no <c>{src}</c> placeholder.</exception>
+    public static void CheckPromptFormat(string template)
+    {
+        if (!template.Contains("{src}", StringComparison.Ordinal))
+            throw new GptBertException($"--prompt-format \"{template.Replace("\n", "\\n")}\" has no {{src}} placeholder; add one where the source sentence goes.");
     }
 
     public string Translate(string source) => Complete(FormatPrompt(source));
