@@ -36,6 +36,7 @@ public static class CliErrors
         ["Threads"] = "--threads",
         ["MaxLength"] = "--max-length",
         ["DocStride"] = "--doc-stride",
+        ["PromptFormat"] = "--prompt-format",
         ["BatchSize"] = "--batch-size",
         ["Overflow.Refuse"] = "--no-truncate",
         // generation
