@@ -332,7 +332,7 @@ public class TokenClassificationTests
     {
         var line = AssertOneLineError(Run(null, "ner", "--model", Cli.TinyModels.Bert, "--tokenizer", "bert-base-uncased", "Ada"));
         Assert.Contains("not a token classifier", line);
-        Assert.Contains("finetune --task ner", line);
+        Assert.Contains("(task ner)", line);
     }
 
     [Fact]
