@@ -255,13 +255,7 @@ public static class TrainingRuns
         if (spec.Validation is not null) validationSet = CompletionData.Load(spec.Validation, tok, template, maxLength, reporting?.Info);
         else
         {
-            // 10% held out, chosen by the seed (at least one example when there are ten or more).
-            var rng = new Random((int)spec.Training.Seed);
-            var shuffled = trainSet.OrderBy(_ => rng.Next()).ToList();
-            int held = trainSet.Count >= 10 ? Math.Max(1, trainSet.Count / 10) : 0;
-            validationSet = shuffled.Take(held).ToList();
-            trainSet = shuffled.Skip(held).ToList();
-            if (held > 0) reporting?.Info?.Invoke($"holding out {held} of the training examples for validation (10%)");
+            (trainSet, validationSet) = HoldOut(trainSet, spec.Training.Seed, reporting, "examples");
         }
         TorchRuntime.Seed(spec.Training.Seed);
         model.to(device);
@@ -287,12 +281,7 @@ public static class TrainingRuns
         if (spec.Validation is not null) validationSet = QaData.Load(spec.Validation, reporting?.Info);
         else
         {
-            var rng = new Random((int)spec.Training.Seed);
-            var shuffled = trainSet.OrderBy(_ => rng.Next()).ToList();
-            int held = trainSet.Count >= 10 ? Math.Max(1, trainSet.Count / 10) : 0;
-            validationSet = shuffled.Take(held).ToList();
-            trainSet = shuffled.Skip(held).ToList();
-            if (held > 0) reporting?.Info?.Invoke($"holding out {held} of the training examples for validation (10%)");
+            (trainSet, validationSet) = HoldOut(trainSet, spec.Training.Seed, reporting, "examples");
         }
         TorchRuntime.Seed(spec.Training.Seed);
         PretrainedModel model;
@@ -341,13 +330,7 @@ public static class TrainingRuns
         if (spec.Validation is not null) validationSet = TaggedSentences.Load(spec.Validation, reporting?.Info).Sentences.ToList();
         else
         {
-            // 10% held out, chosen by the seed (at least one sentence when there are ten or more).
-            var rng = new Random((int)spec.Training.Seed);
-            var shuffled = trainSet.OrderBy(_ => rng.Next()).ToList();
-            int held = trainSet.Count >= 10 ? Math.Max(1, trainSet.Count / 10) : 0;
-            validationSet = shuffled.Take(held).ToList();
-            trainSet = shuffled.Skip(held).ToList();
-            if (held > 0) reporting?.Info?.Invoke($"holding out {held} of the training sentences for validation (10%)");
+            (trainSet, validationSet) = HoldOut(trainSet, spec.Training.Seed, reporting, "sentences");
         }
         var labels = TaggedSentences.LabelList(trainSet);
         var unseen = TaggedSentences.LabelList(validationSet).Except(labels).ToList();
@@ -399,6 +382,16 @@ public static class TrainingRuns
         catch { model.Dispose(); throw; }
         model.train();
         return (model, tok);
+    }
+
+    /// <summary>10% of <paramref name="all"/> held out for validation, chosen by the seed (at least one item when there are ten or more).</summary>
+    static (List<T> Train, List<T> Validation) HoldOut<T>(List<T> all, long seed, RunReporting? reporting, string noun)
+    {
+        var rng = new Random((int)seed);
+        var shuffled = all.OrderBy(_ => rng.Next()).ToList();
+        int held = all.Count >= 10 ? Math.Max(1, all.Count / 10) : 0;
+        if (held > 0) reporting?.Info?.Invoke($"holding out {held} of the training {noun} for validation (10%)");
+        return (shuffled.Skip(held).ToList(), shuffled.Take(held).ToList());
     }
 
     static void WriteChatTemplate(string dir, string source)
