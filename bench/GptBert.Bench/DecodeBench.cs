@@ -20,28 +20,34 @@ public static class DecodeBench
         double PerToken(bool kernels)
         {
             SmallGemm.Enabled = kernels;
-            var times = new List<double>();
-            for (int rep = 0; rep <= rounds; rep++)
-            {
-                using var _ = inference_mode();
-                using var cache = new KvCache();
-                using var scope = NewDisposeScope();
-                var next = model.Forward(prompt, cache: cache)[.., -1].argmax(-1).unsqueeze(1);
-                var sw = Stopwatch.StartNew();
-                for (int i = 0; i < steps; i++)
-                {
-                    next = model.Forward(next, cache: cache)[.., -1].argmax(-1).unsqueeze(1);
-                    next.item<long>();
-                }
-                if (rep > 0) times.Add(sw.Elapsed.TotalMilliseconds / steps); // round 0 warms up
-            }
-            times.Sort();
-            return times[times.Count / 2];
+            return MsPerToken(model, prompt, steps, rounds);
         }
         // Alternate so that drift on a shared machine hits both alike.
         var ours = new List<double>(); var mkl = new List<double>();
         for (int i = 0; i < 3; i++) { ours.Add(PerToken(true)); mkl.Add(PerToken(false)); }
         SmallGemm.Enabled = true;
         return (ours.Order().ElementAt(1), mkl.Order().ElementAt(1));
+    }
+
+    /// <summary>Median milliseconds per greedy decoding step after the prompt (KV cache, batch 1), over rounds after one warm-up.</summary>
+    public static double MsPerToken(GPT2LMHeadModel model, Tensor prompt, int steps, int rounds)
+    {
+        var times = new List<double>();
+        for (int rep = 0; rep <= rounds; rep++)
+        {
+            using var _ = inference_mode();
+            using var cache = new KvCache();
+            using var scope = NewDisposeScope();
+            var next = model.Forward(prompt, cache: cache)[.., -1].argmax(-1).unsqueeze(1);
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < steps; i++)
+            {
+                next = model.Forward(next, cache: cache)[.., -1].argmax(-1).unsqueeze(1);
+                next.item<long>();
+            }
+            if (rep > 0) times.Add(sw.Elapsed.TotalMilliseconds / steps); // round 0 warms up
+        }
+        times.Sort();
+        return times[times.Count / 2];
     }
 }

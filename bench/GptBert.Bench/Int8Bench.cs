@@ -69,26 +69,7 @@ public static class Int8Bench
                 File.Delete(Path.Combine(dir, "model.safetensors"));
             }
             var prompt = randint(0, 50257, [1, 16]);
-            double PerToken(GPT2LMHeadModel model)
-            {
-                var times = new List<double>();
-                for (int rep = 0; rep <= rounds; rep++)
-                {
-                    using var _ = inference_mode();
-                    using var cache = new KvCache();
-                    using var scope = NewDisposeScope();
-                    var next = model.Forward(prompt, cache: cache)[.., -1].argmax(-1).unsqueeze(1);
-                    var sw = Stopwatch.StartNew();
-                    for (int i = 0; i < steps; i++)
-                    {
-                        next = model.Forward(next, cache: cache)[.., -1].argmax(-1).unsqueeze(1);
-                        next.item<long>();
-                    }
-                    if (rep > 0) times.Add(sw.Elapsed.TotalMilliseconds / steps); // round 0 warms up
-                }
-                times.Sort();
-                return times[times.Count / 2];
-            }
+            double PerToken(GPT2LMHeadModel model) => DecodeBench.MsPerToken(model, prompt, steps, rounds);
             var all = models.ToDictionary(m => m.Name, _ => new List<double>());
             for (int i = 0; i < 3; i++) foreach (var m in models) all[m.Name].Add(PerToken(m.Model));
             var result = models.Select(m => new DecodeResult(m.Name, all[m.Name].Order().ElementAt(1), m.Bytes)).ToList();
