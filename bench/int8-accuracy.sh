@@ -46,15 +46,17 @@ print("  each quantized with `gptbert quantize --scheme dynamic` and `--scheme w
 print("| dataset | classifier | fp32 accuracy | dynamic int8 | Δ points | weight-only int8 | Δ points | fp32 macro-F1 | dynamic | weight-only | test rows |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 by = {(r[0], r[1], r[2]): r for r in rows}
-worst = 0.0
+worst = 0.0; worst_n = 0; worst_rows = 0
 for (s, f) in dict.fromkeys((r[0], r[1]) for r in rows):
     fp, dy, wo = by[(s, f, "fp32")], by[(s, f, "dynamic")], by[(s, f, "weight-only")]
     a = lambda r: float(r[3]); m = lambda r: float(r[4])
     d1, d2 = 100 * (a(dy) - a(fp)), 100 * (a(wo) - a(fp))
-    worst = max(worst, abs(d1), abs(d2))
+    if max(abs(d1), abs(d2)) > worst:
+        worst = max(abs(d1), abs(d2)); worst_rows = int(fp[5]); worst_n = round(worst * worst_rows / 100)
     name = "MiniLM (pretrained, fine-tuned)" if f == "minilm" else "GPT from scratch"
     print(f"| {s} | {name} | {a(fp):.3f} | {a(dy):.3f} | {d1:+.1f} | {a(wo):.3f} | {d2:+.1f} | {m(fp):.3f} | {m(dy):.3f} | {m(wo):.3f} | {fp[5]} |")
 print(f"\nGoal (issue #11): int8 accuracy within 1 point of fp32 on sotu-era and fortune-category: largest difference "
-      f"{worst:.1f} points → **{'met' if worst <= 1.0 else 'not met'}**.")
+      f"{worst:.2f} points ({worst_n} of {worst_rows} test texts) → **{'met' if worst <= 1.0 + 1e-9 else 'not met'}**.")
+print("\nOne text of a 96-row test split is 1.04 points, so on fortune-category a single changed prediction exceeds the goal.")
 PY
 cat bench/results/int8-accuracy.md
