@@ -78,8 +78,9 @@ public static class DistillCommand
             string outDir = r.GetValue(output)!;
             bool resume = r.GetValue(train.Resume);
             TrainingFlags.CheckOutputDirectory(outDir, resume);
-            if (!train.HasBudget(r))
-                ctx.Stderr.WriteLine($"note: no training budget given (--epochs, --max-steps, --max-tokens or --max-time); training for --epochs {DefaultEpochs.ToString(CultureInfo.InvariantCulture)}");
+            // The note comes with the pipeline's first line, after the teacher and data have loaded (a mistake there prints only the error).
+            string? note = train.HasBudget(r) ? null
+                : $"note: no training budget given (--epochs, --max-steps, --max-tokens or --max-time); training for --epochs {DefaultEpochs.ToString(CultureInfo.InvariantCulture)}";
             var spec = new DistillSpec
             {
                 Task = r.GetValue(task)!,
@@ -99,7 +100,7 @@ public static class DistillCommand
                 Training = options,
                 Resume = resume,
             };
-            var result = DistillationRuns.Distill(spec, TrainingFlags.ReportTo(ctx));
+            var result = DistillationRuns.Distill(spec, TrainingFlags.ReportTo(ctx, firstNote: note));
             string metric = result.SelectionMetric;
             double? Get(IReadOnlyDictionary<string, double>? m) => m is not null && m.TryGetValue(metric, out var v) ? v : null;
             if (r.GetValue(json))

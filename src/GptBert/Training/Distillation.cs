@@ -172,7 +172,7 @@ public sealed class EmbeddingDistillationObjective : ITrainingObjective
         if (trainTexts.Count == 0) throw new GptBertException("no training texts");
         int D = trainTargets[0].Length;
         if (D != model.Cfg.HiddenSize)
-            throw new GptBertException($"the teacher's embeddings have {D} dimensions but the student's hidden size is {model.Cfg.HiddenSize}; give the student the teacher's width") { Parameter = "Hidden" };
+            throw new GptBertException($"the teacher's embeddings have {D} dimensions but the student's Hidden is {model.Cfg.HiddenSize}; embedding distillation keeps the teacher's width (omit Hidden or give {D})") { Parameter = "Hidden" };
         this.model = model; this.tokenizer = tokenizer; this.device = device; this.validationTargets = validationTargets;
         train = trainTexts.Select(t => tokenizer.Encode(t, maxLength: maxLength)).ToArray();
         validation = validationTexts.Select(t => tokenizer.Encode(t, maxLength: maxLength)).ToArray();

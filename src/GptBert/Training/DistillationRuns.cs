@@ -186,6 +186,8 @@ public static class DistillationRuns
         var teacherConfig = ModelConfig.Load(Path.Combine(teacherDir, "config.json"));
         using var teacherHandle = ModelHub.Load(spec.Teacher, teacherConfig is Gpt2Config ? "GPT2Model" : "BertModel", device: spec.Device);
         var teacher = new Embedder(teacherHandle);
+        if (spec.Shape?.Hidden is int width && width != teacher.Dimension)
+            throw new GptBertException($"the teacher's embeddings have {teacher.Dimension} dimensions but the student's Hidden is {width}; embedding distillation keeps the teacher's width (omit Hidden or give {teacher.Dimension})") { Parameter = "Hidden" };
         int maxLength = Math.Min(spec.MaxLength, teacherConfig.MaxPositions);
         var trainTexts = ReadTexts(spec.Train);
         List<string> validationTexts;
