@@ -31,14 +31,16 @@ tl=$(num "$json" teacher_latency_ms); sl=$(num "$json" student_latency_ms)
 tf1=$(num "$("$root/gptbert" evaluate --model "$teacher" --data "$dir/test.csv" --json)" macro_f1)
 sf1=$(num "$("$root/gptbert" evaluate --model "$work/student" --data "$dir/test.csv" --json)" macro_f1)
 ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
+round() { python3 -c "print(f'{$1:.$2f}')"; }
 f1ratio=$(ratio "$sf1" "$tf1"); speed=$(ratio "$tl" "$sl")
+tf1=$(round "$tf1" 3); sf1=$(round "$sf1" 3); tl=$(round "$tl" 1); sl=$(round "$sl" 1)
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)
 cat > "$out" <<MD
 # Distillation: MiniLM fine-tuned on sotu-era → 2-layer student
 
 - Command: \`bash bench/distill.sh${1:+ TEACHER_DIR} $epochs\`
 - Date: $start – $(date -u +"%H:%M") UTC; commit $(git -C "$root" rev-parse --short HEAD)
-- Machine: $cpu, $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
+- Machine: $cpu (family $(grep -m1 "cpu family" /proc/cpuinfo | cut -d: -f2 | xargs), model $(grep -m1 "^model\s" /proc/cpuinfo | cut -d: -f2 | xargs)), $(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || echo AVX2 only), $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 - Teacher: \`$teacher_cmd\`
 - Student: \`$distill_cmd\` (fresh BERT of MiniLM's width, layers 0 and 3 of the teacher; T 2, alpha 0.5)
 - Test: \`gptbert evaluate --data sotu-era/test.csv\` (300 passages); latency: median batch-1 forward of 50 validation passages, both models in the same process

@@ -99,7 +99,7 @@ public static class DistillationRuns
 
         // The teacher's logits for every training row: computed once (or read back), reused by every epoch.
         long forwarded = 0;
-        string fingerprint = Fingerprint("classify", teacherDir, spec.Train, maxLength, train.Count);
+        string fingerprint = Fingerprint($"classify:{format.TextColumn}:{format.PairColumn}", teacherDir, spec.Train, maxLength, train.Count);
         var teacherLogits = TeacherCache.GetOrCompute(spec.TeacherCache ?? Path.Combine(spec.Output, "teacher-outputs.safetensors"), fingerprint, train.Count, idx =>
         {
             forwarded += idx.Length;
