@@ -29,8 +29,9 @@ public static class DistillCommand
             with an MLM head / a GPT-2: KL at T on the masked / next-token positions plus the hard LM loss; the teacher runs on
             the fly (its logits are too large to cache).
             Training stops at the first budget reached (default --epochs {{DefaultEpochs}}); the best student by validation
-            metric is saved in --output, an ordinary model directory. Prints both models' sizes and, with --validation (or
-            the held-out part for embed), both models' validation metric.
+            metric is saved in --output, an ordinary model directory (it loads in transformers too). Prints both models' sizes
+            and, with --validation (or the held-out part for embed), both models' validation metric; classify also prints
+            both models' median batch-1 latency on the validation texts.
             """).WithSummary("Distill a teacher into a smaller, faster student (classify, embed, mlm, clm)")
             .WithExamples("""
                 gptbert distill --teacher runs/clf --train train.csv --validation dev.csv --layers 2 --output runs/clf-2l
@@ -136,7 +137,7 @@ public static class DistillCommand
             o.Line($"distilled {spec.Teacher} into {outDir} ({spec.Task}): {TrainingSummary.Totals(result.Training)}");
             o.Line($"teacher:    {result.TeacherParameters.ToString("N0", CultureInfo.InvariantCulture)} parameters, {result.TeacherLayers} layers");
             o.Line($"student:    {result.StudentParameters.ToString("N0", CultureInfo.InvariantCulture)} parameters, {result.StudentLayers} layers " +
-                   $"({((double)result.StudentParameters / result.TeacherParameters).ToString("P0", CultureInfo.InvariantCulture)} of the teacher)" +
+                   $"({(100.0 * result.StudentParameters / result.TeacherParameters).ToString("F0", CultureInfo.InvariantCulture)}% of the teacher's)" +
                    (result.InitializedFromLayers is { } from ? $", initialised from teacher layers {string.Join(", ", from)}" : ""));
             o.Line($"teacher passes: {result.TeacherForwardExamples.ToString("N0", CultureInfo.InvariantCulture)} {(spec.Task is "mlm" or "clm" ? "blocks (on the fly)" : "inputs (cached for every epoch)")}");
             if (Get(result.TeacherMetrics) is double tm && Get(result.StudentMetrics) is double sm)
