@@ -77,6 +77,7 @@ public static class CliApp
         root.Subcommands.Add(PretrainCommand.Create(ctx));
         root.Subcommands.Add(FinetuneCommand.Create(ctx));
         root.Subcommands.Add(EvaluateCommand.Create(ctx));
+        root.Subcommands.Add(DistillCommand.Create(ctx));
         root.Subcommands.Add(ScoreCommand.Create(ctx));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: false));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: true));

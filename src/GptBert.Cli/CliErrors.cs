@@ -108,6 +108,10 @@ public static class CliErrors
         ["BudgetTime"] = "--max-time",
         ["BudgetTokens"] = "--max-tokens",
         ["BudgetSweep"] = "--budget-sweep",
+        // distill
+        ["Teacher"] = "--teacher",
+        ["Student"] = "--student",
+        ["Alpha"] = "--alpha",
     };
 
     /// <summary>The message as the CLI prints it: every setting the exception names, written as its flag.</summary>

@@ -158,7 +158,7 @@ public static class TrainingRuns
             throw new GptBertException("BERT pretraining needs a tokenizer with [MASK] (a WordPiece vocab); pass Tokenizer bert-base-uncased or a trained WordPiece directory") { Parameter = "Tokenizer" };
     }
 
-    static (TokenStream Train, TokenStream? Validation) BuildStreams(PretrainSpec spec, TextCorpus corpus, ITextTokenizer tok, int? separator)
+    internal static (TokenStream Train, TokenStream? Validation) BuildStreams(PretrainSpec spec, TextCorpus corpus, ITextTokenizer tok, int? separator)
     {
         var trainPath = Path.Combine(spec.Output, "tokens-train.bin");
         var valPath = Path.Combine(spec.Output, "tokens-validation.bin");
@@ -459,7 +459,7 @@ public static class TrainingRuns
     public static List<ClassificationExample> ToExamples(LabeledDataset set, LabelSet labels) =>
         set.Select(e => new ClassificationExample(e.Text, e.Pair, labels.Encode(e.Label))).ToList();
 
-    static TrainingResult Run(ITrainingObjective objective, ITextTokenizer tok, TrainingOptions options, string output, bool resume, RunReporting? reporting)
+    internal static TrainingResult Run(ITrainingObjective objective, ITextTokenizer tok, TrainingOptions options, string output, bool resume, RunReporting? reporting)
     {
         options.Validate();
         options = options.Resolve(objective.ExamplesPerEpoch); // so progress knows the total

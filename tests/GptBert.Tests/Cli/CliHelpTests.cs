@@ -15,6 +15,7 @@ public class CliHelpTests
     [InlineData("pretrain")]
     [InlineData("finetune")]
     [InlineData("evaluate")]
+    [InlineData("distill")]
     [InlineData("classify")]
     [InlineData("qa")]
     [InlineData("ner")]
