@@ -35,6 +35,10 @@ public sealed record Gpt2Config : ModelConfig
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; } = true;
     /// <summary>Dropout before a token-classification head (transformers' GPT2ForTokenClassification: 0.1 when unset).</summary>
     [JsonPropertyName("classifier_dropout")] public double? ClassifierDropout { get; set; }
+    /// <summary>Each block also attends over an encoder's hidden states (the decoder of an <see cref="EncoderDecoderModel"/>).</summary>
+    [JsonPropertyName("add_cross_attention")] public bool AddCrossAttention { get; set; }
+    /// <summary>transformers sets it on decoders of encoder-decoder models; GPT-2 is causal either way, so it changes nothing here.</summary>
+    [JsonPropertyName("is_decoder")] public bool IsDecoder { get; set; }
 
     public Gpt2Config() => VocabSize = 50257;
 
@@ -92,6 +96,15 @@ public sealed class KvCache : IDisposable
     /// <summary>Rows (sequences) in the cache.</summary>
     public long BatchSize => layers.Count == 0 ? 0 : layers[0].K.shape[0];
     internal (Tensor K, Tensor V)? Get(int layer) => layer < layers.Count ? layers[layer] : null;
+    // Cross-attention keys/values come from the encoder states: computed once per sequence, reused at every step.
+    readonly Dictionary<int, (Tensor K, Tensor V)> cross = [];
+    internal (Tensor K, Tensor V)? GetCross(int layer) => cross.TryGetValue(layer, out var kv) ? kv : null;
+    internal void SetCross(int layer, Tensor k, Tensor v)
+    {
+        k.DetachFromDisposeScope(); v.DetachFromDisposeScope();
+        if (cross.Remove(layer, out var old)) { old.K.Dispose(); old.V.Dispose(); }
+        cross[layer] = (k, v);
+    }
 
     internal void Set(int layer, Tensor k, Tensor v)
     {
@@ -134,6 +147,8 @@ public sealed class KvCache : IDisposable
     {
         foreach (var (k, v) in layers) { k.Dispose(); v.Dispose(); }
         layers.Clear();
+        foreach (var (k, v) in cross.Values) { k.Dispose(); v.Dispose(); }
+        cross.Clear();
     }
 }
 
@@ -183,6 +198,52 @@ public sealed class Gpt2Attention : nn.Module
     }
 }
 
+/// <summary>
+/// transformers' GPT2Attention(is_cross_attention=True): queries from the decoder (<c>q_attn</c>), keys and values from the
+/// encoder's hidden states (<c>c_attn</c>, 2·n_embd wide), no causal mask; the encoder's padding is masked instead.
+/// </summary>
+public sealed class Gpt2CrossAttention : nn.Module
+{
+    readonly Conv1D q_attn, c_attn, c_proj;
+    readonly Dropout resid_dropout;
+    readonly int nHead;
+    readonly double attnPdrop;
+    readonly double scale;
+
+    public Gpt2CrossAttention(Gpt2Config c, int layer) : base(nameof(Gpt2CrossAttention))
+    {
+        q_attn = new Conv1D(c.NEmbd, c.NEmbd);
+        c_attn = new Conv1D(c.NEmbd, 2 * c.NEmbd);
+        c_proj = new Conv1D(c.NEmbd, c.NEmbd);
+        resid_dropout = Dropout(c.ResidPdrop);
+        nHead = c.NHead;
+        attnPdrop = c.AttnPdrop;
+        scale = (c.ScaleAttnWeights ? 1.0 / Math.Sqrt(c.NEmbd / c.NHead) : 1.0) / (c.ScaleAttnByInverseLayerIdx ? layer + 1 : 1);
+        RegisterComponents();
+    }
+
+    /// <param name="enc">encoder hidden states (B, S, C); unused when the cache already holds this layer's keys and values.</param>
+    /// <param name="encMask">additive mask (B, 1, 1, S), or null when the encoder input has no padding.</param>
+    public Tensor Forward(Tensor x, Tensor enc, Tensor? encMask, KvCache? cache, int layer)
+    {
+        long B = x.shape[0], T = x.shape[1], C = x.shape[2], hs = C / nHead;
+        var q = q_attn.forward(x).view(B, T, nHead, hs).transpose(1, 2); // (B, nh, T, hs)
+        Tensor k, v;
+        if (cache?.GetCross(layer) is var (ck, cv)) { k = ck; v = cv; }
+        else
+        {
+            long S = enc.shape[1];
+            var kv = c_attn.forward(enc).split(C, dim: 2); // 2 x (B, S, C)
+            k = kv[0].view(B, S, nHead, hs).transpose(1, 2); // (B, nh, S, hs)
+            v = kv[1].view(B, S, nHead, hs).transpose(1, 2);
+            cache?.SetCross(layer, k, v);
+        }
+        var y = Ops.Attention(q, k, v, encMask, training ? attnPdrop : 0, causal: false, scale: scale);
+        y = y.transpose(1, 2).reshape(B, T, C); // (B, T, C)
+        return resid_dropout.forward(c_proj.forward(y));
+    }
+}
+
 public sealed class Gpt2Mlp : Module<Tensor, Tensor>
 {
     readonly Conv1D c_fc, c_proj;
@@ -206,19 +267,32 @@ public sealed class Gpt2Block : nn.Module
     readonly LayerNorm ln_1, ln_2;
     readonly Gpt2Attention attn;
     readonly Gpt2Mlp mlp;
+    readonly Gpt2CrossAttention? crossattention; // only with add_cross_attention
+    readonly LayerNorm? ln_cross_attn;
 
     public Gpt2Block(Gpt2Config c, int layer) : base(nameof(Gpt2Block))
     {
         ln_1 = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         attn = new Gpt2Attention(c, layer);
+        if (c.AddCrossAttention)
+        {
+            crossattention = new Gpt2CrossAttention(c, layer);
+            ln_cross_attn = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
+        }
         ln_2 = LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         mlp = new Gpt2Mlp(c);
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor? mask, KvCache? cache, int layer)
+    public Tensor Forward(Tensor x, Tensor? mask, KvCache? cache, int layer, Tensor? enc = null, Tensor? encMask = null)
     {
         x = x + attn.Forward(ln_1.forward(x), mask, cache, layer);
+        if (enc is not null)
+        {
+            if (crossattention is null)
+                throw new GptBertException("encoder hidden states were given to a GPT-2 without cross-attention; set add_cross_attention in the decoder's config");
+            x = x + crossattention.Forward(ln_cross_attn!.forward(x), enc, encMask, cache, layer);
+        }
         return x + mlp.forward(ln_2.forward(x));
     }
 }
@@ -251,7 +325,10 @@ public sealed class GPT2Model : PretrainedModel
     /// <param name="inputIds">(B, T) token ids.</param>
     /// <param name="attentionMask">(B, S) with 1 for real tokens, 0 for padding, S = cached + T; null when nothing is padded.</param>
     /// <param name="cache">keys/values of earlier positions; updated in place.</param>
-    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null)
+    /// <param name="encoderHiddenStates">(B, S, C) states the cross-attention attends over (decoder of an encoder-decoder model).</param>
+    /// <param name="encoderAttentionMask">(B, S) 1 for real encoder tokens, 0 for padding; null when nothing is padded.</param>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null,
+        Tensor? encoderHiddenStates = null, Tensor? encoderAttentionMask = null)
     {
         using var scope = NewDisposeScope();
         using var small = SmallGemm.ForwardScope(inputIds, int8: Cfg.Quantization is { IsWeightOnly: false });
@@ -264,7 +341,14 @@ public sealed class GPT2Model : PretrainedModel
             : arange(past, past + T, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
         var x = drop.forward(wte.forward(inputIds) + wpe.forward(positionIds)); // (B, T, C)
         var mask = attentionMask is null && past == 0 ? null : CausalMask(B, T, past, attentionMask, x.dtype, x.device);
-        for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, mask, cache, i);
+        Tensor? encMask = null;
+        if (encoderHiddenStates is not null && encoderAttentionMask is not null)
+        {
+            // transformers' invert_attention_mask: (B, 1, 1, S), 0 for real tokens, dtype-min for padding.
+            long S = encoderAttentionMask.shape[1];
+            encMask = zeros(B, 1, 1, S, dtype: x.dtype, device: x.device).masked_fill(encoderAttentionMask.view(B, 1, 1, S).eq(0), float.MinValue);
+        }
+        for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, mask, cache, i, encoderHiddenStates, encMask);
         return ln_f.forward(x).MoveToOuterDisposeScope();
     }
 
@@ -286,7 +370,7 @@ public sealed class GPT2Model : PretrainedModel
         double std = Cfg.InitializerRange;
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith("ln_1.weight") || name.EndsWith("ln_2.weight") || name.EndsWith("ln_f.weight")) p.fill_(1.0);
+            if (name.EndsWith("ln_1.weight") || name.EndsWith("ln_2.weight") || name.EndsWith("ln_cross_attn.weight") || name.EndsWith("ln_f.weight")) p.fill_(1.0);
             else if (name.EndsWith(".bias")) p.zero_();
             // GPT-2 scales residual projections by 1/sqrt(2·n_layer).
             else if (name.EndsWith("c_proj.weight")) init.normal_(p, 0, std / Math.Sqrt(2.0 * Cfg.NLayer));
@@ -314,10 +398,11 @@ public sealed class GPT2LMHeadModel : PretrainedModel
     public QuantizedLinear? LmHead { get; set; }
 
     /// <summary>Logits (B, T, V).</summary>
-    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null)
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null,
+        Tensor? encoderHiddenStates = null, Tensor? encoderAttentionMask = null)
     {
         using var scope = NewDisposeScope();
-        var hidden = transformer.Forward(inputIds, attentionMask, cache, positionIds);
+        var hidden = transformer.Forward(inputIds, attentionMask, cache, positionIds, encoderHiddenStates, encoderAttentionMask);
         var logits = LmHead?.TryForward(hidden, null) ?? Ops.Linear(hidden, transformer.wte.weight!); // tied: lm_head.weight is wte.weight
         return logits.MoveToOuterDisposeScope();
     }

@@ -66,6 +66,7 @@ public abstract record ModelConfig
             {
                 "gpt2" => JsonSerializer.Deserialize<Gpt2Config>(text, JsonOptions),
                 "bert" => JsonSerializer.Deserialize<BertConfig>(text, JsonOptions),
+                EncoderDecoderConfig.Type => EncoderDecoderConfig.Parse(node!.AsObject(), path),
                 null => throw new GptBertException($"{path} has no model_type; expected \"gpt2\" or \"bert\""),
                 _ => throw new GptBertException($"unknown architecture model_type=\"{type}\" in {path}; GptBert supports gpt2 and bert"),
             };
@@ -75,7 +76,10 @@ public abstract record ModelConfig
         catch (JsonException e) { throw new GptBertException($"{path}: bad value ({e.Message.Split('.')[0]})"); }
     }
 
-    public void Save(string path)
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJsonObject().ToJsonString(JsonOptions) + "\n");
+
+    /// <summary>The config.json object, model_type first.</summary>
+    public virtual JsonObject ToJsonObject()
     {
         var json = JsonSerializer.Serialize(this, GetType(), JsonOptions);
         // model_type is a get-only abstract property; make sure it is written first like HF does.
@@ -84,7 +88,7 @@ public abstract record ModelConfig
         node.Remove(nameof(ModelType)); // the override is serialized under its C# name; HF wants only model_type
         var ordered = new JsonObject { ["model_type"] = ModelType };
         foreach (var (k, v) in node.ToList()) { node.Remove(k); ordered[k] = v; }
-        AtomicFile.WriteAllText(path, ordered.ToJsonString(JsonOptions) + "\n");
+        return ordered;
     }
 
     /// <summary>Throws a one-line error when sizes are missing or inconsistent.</summary>

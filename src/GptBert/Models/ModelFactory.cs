@@ -25,13 +25,17 @@ public static class ModelFactory
         (BertConfig c, "BertForSequenceClassification") => new BertForSequenceClassification(c),
         (BertConfig c, "BertForTokenClassification") => new BertForTokenClassification(c),
         (BertConfig c, "BertForQuestionAnswering") => new BertForQuestionAnswering(c),
+        (EncoderDecoderConfig c, "EncoderDecoderModel") => new EncoderDecoderModel(c),
         _ => throw new GptBertException(
-            $"unknown architecture '{architecture}' for model_type {config.ModelType}; supported: {string.Join(", ", config is Gpt2Config ? Gpt2Architectures : BertArchitectures)}"),
+            $"unknown architecture '{architecture}' for model_type {config.ModelType}; supported: {string.Join(", ", ArchitecturesOf(config))}"),
     };
+
+    static string[] ArchitecturesOf(ModelConfig config) =>
+        config switch { Gpt2Config => Gpt2Architectures, EncoderDecoderConfig => ["EncoderDecoderModel"], _ => BertArchitectures };
 
     /// <summary>The architecture config.json names, or the family's base-with-head default.</summary>
     public static string DefaultArchitecture(ModelConfig config) =>
-        config.Architectures is [var first, ..] ? first : config is Gpt2Config ? "GPT2LMHeadModel" : "BertModel";
+        config.Architectures is [var first, ..] ? first : config switch { Gpt2Config => "GPT2LMHeadModel", EncoderDecoderConfig => "EncoderDecoderModel", _ => "BertModel" };
 
     /// <summary>
     /// Loads an HF-layout directory as <paramref name="architecture"/> (default: what config.json says).
@@ -50,9 +54,9 @@ public static class ModelFactory
         configure?.Invoke(config);
         string arch = architecture ?? DefaultArchitecture(config);
         // An unsupported architecture is named before any weights are read.
-        if (!(config is Gpt2Config ? Gpt2Architectures : BertArchitectures).Contains(arch))
+        if (!ArchitecturesOf(config).Contains(arch))
             throw new GptBertException(
-                $"unknown architecture '{arch}' for model_type {config.ModelType}; supported: {string.Join(", ", config is Gpt2Config ? Gpt2Architectures : BertArchitectures)}");
+                $"unknown architecture '{arch}' for model_type {config.ModelType}; supported: {string.Join(", ", ArchitecturesOf(config))}");
         var state = CheckpointFiles.LoadStateDict(directory);
         PretrainedModel model;
         try

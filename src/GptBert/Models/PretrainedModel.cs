@@ -27,7 +27,7 @@ public abstract class PretrainedModel : nn.Module
     /// <summary>Checkpoint keys that are buffers or tied copies, never parameters of their own.</summary>
     static bool IsIgnorable(string key) =>
         key.EndsWith(".attn.bias") || key.EndsWith(".attn.masked_bias") || key.EndsWith("embeddings.position_ids")
-        || key is "lm_head.weight" || key.EndsWith("cls.predictions.decoder.weight") || key.EndsWith("cls.predictions.decoder.bias");
+        || key is "lm_head.weight" || key.EndsWith(".lm_head.weight") || key.EndsWith(".crossattention.bias") || key.EndsWith(".crossattention.masked_bias") || key.EndsWith("cls.predictions.decoder.weight") || key.EndsWith("cls.predictions.decoder.bias");
 
     static readonly string[] KnownBasePrefixes = ["transformer.", "bert."];
 
