@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using GptBert.Models;
 using static TorchSharp.torch;
@@ -97,6 +98,7 @@ public class EncoderDecoderTests
         m.eval();
         var dir = TestUtil.TempDir("encdec");
         m.SavePretrained(dir);
+        if (Environment.GetEnvironmentVariable("ENCDEC_SAVE") is { } keep) m.SavePretrained(keep);
 
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
         Assert.Equal("encoder-decoder", (string)json["model_type"]!);
@@ -133,6 +135,31 @@ public class EncoderDecoderTests
         // Same widths: no projection, as transformers only adds it when hidden sizes differ.
         using var same = new EncoderDecoderModel(Tiny(encoderWidth: 32));
         Assert.DoesNotContain(same.state_dict().Keys, k => k.StartsWith("enc_to_dec_proj"));
+    }
+
+    [Fact]
+    public void MatchesTransformersEncoderDecoderModel()
+    {
+        // Golden/encdec: a tiny EncoderDecoderModel(BertModel 48 wide, GPT-2 32 wide) saved by transformers 4.40 with its
+        // logits and greedy generation (tools/hf-check/encdec_golden.py).
+        TestUtil.Init();
+        var dir = RepoFiles.At("tests", "GptBert.Tests", "Models", "Golden", "encdec");
+        using var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")));
+        var e = expected.RootElement;
+        Tensor Ids(string name) => tensor(e.GetProperty(name).EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetInt64())).ToArray(),
+            [e.GetProperty(name).GetArrayLength(), e.GetProperty(name)[0].GetArrayLength()]);
+        var (loaded, report) = ModelFactory.Load(dir);
+        using var m = Assert.IsType<EncoderDecoderModel>(loaded);
+        Assert.Empty(report.NewlyInitialized);
+        Assert.Empty(report.Unused);
+        using var _ = no_grad();
+        var logits = m.Forward(Ids("input_ids"), Ids("attention_mask"), Ids("decoder_input_ids"));
+        var want = tensor(e.GetProperty("logits").EnumerateArray().Select(v => v.GetSingle()).ToArray()).view(logits.shape);
+        Assert.True(TestUtil.MaxAbsDiff(logits, want) < 1e-4, $"max diff {TestUtil.MaxAbsDiff(logits, want)}");
+        var gen = m.GenerateGreedy(Ids("input_ids"), Ids("attention_mask"), maxNewTokens: 8);
+        var hf = e.GetProperty("greedy").EnumerateArray()
+            .Select(r => r.EnumerateArray().Select(v => v.GetInt64()).Skip(1).TakeWhile(t => t != Eos).ToList()).ToList();
+        Assert.Equal(hf, gen);
     }
 
     [Fact]
