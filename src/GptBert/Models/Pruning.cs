@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using TorchSharp;
 using static TorchSharp.torch;
-using Parameter = TorchSharp.Modules.Parameter;
 
 namespace GptBert.Models;
 
@@ -81,7 +80,7 @@ public static class Pruning
     };
 
     /// <summary>The output projections whose W ⊙ ∇W slices give the scores.</summary>
-    static Dictionary<(int, Role), Parameter> OutputProjections(PretrainedModel model) =>
+    static Dictionary<(int, Role), TorchSharp.Modules.Parameter> OutputProjections(PretrainedModel model) =>
         model.named_parameters().Select(p => (p.name, p.parameter, c: Classify(p.name)))
             .Where(t => t.c is { Role: Role.AttnOut or Role.FfnOut })
             .ToDictionary(t => (t.c!.Value.Layer, t.c!.Value.Role), t => t.parameter);
@@ -256,7 +255,7 @@ public static class Pruning
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var weights = model.named_parameters().Where(p => Classify(p.name) is { Role: not (Role.AttnInBias or Role.FfnInBias) }).Select(p => p.parameter).ToList();
-        var groups = perLayer ? weights.Select(w => new List<Parameter> { w }).ToList() : [weights];
+        var groups = perLayer ? weights.Select(w => new List<TorchSharp.Modules.Parameter> { w }).ToList() : [weights];
         long zeroed = 0, total = 0;
         foreach (var g in groups)
         {
