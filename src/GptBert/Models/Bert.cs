@@ -43,6 +43,7 @@ public sealed record BertConfig : ModelConfig
         Require(HiddenSize % NumAttentionHeads == 0, source, $"hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads})");
         Require(PositionEmbeddingType == "absolute", source, $"position_embedding_type \"{PositionEmbeddingType}\" is not supported (only absolute)");
         Require(HiddenAct is "gelu" or "gelu_new" or "relu" or "gelu_pytorch_tanh", source, $"hidden_act \"{HiddenAct}\" is not supported (use gelu, gelu_new or relu)");
+        ValidatePrunedHeads(source, NumHiddenLayers, NumAttentionHeads);
         RefuseUnimplemented(source);
     }
 }
@@ -81,12 +82,16 @@ public sealed class BertSelfAttention : nn.Module
     readonly int nHead;
     readonly double pDrop;
 
-    public BertSelfAttention(BertConfig c) : base(nameof(BertSelfAttention))
+    readonly int headSize;
+
+    /// <summary>The layer keeps num_attention_heads − |pruned_heads[layer]| heads of the unchanged size (transformers' prune_heads).</summary>
+    public BertSelfAttention(BertConfig c, int layer = 0) : base(nameof(BertSelfAttention))
     {
-        query = new Dense(c.HiddenSize, c.HiddenSize);
-        key = new Dense(c.HiddenSize, c.HiddenSize);
-        value = new Dense(c.HiddenSize, c.HiddenSize);
-        nHead = c.NumAttentionHeads;
+        nHead = c.NumAttentionHeads - c.PrunedHeadsOf(layer).Length;
+        headSize = c.HiddenSize / c.NumAttentionHeads;
+        query = new Dense(c.HiddenSize, nHead * headSize);
+        key = new Dense(c.HiddenSize, nHead * headSize);
+        value = new Dense(c.HiddenSize, nHead * headSize);
         pDrop = c.AttentionProbsDropoutProb;
         RegisterComponents();
     }
@@ -94,7 +99,7 @@ public sealed class BertSelfAttention : nn.Module
     /// <param name="mask">additive (B, 1, 1, T) padding mask or null.</param>
     public Tensor Forward(Tensor x, Tensor? mask)
     {
-        long B = x.shape[0], T = x.shape[1], H = x.shape[2], hs = H / nHead;
+        long B = x.shape[0], T = x.shape[1], hs = headSize, H = nHead * hs; // H: all_head_size, < hidden after pruning
         var q = query.forward(x).view(B, T, nHead, hs).transpose(1, 2); // (B, nh, T, hs)
         var k = key.forward(x).view(B, T, nHead, hs).transpose(1, 2);
         var v = value.forward(x).view(B, T, nHead, hs).transpose(1, 2);
@@ -126,10 +131,10 @@ public sealed class BertAttention : nn.Module
     readonly BertSelfAttention @self;
     readonly BertResidualOutput output;
 
-    public BertAttention(BertConfig c) : base(nameof(BertAttention))
+    public BertAttention(BertConfig c, int layer = 0) : base(nameof(BertAttention))
     {
-        @self = new BertSelfAttention(c);
-        output = new BertResidualOutput(c, c.HiddenSize);
+        @self = new BertSelfAttention(c, layer);
+        output = new BertResidualOutput(c, (c.NumAttentionHeads - c.PrunedHeadsOf(layer).Length) * (c.HiddenSize / c.NumAttentionHeads));
         RegisterComponents();
     }
 
@@ -157,9 +162,9 @@ public sealed class BertLayer : nn.Module
     readonly BertIntermediate intermediate;
     readonly BertResidualOutput output;
 
-    public BertLayer(BertConfig c) : base(nameof(BertLayer))
+    public BertLayer(BertConfig c, int layer = 0) : base(nameof(BertLayer))
     {
-        attention = new BertAttention(c);
+        attention = new BertAttention(c, layer);
         intermediate = new BertIntermediate(c);
         output = new BertResidualOutput(c, c.IntermediateSize);
         RegisterComponents();
@@ -178,7 +183,7 @@ public sealed class BertEncoder : nn.Module
 
     public BertEncoder(BertConfig c) : base(nameof(BertEncoder))
     {
-        layer = new ModuleList<BertLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new BertLayer(c)).ToArray());
+        layer = new ModuleList<BertLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(i => new BertLayer(c, i)).ToArray());
         RegisterComponents();
     }
 

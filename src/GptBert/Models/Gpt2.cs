@@ -54,6 +54,7 @@ public sealed record Gpt2Config : ModelConfig
         Require(NEmbd % NHead == 0, source, $"n_embd ({NEmbd}) must be divisible by n_head ({NHead})");
         Require(ActivationFunction is "gelu_new" or "gelu" or "gelu_pytorch_tanh" or "relu", source, $"activation_function \"{ActivationFunction}\" is not supported (use gelu_new, gelu or relu)");
         Require(TieWordEmbeddings, source, "untied GPT-2 output embeddings (tie_word_embeddings=false) are not supported");
+        ValidatePrunedHeads(source, NLayer, NHead);
         RefuseUnimplemented(source);
     }
 }
@@ -156,17 +157,19 @@ public sealed class Gpt2Attention : nn.Module
 {
     readonly Conv1D c_attn, c_proj;
     readonly Dropout resid_dropout;
-    readonly int nHead;
+    readonly int nHead, headSize;
     readonly double attnPdrop;
     readonly double scale;
     readonly bool upcast;
 
     public Gpt2Attention(Gpt2Config c, int layer) : base(nameof(Gpt2Attention))
     {
-        c_attn = new Conv1D(c.NEmbd, 3 * c.NEmbd);
-        c_proj = new Conv1D(c.NEmbd, c.NEmbd);
+        // pruned_heads (transformers' GPT2Attention.prune_heads): fewer heads of the same size; c_attn keeps q|k|v blocks of nHead·hs.
+        nHead = c.NHead - c.PrunedHeadsOf(layer).Length;
+        headSize = c.NEmbd / c.NHead;
+        c_attn = new Conv1D(c.NEmbd, 3 * nHead * headSize);
+        c_proj = new Conv1D(nHead * headSize, c.NEmbd);
         resid_dropout = Dropout(c.ResidPdrop);
-        nHead = c.NHead;
         attnPdrop = c.AttnPdrop;
         // transformers' GPT2Attention._attn / _upcast_and_reordered_attn: scores · 1/√hs (scale_attn_weights) · 1/(layer+1) (scale_attn_by_inverse_layer_idx).
         scale = (c.ScaleAttnWeights ? 1.0 / Math.Sqrt(c.NEmbd / c.NHead) : 1.0) / (c.ScaleAttnByInverseLayerIdx ? layer + 1 : 1);
@@ -177,7 +180,7 @@ public sealed class Gpt2Attention : nn.Module
     /// <param name="mask">additive mask (B, 1, T, S), or null for plain causal attention without a cache.</param>
     public Tensor Forward(Tensor x, Tensor? mask, KvCache? cache, int layer)
     {
-        long B = x.shape[0], T = x.shape[1], C = x.shape[2], hs = C / nHead;
+        long B = x.shape[0], T = x.shape[1], hs = headSize, C = nHead * hs; // C: nh·hs, < n_embd after pruning
         var qkv = c_attn.forward(x).split(C, dim: 2); // 3 x (B, T, C)
         var q = qkv[0].view(B, T, nHead, hs).transpose(1, 2); // (B, nh, T, hs)
         var k = qkv[1].view(B, T, nHead, hs).transpose(1, 2);

@@ -22,7 +22,28 @@ public abstract record ModelConfig
     /// <summary>Set in directories written by <c>gptbert quantize</c> (<see cref="QuantizationConfig"/>).</summary>
     [JsonPropertyName("quantization_config")] public QuantizationConfig? Quantization { get; set; }
 
+    /// <summary>
+    /// Heads removed per layer, in the layer's ORIGINAL head numbering ({"0": [1, 3]}), as transformers' prune_heads records
+    /// them: the layer's q/k/v and output projection hold only the remaining heads; the head size stays (see Pruning.cs).
+    /// </summary>
+    [JsonPropertyName("pruned_heads")] public Dictionary<string, List<int>>? PrunedHeads { get; set; }
+
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
+
+    /// <summary>Original indices of the heads pruned from <paramref name="layer"/> (sorted, distinct).</summary>
+    public int[] PrunedHeadsOf(int layer) =>
+        PrunedHeads?.GetValueOrDefault(layer.ToString()) is { } h ? h.Distinct().Order().ToArray() : [];
+
+    /// <summary>Checks pruned_heads names existing layers and heads and leaves each layer at least one head.</summary>
+    protected void ValidatePrunedHeads(string source, int layers, int heads)
+    {
+        foreach (var (k, v) in PrunedHeads ?? [])
+        {
+            Require(int.TryParse(k, out int l) && l >= 0 && l < layers, source, $"pruned_heads names layer \"{k}\" but the model has layers 0..{layers - 1}");
+            Require(v.All(h => h >= 0 && h < heads), source, $"pruned_heads for layer {k} names a head outside 0..{heads - 1}");
+            Require(v.Distinct().Count() < heads, source, $"pruned_heads removes every head of layer {k}; keep at least one");
+        }
+    }
 
     /// <summary>Number of labels for classification heads (HF: len(id2label), default 2).</summary>
     [JsonIgnore] public int NumLabels => Id2Label is { Count: > 0 } ? Id2Label.Count : 2;
@@ -107,7 +128,7 @@ public abstract record ModelConfig
     protected void RefuseUnimplemented(string source)
     {
         if (Extra is null) return;
-        foreach (var (field, unsetValue) in new (string, string)[] { ("add_cross_attention", "false"), ("is_decoder", "false"), ("pruned_heads", "{}") })
+        foreach (var (field, unsetValue) in new (string, string)[] { ("add_cross_attention", "false"), ("is_decoder", "false") })
             if (Extra.TryGetValue(field, out var v) && v.ValueKind is not JsonValueKind.Null && v.GetRawText().Replace(" ", "") != unsetValue
                 && !(v.ValueKind == JsonValueKind.False && unsetValue == "false"))
                 throw new GptBertException($"{source}: \"{field}\": {v.GetRawText()} changes what the model computes and GptBert does not implement it; remove the field or use a model without it");

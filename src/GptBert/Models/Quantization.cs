@@ -215,7 +215,7 @@ public static class Int8Quantization
     }
 
     /// <summary>Tokenizer, generation and sentence-transformers files beside the weights (not the weights, config.json or hidden files).</summary>
-    static void CopyCompanionFiles(string source, string output)
+    public static void CopyCompanionFiles(string source, string output)
     {
         if (Path.GetFullPath(source) == Path.GetFullPath(output)) return;
         var weights = new HashSet<string> { CheckpointFiles.SafeTensorsFile, CheckpointFiles.SafeTensorsIndexFile, CheckpointFiles.PyTorchFile, CheckpointFiles.PyTorchIndexFile, "config.json" };

@@ -10,6 +10,7 @@ public class CliHelpTests
     [InlineData("embed")]
     [InlineData("similarity")]
     [InlineData("fill-mask")]
+    [InlineData("prune")]
     [InlineData("generate")]
     [InlineData("version")]
     [InlineData("pretrain")]
