@@ -79,6 +79,7 @@ public static class CliErrors
         ["Output"] = "--output",
         // pretrain and finetune
         ["Arch"] = "--arch",
+        ["CausalRatio"] = "--causal-ratio",
         ["Layers"] = "--layers",
         ["Hidden"] = "--hidden",
         ["Heads"] = "--heads",
