@@ -101,6 +101,7 @@ public static class CliErrors
         ["Task"] = "--task",
         ["Gpt"] = "--gpt",
         ["Bert"] = "--bert",
+        ["GptBert"] = "--gpt-bert",
         ["FromScratch"] = "--from-scratch",
         ["ScratchParameters"] = "--params",
         ["ScratchVocabSize"] = "--vocab-size",
