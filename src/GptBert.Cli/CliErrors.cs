@@ -79,6 +79,7 @@ public static class CliErrors
         ["Output"] = "--output",
         // pretrain and finetune
         ["Arch"] = "--arch",
+        ["CausalRatio"] = "--causal-ratio",
         ["Layers"] = "--layers",
         ["Hidden"] = "--hidden",
         ["Heads"] = "--heads",
@@ -100,6 +101,7 @@ public static class CliErrors
         ["Task"] = "--task",
         ["Gpt"] = "--gpt",
         ["Bert"] = "--bert",
+        ["GptBert"] = "--gpt-bert",
         ["FromScratch"] = "--from-scratch",
         ["ScratchParameters"] = "--params",
         ["ScratchVocabSize"] = "--vocab-size",

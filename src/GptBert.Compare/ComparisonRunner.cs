@@ -23,6 +23,8 @@ public sealed record CompareSpec
     public string? Gpt { get; init; }
     /// <summary>BERT candidate: built-in name (minilm, arctic-xs) or HF directory.</summary>
     public string? Bert { get; init; }
+    /// <summary>GPT-BERT candidate (the third family, "gpt-bert"): a directory from pretrain Arch gpt-bert.</summary>
+    public string? GptBert { get; init; }
     /// <summary>Also train a GPT and a BERT from scratch at a matched parameter count.</summary>
     public bool FromScratch { get; init; }
     public long ScratchParameters { get; init; } = 2_000_000;
@@ -65,7 +67,7 @@ public sealed record CompareSpec
         if (BudgetSteps is <= 0) throw new GptBertException($"BudgetSteps must be positive (got {BudgetSteps})") { Parameter = "BudgetSteps" };
         if (BudgetTokens is <= 0) throw new GptBertException($"BudgetTokens must be positive (got {BudgetTokens})") { Parameter = "BudgetTokens" };
         if (BudgetTime is { } t && t <= TimeSpan.Zero) throw new GptBertException($"BudgetTime must be positive (got {t})") { Parameter = "BudgetTime" };
-        if (!FromScratch && Gpt is null && Bert is null)
+        if (!FromScratch && Gpt is null && Bert is null && GptBert is null)
             throw new GptBertException("no candidates: give Gpt NAME|DIR, Bert NAME|DIR and/or FromScratch") { RelatedParameters = ["Gpt", "Bert", "FromScratch"] };
         if (FromScratch && ScratchParameters < 50_000)
             throw new GptBertException($"ScratchParameters {ScratchParameters} is too small; use at least 50000") { Parameter = "ScratchParameters" };
@@ -274,6 +276,8 @@ public static class ComparisonRunner
         var plans = new List<Plan>();
         if (spec.Gpt is not null) plans.Add(Pretrained(spec.Gpt, "gpt", spec));
         if (spec.Bert is not null) plans.Add(Pretrained(spec.Bert, "bert", spec));
+        if (spec.GptBert is string gb)
+            plans.Add(new Plan(ModelHub.DisplayName(gb, "gpt") + " (GPT-BERT)", "gpt-bert", RequireGptBert(gb), labels => TrainingRuns.LoadClassifier(gb, labels), spec.PretrainedLearningRate));
         if (spec.FromScratch)
         {
             // Same tokenizer budget for both: a vocabulary of the same size learned from the training texts.
@@ -313,6 +317,15 @@ public static class ComparisonRunner
                 : $"Gpt {source} is a BERT checkpoint; pass it as Bert instead")
             { Parameter = role == "gpt" ? "Gpt" : "Bert", RelatedParameters = [family == "gpt" ? "Gpt" : "Bert"] };
         return new Plan(ModelHub.DisplayName(source, family), family, source, labels => TrainingRuns.LoadClassifier(source, labels), spec.PretrainedLearningRate);
+    }
+
+    /// <summary>The GPT-BERT candidate's directory, refused when it is not one (config.json without gpt_bert).</summary>
+    internal static string RequireGptBert(string source)
+    {
+        string dir = ModelHub.ResolveDirectory(source);
+        if (!Directory.Exists(dir) || !GptBertVocabulary.IsGptBert(dir))
+            throw new GptBertException($"GptBert {source}: not a GPT-BERT directory (config.json with a gpt_bert field); train one with pretrain Arch gpt-bert") { Parameter = "GptBert" };
+        return source;
     }
 
     /// <summary>Bytes of a model's weights, whichever checkpoint format the directory holds.</summary>

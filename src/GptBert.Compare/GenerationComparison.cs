@@ -38,6 +38,9 @@ static class GenerationComparison
         var results = new List<CandidateResult>();
         // GPT candidates: (name, source, init dir or null, tokenizer dir, shape)
         var gpts = new List<(string Name, string Source, string? Init, string Tokenizer, ModelShape Shape)>();
+        // A GPT-BERT candidate is a GPT-2 too: continued with its own mixed objective, scored causally like the GPTs.
+        if (spec.GptBert is string gb)
+            gpts.Add((ModelHub.DisplayName(gb, "gpt") + " (GPT-BERT)", ComparisonRunner.RequireGptBert(gb), gb, gb, new ModelShape(MaxLength: spec.MaxLength)));
         if (spec.Gpt is not null)
         {
             if (ModelConfig.Load(Path.Combine(spec.Gpt, "config.json")) is not Gpt2Config)
@@ -66,7 +69,7 @@ static class GenerationComparison
                 var cpuClock = CpuClock.Start();
                 TrainingRuns.Pretrain(new PretrainSpec
                 {
-                    Arch = "gpt", Data = spec.Train, Validation = spec.Validation, Output = dir, Tokenizer = g.Tokenizer, InitFrom = g.Init, Shape = g.Shape,
+                    Arch = g.Name.EndsWith("(GPT-BERT)") ? "gpt-bert" : "gpt", Data = spec.Train, Validation = spec.Validation, Output = dir, Tokenizer = g.Tokenizer, InitFrom = g.Init, Shape = g.Shape,
                     Device = spec.Device,
                     Training = new TrainingOptions
                     {
@@ -97,7 +100,7 @@ static class GenerationComparison
             workSeconds += probeTimes.WallSeconds;
             results.Add(new CandidateResult
             {
-                Name = g.Name, Family = "gpt", Source = g.Source, Architecture = "GPT2LMHeadModel", Parameters = parameters,
+                Name = g.Name, Family = g.Name.EndsWith("(GPT-BERT)") ? "gpt-bert" : "gpt", Source = g.Source, Architecture = "GPT2LMHeadModel", Parameters = parameters,
                 SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!),
                 Quality = new Dictionary<string, Measured> { ["loss_per_char"] = Measured.Of(lossPerChar), ["perplexity"] = Measured.Of(perplexity) },
                 TrainingSeconds = Measured.Of(seconds), TrainingCpuSeconds = Measured.Of(cpu),

@@ -62,6 +62,7 @@ public static class CompareCommand
         var test = new Option<string?>("--test") { Description = "Labeled test data the verdict is measured on", HelpName = "FILE" };
         var gpt = new Option<string?>("--gpt") { Description = "A GPT-2 candidate: Hugging Face directory", HelpName = "NAME|DIR" };
         var bert = new Option<string?>("--bert") { Description = "A BERT candidate: built-in 'minilm' or 'arctic-xs', or a Hugging Face directory", HelpName = "NAME|DIR" };
+        var gptBert = new Option<string?>("--gpt-bert") { Description = "A GPT-BERT candidate (third family): a directory from 'pretrain --arch gpt-bert'; classify fine-tunes it bidirectionally, generate continues it with its mixed objective", HelpName = "DIR" };
         var scratch = new Option<bool>("--from-scratch") { Description = "Also train a GPT and a BERT from scratch at a matched parameter count" };
         var parameters = new Option<string?>("--params") { Description = "Parameters of each from-scratch model (e.g. 2M, 500k; default 2M)", HelpName = "N" };
         var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary learned for each from-scratch model (default 4000)", HelpName = "N", DefaultValueFactory = _ => 4000 };
@@ -85,7 +86,7 @@ public static class CompareCommand
         var work = new Option<string?>("--work-dir") { Description = "Where the candidates' runs are written (default: a 'runs' folder inside --report, or a temporary folder)", HelpName = "DIR" };
         var device = RuntimeOptions.Device();
         var threads = RuntimeOptions.Threads();
-        foreach (var o in new Option[] { task, train, validation, test, gpt, bert, scratch, parameters, vocab }) command.Options.Add(o);
+        foreach (var o in new Option[] { task, train, validation, test, gpt, bert, gptBert, scratch, parameters, vocab }) command.Options.Add(o);
         command.Options.Add(tokens);
         steps.AddTo(command);
         time.AddTo(command);
@@ -148,7 +149,7 @@ public static class CompareCommand
             RuntimeOptions.Configure(r, threads);
             var spec = new CompareSpec
             {
-                Task = compareTask, Train = trainPath, Validation = validationPath, Test = testPath, Gpt = gptArg, Bert = bertArg,
+                Task = compareTask, Train = trainPath, Validation = validationPath, Test = testPath, Gpt = gptArg, Bert = bertArg, GptBert = r.GetValue(gptBert),
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
                 BudgetSteps = budgetSteps, BudgetTokens = budgetTokens, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
                 MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),

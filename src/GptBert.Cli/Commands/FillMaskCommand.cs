@@ -10,7 +10,8 @@ public static class FillMaskCommand
     {
         var command = new Command("fill-mask", """
             Predict the words behind each [MASK] with a BERT masked-language model (a directory saved as BertForMaskedLM
-            or BertForPreTraining, e.g. bert-base-uncased): the --top N candidates with probabilities. Reads TEXT arguments,
+            or BertForPreTraining, e.g. bert-base-uncased) or a GPT-BERT (pretrain --arch gpt-bert: run bidirectionally,
+            the prediction for a [MASK] at token i read at token i-1, token 0 being the start token): the --top N candidates with probabilities. Reads TEXT arguments,
             --input FILE or stdin, one text per line. --jsonl output per text:
             {"masks": [{"position": i, "candidates": [{"id": .., "token": .., "score": ..}]}]} (position: token index, [CLS] = 0).
             """).WithSummary("The most likely words for each [MASK] (BERT masked LM)")
@@ -39,7 +40,10 @@ public static class FillMaskCommand
             var overflow = common.OverflowMode(r);
             var reader = common.Reader(ctx, r, r.GetValue(texts));
             var items = reader.Open();
-            using var handle = backend.LoadEncoder(r, common, r.GetValue(model)!, "BertForMaskedLM", requireHead: true);
+            string source = r.GetValue(model)!;
+            // A GPT-BERT (pretrain --arch gpt-bert) is a GPT2LMHeadModel that FillMask runs bidirectionally.
+            string arch = GptBert.Models.GptBertVocabulary.IsGptBert(ModelHub.ResolveDirectory(source)) ? "GPT2LMHeadModel" : "BertForMaskedLM";
+            using var handle = backend.LoadEncoder(r, common, source, arch, requireHead: true);
             var fill = new FillMask(handle) { Overflow = overflow, Warn = null };
             string mask = handle.Tokenizer.MaskToken ?? "[MASK]";
             bool first = true;

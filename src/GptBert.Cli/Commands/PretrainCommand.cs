@@ -20,15 +20,25 @@ public static class PretrainCommand
             --max-time; default --max-steps {DefaultMaxSteps}). --output gets the model (config.json, model.safetensors,
             tokenizer files: the best by validation loss), checkpoints (continue with --resume), log.jsonl and
             training-curves.svg. Progress goes to stderr; a summary to stdout at the end.
-            """).WithSummary("Train a GPT or BERT from scratch on plain text")
+            --arch gpt-bert trains one GPT-2 on both objectives (GPT-BERT, Charpentier & Samuel 2024): a fraction
+            --causal-ratio of the batches are causal, the rest masked next-token prediction (BERT's masking, bidirectional
+            attention, the prediction for token i read at position i-1). The tokenizer gets a [MASK] token; the directory
+            is a GPT2LMHeadModel for 'generate' and is also used bidirectionally by 'fill-mask' and 'finetune'.
+            """).WithSummary("Train a GPT, BERT or GPT-BERT from scratch on plain text")
             .WithExamples("""
                 gptbert pretrain --arch gpt --data data/moby-dick --output runs/gpt --max-time 10m
                 gptbert pretrain --arch bert --data corpus.txt --output runs/bert --layers 4 --hidden 256 --heads 4 --max-steps 2000
                 gptbert pretrain --arch bert --data corpus.txt --tokenizer my-wordpiece --whole-word-masking --nsp --output runs/bert
                 gptbert pretrain --arch gpt --data corpus.txt --output runs/gpt --max-steps 4000 --resume
+                gptbert pretrain --arch gpt-bert --causal-ratio 0.0625 --data data/moby-dick --output runs/gpt-bert --max-time 10m
                 """);
-        var arch = new Option<string>("--arch") { Description = "Model family: gpt (causal LM) or bert (masked LM)", HelpName = "gpt|bert", Required = true };
-        arch.AcceptOnlyFromAmong("gpt", "bert");
+        var arch = new Option<string>("--arch") { Description = "Model family: gpt (causal LM), bert (masked LM) or gpt-bert (both, one GPT-2)", HelpName = "gpt|bert|gpt-bert", Required = true };
+        arch.AcceptOnlyFromAmong("gpt", "bert", "gpt-bert");
+        var causalRatio = new Option<double>("--causal-ratio")
+        {
+            Description = "gpt-bert: fraction of batches that are causal, the rest masked next-token prediction (default: 0.0625 = 1/16, the paper's 1:15)",
+            HelpName = "R", DefaultValueFactory = _ => GptBert.Models.GptBertSettings.DefaultCausalRatio,
+        };
         var data = new Option<string>("--data") { Description = "Training text: a .txt file, a folder of .txt files, or a glob (data/**/*.txt)", HelpName = "PATH", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Directory for the model, checkpoints, log.jsonl and training-curves.svg", HelpName = "DIR", Required = true };
         var validation = new Option<string?>("--validation") { Description = "Validation text (default: the last 5% of the tokens of --data are held out)", HelpName = "PATH" };
@@ -41,6 +51,7 @@ public static class PretrainCommand
         command.Options.Add(maxLength);
         command.Options.Add(nsp);
         command.Options.Add(wwm);
+        command.Options.Add(causalRatio);
         var strict = LabeledDataFlags.StrictOption();
         command.Options.Add(strict);
         var train = TrainingFlags.AddTo(command, new TrainingDefaults("default: 5e-4", EvalEvery: 100, SaveEvery: 100, Epochs: false,
@@ -48,8 +59,12 @@ public static class PretrainCommand
         command.SetAction(r =>
         {
             string family = r.GetValue(arch)!;
-            if (family == "gpt" && r.GetValue(nsp)) throw new UsageException("--nsp (next-sentence prediction) is a BERT objective; drop it or use --arch bert");
-            if (family == "gpt" && r.GetValue(wwm)) throw new UsageException("--whole-word-masking is a BERT objective; drop it or use --arch bert");
+            if (family != "gpt-bert" && r.GetResult(causalRatio) is { Implicit: false })
+                throw new UsageException("--causal-ratio is a GPT-BERT setting; drop it or use --arch gpt-bert");
+            double ratio = r.GetValue(causalRatio);
+            if (!(ratio >= 0 && ratio <= 1)) throw new UsageException($"--causal-ratio must be between 0 and 1 (got {ratio}); it is the fraction of causal batches, e.g. 0.0625");
+            if (family != "bert" && r.GetValue(nsp)) throw new UsageException("--nsp (next-sentence prediction) is a BERT objective; drop it or use --arch bert");
+            if (family != "bert" && r.GetValue(wwm)) throw new UsageException("--whole-word-masking is a BERT objective; drop it or use --arch bert");
             int length = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length");
             var modelShape = shape.Build(r, length);
             var options = train.Build(r, 5e-4, new TrainingOptions { MaxSteps = DefaultMaxSteps });
@@ -75,6 +90,7 @@ public static class PretrainCommand
                 Shape = modelShape,
                 NextSentencePrediction = r.GetValue(nsp),
                 WholeWordMasking = r.GetValue(wwm),
+                CausalRatio = ratio,
                 Device = r.GetValue(train.Device),
                 Training = options,
                 Resume = resume,

@@ -39,6 +39,8 @@ public sealed record Gpt2Config : ModelConfig
     [JsonPropertyName("add_cross_attention")] public bool AddCrossAttention { get; set; }
     /// <summary>transformers sets it on decoders of encoder-decoder models; GPT-2 is causal either way, so it changes nothing here.</summary>
     [JsonPropertyName("is_decoder")] public bool IsDecoder { get; set; }
+    /// <summary>Set on a GPT-BERT (one model trained causal and masked, see GptBert.cs): it also runs bidirectionally.</summary>
+    [JsonPropertyName("gpt_bert")] public GptBertSettings? GptBert { get; set; }
 
     public Gpt2Config() => VocabSize = 50257;
 
@@ -330,9 +332,11 @@ public sealed class GPT2Model : PretrainedModel
     /// <param name="cache">keys/values of earlier positions; updated in place.</param>
     /// <param name="encoderHiddenStates">(B, S, C) states the cross-attention attends over (decoder of an encoder-decoder model).</param>
     /// <param name="encoderAttentionMask">(B, S) 1 for real encoder tokens, 0 for padding; null when nothing is padded.</param>
+    /// <param name="bidirectional">every position sees every (non-padding) position (GPT-BERT's masked mode); default causal.</param>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null,
-        Tensor? encoderHiddenStates = null, Tensor? encoderAttentionMask = null)
+        Tensor? encoderHiddenStates = null, Tensor? encoderAttentionMask = null, bool bidirectional = false)
     {
+        if (bidirectional && cache is not null) throw new ArgumentException("bidirectional attention takes no KV cache", nameof(cache));
         using var scope = NewDisposeScope();
         using var small = SmallGemm.ForwardScope(inputIds, int8: Cfg.Quantization is { IsWeightOnly: false });
         long B = inputIds.shape[0], T = inputIds.shape[1], past = cache?.Length ?? 0;
@@ -343,7 +347,8 @@ public sealed class GPT2Model : PretrainedModel
             ? (attentionMask.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0)[.., (int)past..]
             : arange(past, past + T, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
         var x = drop.forward(wte.forward(inputIds) + wpe.forward(positionIds)); // (B, T, C)
-        var mask = attentionMask is null && past == 0 ? null : CausalMask(B, T, past, attentionMask, x.dtype, x.device);
+        var mask = bidirectional ? PaddingMask(B, T, attentionMask, x.dtype, x.device)
+            : attentionMask is null && past == 0 ? null : CausalMask(B, T, past, attentionMask, x.dtype, x.device);
         Tensor? encMask = null;
         if (encoderHiddenStates is not null && encoderAttentionMask is not null)
         {
@@ -365,6 +370,15 @@ public sealed class GPT2Model : PretrainedModel
         if (attentionMask is not null) allowed = allowed & attentionMask.to(ScalarType.Bool).view(B, 1, 1, S);
         var min = dtype == ScalarType.Float16 ? -65504.0 : dtype == ScalarType.BFloat16 ? -3.38e38 : float.MinValue;
         return zeros(1, dtype: dtype, device: device).masked_fill(allowed.logical_not(), min).expand(B, 1, T, S);
+    }
+
+    /// <summary>Additive mask (B, 1, T, T) for bidirectional attention: 0 everywhere but at padding keys (a zero (1, 1, 1, 1) when nothing is padded).</summary>
+    static Tensor PaddingMask(long B, long T, Tensor? attentionMask, ScalarType dtype, Device device)
+    {
+        if (attentionMask is null) return zeros(1, 1, 1, 1, dtype: dtype, device: device);
+        var min = dtype == ScalarType.Float16 ? -65504.0 : dtype == ScalarType.BFloat16 ? -3.38e38 : float.MinValue;
+        var allowed = attentionMask.to(ScalarType.Bool).view(B, 1, 1, T);
+        return zeros(1, dtype: dtype, device: device).masked_fill(allowed.logical_not(), min).expand(B, 1, T, T);
     }
 
     void InitWeights()
@@ -400,12 +414,12 @@ public sealed class GPT2LMHeadModel : PretrainedModel
     /// <summary>An int8 copy of the tied output head in a model quantized with --lm-head int8 (wte itself stays fp32).</summary>
     public QuantizedLinear? LmHead { get; set; }
 
-    /// <summary>Logits (B, T, V).</summary>
+    /// <summary>Logits (B, T, V); <paramref name="bidirectional"/>: GPT-BERT's masked mode (see <see cref="GPT2Model.Forward"/>).</summary>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positionIds = null,
-        Tensor? encoderHiddenStates = null, Tensor? encoderAttentionMask = null)
+        Tensor? encoderHiddenStates = null, Tensor? encoderAttentionMask = null, bool bidirectional = false)
     {
         using var scope = NewDisposeScope();
-        var hidden = transformer.Forward(inputIds, attentionMask, cache, positionIds, encoderHiddenStates, encoderAttentionMask);
+        var hidden = transformer.Forward(inputIds, attentionMask, cache, positionIds, encoderHiddenStates, encoderAttentionMask, bidirectional);
         var logits = LmHead?.TryForward(hidden, null) ?? Ops.Linear(hidden, transformer.wte.weight!); // tied: lm_head.weight is wte.weight
         return logits.MoveToOuterDisposeScope();
     }
@@ -443,7 +457,9 @@ public sealed class GPT2ForSequenceClassification : PretrainedModel
     {
         using var scope = NewDisposeScope();
         long B = inputIds.shape[0], T = inputIds.shape[1];
-        var hidden = transformer.Forward(inputIds, attentionMask); // (B, T, C)
+        // A GPT-BERT classifies with bidirectional attention (config gpt_bert.classifier_attention), still pooling the last real token.
+        bool bidirectional = transformer.Cfg.GptBert is { ClassifierAttention: GptBertSettings.Bidirectional };
+        var hidden = transformer.Forward(inputIds, attentionMask, bidirectional: bidirectional); // (B, T, C)
         // Index of the last real token: argmax of position·isReal (right padding, or left padding).
         var real = attentionMask?.to(ScalarType.Bool)
                    ?? (transformer.Cfg.PadTokenId is int pad ? inputIds.ne(pad) : ones(B, T, dtype: ScalarType.Bool, device: inputIds.device));

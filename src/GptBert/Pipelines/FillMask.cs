@@ -25,6 +25,7 @@ public sealed class FillMask(IEncoderRunner runner)
     /// </summary>
     public IReadOnlyList<IReadOnlyList<MaskPrediction>> PredictBatch(IReadOnlyList<(string Text, string? Pair, int TopK)> inputs, int firstIndex = 0)
     {
+        if (runner.Config is Gpt2Config { GptBert: not null }) return PredictGptBert(inputs, firstIndex);
         if (runner.Architecture is not "BertForMaskedLM" and not "BertForPreTraining")
             throw new GptBertException($"fill-mask needs a BERT model with a masked-LM head; {runner.Source} is {runner.Architecture}");
         int maskId = runner.Tokenizer.MaskId ?? throw new GptBertException("the tokenizer has no [MASK] token");
@@ -46,6 +47,52 @@ public sealed class FillMask(IEncoderRunner runner)
                 var probs = RunnerPredictions.Softmax(logits.Row(b).Slice(pos * V, V));
                 var top = Enumerable.Range(0, V).OrderByDescending(i => probs[i]).ThenBy(i => i).Take(Math.Min(inputs[b].TopK, V));
                 result.Add(new MaskPrediction(pos, top.Select(id => new MaskCandidate(id, runner.Tokenizer.IdToToken(id), probs[id])).ToList()));
+            }
+            results.Add(result);
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// GPT-BERT's masked mode (Models/GptBert.cs): [BOS] + the text's tokens, bidirectional attention, and the distribution
+    /// for a mask at position i read from the output at position i − 1 (positions count [BOS] as 0). A space before the
+    /// mask is taken into it (as RoBERTa's lstrip mask), since training masks whole byte-level tokens such as "Ġword".
+    /// </summary>
+    IReadOnlyList<IReadOnlyList<MaskPrediction>> PredictGptBert(IReadOnlyList<(string Text, string? Pair, int TopK)> inputs, int firstIndex)
+    {
+        if (runner is not TorchRunner { Handle.Model: GPT2LMHeadModel lm } tr)
+            throw new GptBertException($"fill-mask with a GPT-BERT runs on the torch backend (its bidirectional mode is not in the ONNX export); {runner.Source} is {runner.Architecture}");
+        var tok = runner.Tokenizer;
+        int maskId = tok.MaskId ?? throw new GptBertException($"the tokenizer of {runner.Source} has no mask token; a GPT-BERT directory saves one");
+        string mask = tok.MaskToken!;
+        int start = tok.BosId ?? tok.EosId ?? throw new GptBertException("a GPT-BERT tokenizer needs a BOS or EOS token to start the sequence");
+        var results = new List<IReadOnlyList<MaskPrediction>>();
+        for (int b = 0; b < inputs.Count; b++)
+        {
+            var (text, pair, topK) = inputs[b];
+            string joined = (pair is null ? text : text + " " + pair).Replace(" " + mask, mask);
+            var ids = new List<int> { start };
+            ids.AddRange(tok.Encode(joined, addSpecialTokens: false).Ids);
+            if (ids.Count > runner.MaxLength) ids = ids.Take(runner.MaxLength).ToList();
+            var positions = Enumerable.Range(1, ids.Count - 1).Where(i => ids[i] == maskId).ToArray();
+            if (positions.Length == 0)
+                throw new GptBertException($"input {firstIndex + b + 1} has no {mask} token; write it where a word should be predicted");
+            float[] logits;
+            int V;
+            using (TorchSharp.torch.inference_mode())
+            using (var scope = TorchSharp.torch.NewDisposeScope())
+            {
+                var input = TorchSharp.torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count], device: tr.Handle.Device);
+                var output = lm.Forward(input, bidirectional: true); // (1, T, V)
+                V = (int)output.shape[2];
+                logits = output[0].to(TorchSharp.torch.ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+            }
+            var result = new List<MaskPrediction>();
+            foreach (var pos in positions)
+            {
+                var probs = RunnerPredictions.Softmax(logits.AsSpan((pos - 1) * V, V)); // shifted: token i from output i − 1
+                var top = Enumerable.Range(0, V).OrderByDescending(i => probs[i]).ThenBy(i => i).Take(Math.Min(topK, V));
+                result.Add(new MaskPrediction(pos, top.Select(id => new MaskCandidate(id, tok.IdToToken(id), probs[id])).ToList()));
             }
             results.Add(result);
         }

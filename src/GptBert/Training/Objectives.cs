@@ -11,6 +11,8 @@ public sealed class TrainBatch : IDisposable
     public Tensor? TokenTypeIds { get; init; }
     public required Tensor Labels { get; init; }
     public Tensor? NextSentenceLabels { get; init; }
+    /// <summary>Run the model with bidirectional attention (GPT-BERT's masked batches); false: its usual attention.</summary>
+    public bool Bidirectional { get; init; }
     /// <summary>Real (non-padding) tokens in the batch: what token budgets count.</summary>
     public long Tokens { get; init; }
 

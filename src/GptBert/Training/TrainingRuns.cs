@@ -59,6 +59,8 @@ public sealed record PretrainSpec
     public string? InitFrom { get; init; }
     public bool NextSentencePrediction { get; init; }
     public bool WholeWordMasking { get; init; }
+    /// <summary>Arch gpt-bert: the fraction of causal batches (the rest masked next-token prediction); the paper's 1:15 is 1/16.</summary>
+    public double CausalRatio { get; init; } = GptBertSettings.DefaultCausalRatio;
     public string? Device { get; init; }
     public TrainingOptions Training { get; init; } = new() { MaxSteps = 1000 };
     public bool Resume { get; init; }
@@ -107,7 +109,7 @@ public static class TrainingRuns
         TorchRuntime.Seed(spec.Training.Seed);
         var (model, tok) = spec.InitFrom is null ? NewPretrainingModel(spec) : LoadPretrainingModel(spec, spec.InitFrom);
         using var _m = model;
-        int? separator = spec.Arch == "gpt" ? tok.EosId : tok.SepId;
+        int? separator = spec.Arch is "gpt" or "gpt-bert" ? tok.EosId : tok.SepId;
 
         // Tokenize once into memory-mapped streams next to the checkpoints; held-out documents for validation.
         var corpus = TextCorpus.Open(spec.Data, spec.Corpus);
@@ -117,7 +119,9 @@ public static class TrainingRuns
         reporting?.Info?.Invoke($"{train.Length:N0} training tokens, {validation?.Length ?? 0:N0} validation tokens");
 
         model.to(device);
-        ITrainingObjective objective = spec.Arch == "gpt"
+        ITrainingObjective objective = spec.Arch == "gpt-bert"
+            ? new GptBertObjective((GPT2LMHeadModel)model, tok, train, validation, spec.Shape.MaxLength, spec.Training.Seed, device, spec.CausalRatio)
+            : spec.Arch == "gpt"
             ? new CausalLmObjective((GPT2LMHeadModel)model, train, validation, spec.Shape.MaxLength, spec.Training.Seed, device)
             : new MaskedLmObjective(model, tok, train, validation, spec.Shape.MaxLength, spec.Training.Seed, device, spec.WholeWordMasking);
         reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters, {objective.ExamplesPerEpoch:N0} blocks of {spec.Shape.MaxLength} tokens per epoch");
@@ -127,6 +131,15 @@ public static class TrainingRuns
     /// <summary>A fresh model of the spec's shape, sized to the tokenizer's vocabulary.</summary>
     static (PretrainedModel, ITextTokenizer) NewPretrainingModel(PretrainSpec spec)
     {
+        if (spec.Arch == "gpt-bert")
+        {
+            // GPT-BERT: a GPT-2 whose vocabulary has a mask token, with config.json's gpt_bert field (Models/GptBert.cs).
+            var bpe = GptBertVocabulary.WithMaskToken(TokenizerLoader.Load(spec.Tokenizer ?? TokenizerLoader.Gpt2));
+            var cfg = (Gpt2Config)spec.Shape.Config("gpt", bpe);
+            cfg.GptBert = new GptBertSettings { CausalRatio = spec.CausalRatio, MaskToken = bpe.MaskToken!, MaskTokenId = bpe.MaskId!.Value };
+            cfg.Validate("model shape");
+            return (new GPT2LMHeadModel(cfg), bpe);
+        }
         var tok = TokenizerLoader.Load(spec.Tokenizer ?? (spec.Arch == "gpt" ? TokenizerLoader.Gpt2 : TokenizerLoader.BertBaseUncased));
         RequireMaskToken(spec, tok);
         var config = spec.Shape.Config(spec.Arch, tok);
@@ -140,7 +153,9 @@ public static class TrainingRuns
     static (PretrainedModel, ITextTokenizer) LoadPretrainingModel(PretrainSpec spec, string initFrom)
     {
         string dir = ModelHub.ExistingDirectory(initFrom);
-        string arch = spec.Arch == "gpt" ? "GPT2LMHeadModel" : spec.NextSentencePrediction ? "BertForPreTraining" : "BertForMaskedLM";
+        if (spec.Arch == "gpt-bert" && !GptBertVocabulary.IsGptBert(dir))
+            throw new GptBertException($"{initFrom} is not a GPT-BERT (config.json has no gpt_bert field); continuing a plain GPT-2 as GPT-BERT would need its embeddings resized for a mask token, which GptBert does not do yet: train GPT-BERT from scratch");
+        string arch = spec.Arch is "gpt" or "gpt-bert" ? "GPT2LMHeadModel" : spec.NextSentencePrediction ? "BertForPreTraining" : "BertForMaskedLM";
         var (model, _) = ModelFactory.Load(dir, arch, training: true);
         try
         {
