@@ -98,6 +98,7 @@ public static class CliErrors
         ["Precision"] = "--precision",
         // compare and choose
         ["Task"] = "--task",
+        ["Test"] = "--test",
         ["Gpt"] = "--gpt",
         ["Bert"] = "--bert",
         ["FromScratch"] = "--from-scratch",
