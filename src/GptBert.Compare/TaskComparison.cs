@@ -207,13 +207,14 @@ static class TaskComparison
     static void CheckRole(string source, string role)
     {
         string dir = ModelHub.ResolveDirectory(source);
-        string flag = role == "gpt" ? "Gpt" : "Bert";
+        bool gpt = role == "gpt";
         if (!Directory.Exists(dir))
-            throw new GptBertException($"{flag} {source}: not a built-in ({ModelHub.BuiltInList}) and no such directory") { Parameter = flag };
-        string family = ModelConfig.Load(Path.Combine(dir, "config.json")) is Gpt2Config ? "gpt" : "bert";
-        if (family != role)
-            throw new GptBertException(family == "gpt" ? $"Bert {source} is a GPT-2 checkpoint; pass it as Gpt instead" : $"Gpt {source} is a BERT checkpoint; pass it as Bert instead")
-            { Parameter = flag, RelatedParameters = [family == "gpt" ? "Gpt" : "Bert"] };
+            throw gpt
+                ? new GptBertException($"Gpt {source}: not a built-in ({ModelHub.BuiltInList}) and no such directory") { Parameter = "Gpt" }
+                : new GptBertException($"Bert {source}: not a built-in ({ModelHub.BuiltInList}) and no such directory") { Parameter = "Bert" };
+        bool isGpt = ModelConfig.Load(Path.Combine(dir, "config.json")) is Gpt2Config;
+        if (gpt && !isGpt) throw new GptBertException($"Gpt {source} is a BERT checkpoint; pass it as Bert instead") { Parameter = "Gpt", RelatedParameters = ["Bert"] };
+        if (!gpt && isGpt) throw new GptBertException($"Bert {source} is a GPT-2 checkpoint; pass it as Gpt instead") { Parameter = "Bert", RelatedParameters = ["Gpt"] };
     }
 
     // ------------------------------------------------------------------ speed

@@ -96,7 +96,7 @@ public class TaskComparisonTests
         Assert.Contains(json.GetProperty("verdict").GetString(), new[] { "gpt", "bert", "either" });
         Assert.Contains(json.GetProperty("reasons").EnumerateArray(), r => r.GetString()!.Contains("SQuAD F1"));
         Assert.All(json.GetProperty("candidates").EnumerateArray(), c => Assert.True(c.GetProperty("quality").TryGetProperty("squad_f1", out _)));
-        Assert.Contains("squad_f1", MarkdownReport.Render(report, []));
+        Assert.Contains("SQuAD F1", MarkdownReport.Render(report, []));
     }
 
     [Fact]
