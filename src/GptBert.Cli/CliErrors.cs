@@ -99,6 +99,7 @@ public static class CliErrors
         ["Precision"] = "--precision",
         // compare and choose
         ["Task"] = "--task",
+        ["Test"] = "--test",
         ["Gpt"] = "--gpt",
         ["Bert"] = "--bert",
         ["GptBert"] = "--gpt-bert",

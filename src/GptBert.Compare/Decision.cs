@@ -21,7 +21,7 @@ namespace GptBert.Compare;
 /// (<see cref="PrimaryMetric"/>) decides. A difference within noise gives "either", with the cheaper candidate named as the
 /// practical pick; otherwise the better family wins. Noise: with several seeds for both, |Δ| ≤ 2·SE of the difference,
 /// SE = sqrt(se_a² + se_b²) from the standard errors of the means; when either ran a single seed there is no spread to
-/// go by, so a fixed threshold is used: <see cref="SingleSeedThreshold"/> absolute for macro-F1 and MRR, the same
+/// go by, so a fixed threshold is used: <see cref="SingleSeedThreshold"/> absolute for macro-F1, MRR, SQuAD F1 and entity F1, the same
 /// fraction relative (2%) for loss per character.</item>
 /// <item>(e) Caveats from the data profile are added when they apply: little data, a small test set, heavy label
 /// imbalance, a classifier barely above the majority baseline, scripts a tokenizer may not cover, texts longer than
@@ -66,6 +66,8 @@ public static class Decision
         CompareTask.Classify => ("macro_f1", true),
         CompareTask.Generate => ("loss_per_char", false),
         CompareTask.Search => ("mrr", true),
+        CompareTask.Qa => ("squad_f1", true),
+        CompareTask.Ner => ("entity_f1", true),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 
@@ -459,6 +461,9 @@ public static class Decision
         "macro_f1" => "macro-F1",
         "loss_per_char" => "loss per character",
         "mrr" => "MRR",
+        "squad_f1" => "SQuAD F1",
+        "squad_exact_match" => "SQuAD exact match",
+        "entity_f1" => "entity F1 (seqeval)",
         _ => metric.Replace('_', ' '),
     };
 

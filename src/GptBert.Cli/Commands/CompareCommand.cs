@@ -16,6 +16,10 @@ namespace GptBert.Cli.Commands;
 public static class CompareCommand
 {
     const string DefaultDataset = "data/classification/sotu-era";
+    /// <summary>The shipped sets --task qa and --task ner use when no --train/--test is given (data/README.md).</summary>
+    const string QaDataset = "data/qa", NerDataset = "data/ner";
+    /// <summary>--max-length for --task qa when none is given: question and context together (the shipped contexts are up to ~120 tokens).</summary>
+    const int QaDefaultMaxLength = 160;
     /// <summary>The built-in default's budget: training tokens per run (see the README for why this amount).</summary>
     public const long DefaultTokens = 100_000;
 
@@ -42,6 +46,10 @@ public static class CompareCommand
                 --budget-sweep, the verdict at each budget and where the best candidate changes.
                 Candidates: --gpt/--bert (a built-in: minilm or arctic-xs, or a Hugging Face directory), and/or --from-scratch
                 (a GPT and a BERT with --params parameters each and same-size vocabularies learned from --train).
+                --task qa compares extractive question answering (BERT: a span of the context) with generative (GPT: the
+                answer generated after "Context: ..\nQuestion: ..\nAnswer:") by SQuAD F1 and exact match; --task ner compares
+                BERT and GPT-2 token classifiers by seqeval entity F1 (strict IOB2) and token accuracy. Without --train/--test
+                they use the shipped data/qa and data/ner; their runs and probes are measured in this process.
                 The verdict uses no requirements; see 'gptbert choose' for those.
                 """).WithSummary("Train and measure GPT and BERT side by side under one budget");
         command.WithExamples(choose
@@ -54,9 +62,17 @@ public static class CompareCommand
             : """
               gptbert compare --task classify --train train.csv --test test.csv --bert minilm --from-scratch --max-steps 300
               gptbert compare --train train.csv --validation dev.csv --test test.csv --gpt ./my-gpt2 --bert ./my-bert --max-time 5m --seeds 3 --report out/
+              gptbert compare --task qa --from-scratch --params 1M --max-tokens 200k --seeds 2
+              gptbert compare --task ner --train train.conll --test test.conll --bert minilm --from-scratch --max-steps 300 --json
               """);
 
-        var task = new Option<string>("--task") { Description = "classify (labeled CSV/TSV/JSONL), generate (plain-text corpora; BERT is reported as not a generator) or search (query → document pairs in columns text and text_pair)", HelpName = "classify|generate|search", DefaultValueFactory = _ => "classify" };
+        var task = new Option<string>("--task")
+        {
+            Description = "classify (labeled CSV/TSV/JSONL), generate (plain-text corpora; BERT is reported as not a generator), search (query → document pairs in columns text and text_pair), " +
+                          $"qa (SQuAD JSON or JSON Lines of question, context, answer, answer_start: BERT extracts a span, GPT generates the answer; scored by SQuAD F1 and exact match; default data {QaDataset}) " +
+                          $"or ner (CoNLL or JSON Lines token tags: BERT vs GPT-2 token classification; scored by seqeval entity F1, strict IOB2, and token accuracy; default data {NerDataset})",
+            HelpName = "classify|generate|search|qa|ner", DefaultValueFactory = _ => "classify",
+        };
         var train = new Option<string?>("--train") { Description = choose ? $"Labeled training data (default: {DefaultDataset}/train.csv)" : "Labeled training data (.csv, .tsv or .jsonl)", HelpName = "FILE" };
         var validation = new Option<string?>("--validation") { Description = "Labeled validation data (default: 10% of --train, stratified)", HelpName = "FILE" };
         var test = new Option<string?>("--test") { Description = "Labeled test data the verdict is measured on", HelpName = "FILE" };
@@ -78,7 +94,7 @@ public static class CompareCommand
             HelpName = "B1,B2,...",
         };
                 var seeds = new Option<int>("--seeds") { Description = "Training runs per candidate with seeds 1..N (default 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
-        var maxLength = new Option<int>("--max-length") { Description = "Tokens per example (default 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
+        var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example (default 64; --task qa: {QaDefaultMaxLength})", HelpName = "N" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per training step (default 16)", HelpName = "N", DefaultValueFactory = _ => 16 };
         var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (verdict, reasons, candidates, ...) instead of the text summary" };
@@ -107,10 +123,25 @@ public static class CompareCommand
                 "classify" => CompareTask.Classify,
                 "generate" => CompareTask.Generate,
                 "search" => CompareTask.Search,
-                var other => throw new UsageException($"unknown --task '{other}'; use classify, generate or search"),
+                "qa" => CompareTask.Qa,
+                "ner" => CompareTask.Ner,
+                var other => throw new UsageException($"unknown --task '{other}'; use classify, generate, search, qa or ner"),
             };
             string? trainPath = r.GetValue(train), testPath = r.GetValue(test), validationPath = r.GetValue(validation);
             bool builtIn = choose && trainPath is null && testPath is null;
+            // qa and ner without data: the shipped sets (rule-built QA, silver NER) of data/README.md.
+            string? shippedNote = null; // printed once the command is known to be valid
+            if (compareTask is CompareTask.Qa or CompareTask.Ner && trainPath is null && testPath is null)
+            {
+                var (dataset, ext) = compareTask == CompareTask.Qa ? (QaDataset, ".jsonl") : (NerDataset, ".conll");
+                var dataDir = FindShipped(dataset, "train" + ext);
+                trainPath = Path.Combine(dataDir, "train" + ext);
+                validationPath ??= Path.Combine(dataDir, "validation" + ext);
+                testPath = Path.Combine(dataDir, "test" + ext);
+                shippedNote = compareTask == CompareTask.Qa
+                    ? $"data: {dataset} (shipped; derived by rules from the KJV and State of the Union addresses, answers are spans by construction)"
+                    : $"data: {dataset} (shipped; silver PER/LOC tags from gazetteers over the KJV and State of the Union addresses)";
+            }
             string? gptArg = r.GetValue(gpt), bertArg = r.GetValue(bert);
             bool fromScratch = r.GetValue(scratch);
             long? budgetSteps = steps.GetValue(r);
@@ -119,9 +150,14 @@ public static class CompareCommand
             var sweepBudgets = r.GetValue(sweep) is string sw ? ParseSweep(sw) : null;
             if (sweepBudgets is not null && (budgetSteps is not null || budgetTime is not null || budgetTokens is not null))
                 throw new UsageException("give --budget-sweep or one budget (--max-tokens, --max-steps, --max-time), not both");
-            if (builtIn)
+            if (builtIn && compareTask is CompareTask.Qa or CompareTask.Ner)
             {
-                var dataDir = FindDefaultDataset();
+                if (gptArg is null && bertArg is null && !fromScratch) { fromScratch = true; bertArg = ModelHub.MiniLm; }
+                if (budgetSteps is null && budgetTime is null && budgetTokens is null && sweepBudgets is null) budgetTokens = DefaultTokens;
+            }
+            else if (builtIn)
+            {
+                var dataDir = FindShipped(DefaultDataset, "train.csv");
                 trainPath = Path.Combine(dataDir, "train.csv");
                 validationPath ??= Path.Combine(dataDir, "validation.csv");
                 testPath = Path.Combine(dataDir, "test.csv");
@@ -133,7 +169,7 @@ public static class CompareCommand
             }
             if (trainPath is null || testPath is null)
                 throw new UsageException("give --train FILE and --test FILE" + (choose ? " (or no arguments at all for the built-in default)" : ""));
-            if (builtIn && compareTask != CompareTask.Classify)
+            if (builtIn && compareTask is CompareTask.Generate or CompareTask.Search)
                 throw new UsageException($"the built-in default is a classification task; give --train FILE --test FILE for --task {r.GetValue(task)}");
             long scratchParams = 2_000_000;
             if (r.GetValue(parameters) is string p)
@@ -152,7 +188,7 @@ public static class CompareCommand
                 Task = compareTask, Train = trainPath, Validation = validationPath, Test = testPath, Gpt = gptArg, Bert = bertArg, GptBert = r.GetValue(gptBert),
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
                 BudgetSteps = budgetSteps, BudgetTokens = budgetTokens, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
-                MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length"), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
+                MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length") ?? (compareTask == CompareTask.Qa ? QaDefaultMaxLength : 64), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
                 Device = r.GetValue(device), Isolation = ChildRunner(), Format = format.Build(r, ctx), WorkDirectory = workDir, Baselines = !r.GetValue(noBaselines),
                 Requirements = new Requirements
                 {
@@ -172,6 +208,7 @@ public static class CompareCommand
                 else spec.Validate();
             }
             catch (GptBertException e) { throw CliErrors.Usage(e); }
+            if (shippedNote is not null) ctx.Stderr.WriteLine(shippedNote);
             ComparisonReport result;
             try
             {
@@ -239,15 +276,15 @@ public static class CompareCommand
 
     static IEnumerable<string> CommandLineArgs(ParseResult r) => r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value);
 
-    /// <summary>The shipped dataset, looked for above the program and the current directory (a clone's data/ folder).</summary>
-    static string FindDefaultDataset()
+    /// <summary>A shipped dataset, looked for above the program and the current directory (a clone's data/ folder).</summary>
+    static string FindShipped(string dataset, string file)
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
             {
-                var candidate = Path.Combine(d.FullName, DefaultDataset);
-                if (File.Exists(Path.Combine(candidate, "train.csv"))) return candidate;
+                var candidate = Path.Combine(d.FullName, dataset);
+                if (File.Exists(Path.Combine(candidate, file))) return candidate;
             }
-        throw new GptBertException($"the built-in dataset {DefaultDataset} was not found (run from a GptBert clone); or give --train FILE --test FILE");
+        throw new GptBertException($"the shipped dataset {dataset} was not found (run from a GptBert clone); or give --train FILE --test FILE");
     }
 }

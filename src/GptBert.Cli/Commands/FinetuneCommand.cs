@@ -30,10 +30,12 @@ public static class FinetuneCommand
             {"messages": [{"role": .., "content": ..}, ..]} (chat, rendered with the model's chat_template, or "role: content"
             lines) fine-tunes a GPT-2 language model instead, with the loss on the completions or assistant turns only;
             the best model by validation loss is saved, ready for 'generate'.
-            --task qa: extractive question answering (a BERT with a start/end head, BertForQuestionAnswering): --train is
+            --task qa: question answering. A BERT learns extractive QA (a start/end head, BertForQuestionAnswering); a GPT
+            (--arch gpt, or a GPT-2 --model) learns generative QA on prompts "Context: C\nQuestion: Q\nAnswer:" with the
+            loss on the answer (best model by validation loss). Either way --train is
             SQuAD v1.1/v2.0 JSON (.json) or JSON Lines of {"question", "context", "answer", "answer_start"} (empty answer:
-            none); long contexts become windows of --max-length (default 384) tokens sharing --doc-stride tokens; the best
-            model by validation exact match is saved, ready for 'gptbert qa'.
+            none); long contexts become windows of --max-length (default 384) tokens sharing --doc-stride tokens (BERT); the best
+            model (BERT: by validation exact match) is saved, ready for 'gptbert qa'.
             --task ner trains a token classifier (named entities) instead: --train and --validation are CoNLL files (a word
             and its tag per line, the tag in the last column, a blank line between sentences) or JSON Lines objects
             {"tokens": [...], "ner_tags": ["B-PER", "O", ...]}; each word's tag is learnt on its first sub-token; the best
@@ -148,6 +150,8 @@ public static class FinetuneCommand
             {
                 if (result.BestMetrics is { } m && m.TryGetValue("exact_match", out var em))
                     o.Line($"best validation:     exact match {TrainingSummary.Metric(em)}, loss {(m.TryGetValue("loss", out var l) ? TrainingSummary.Metric(l) : "-")} (step {result.BestStep})");
+                else if (result.BestMetrics is { } g && g.TryGetValue("loss", out var gl)) // a GPT answering generatively: selected by the answers' loss
+                    o.Line($"best validation:     answer loss {TrainingSummary.Metric(gl)} (step {result.BestStep}; generative QA: score it with gptbert qa --data FILE)");
                 TrainingSummary.Files(ctx, outDir);
                 o.Line($"next:       gptbert qa --model {outDir} --question QUESTION --context CONTEXT");
                 return ExitCodes.Ok;

@@ -1,10 +1,14 @@
 using System.CommandLine;
 using System.Text.Json;
+using GptBert.Data;
 using GptBert.Pipelines;
 
 namespace GptBert.Cli.Commands;
 
-/// <summary>`gptbert qa`: extractive answers (a span of the context) with a fine-tuned BertForQuestionAnswering.</summary>
+/// <summary>
+/// `gptbert qa`: extractive answers (a span of the context) with a fine-tuned BertForQuestionAnswering, or generated
+/// answers with a GPT-2 fine-tuned on QA prompts; with --data, SQuAD exact match and F1 of either on a test set.
+/// </summary>
 public static class QaCommand
 {
     public static Command Create(CliContext ctx)
@@ -18,16 +22,23 @@ public static class QaCommand
             char offsets of the answer in the context, END exclusive; SCORE: its probability among the candidates);
             with --no-answer an empty ANSWER means the context does not answer the question (SQuAD v2.0).
             --json prints one JSON object (one question), --jsonl one object per line.
-            """).WithSummary("Answer questions with a span of a context (extractive QA)")
+            A GPT-2 directory (from 'gptbert finetune --task qa --arch gpt' or --model GPT_DIR) answers generatively: it
+            continues the prompt "Context: C\nQuestion: Q\nAnswer:" greedily up to the end of the line; plain output is
+            the ANSWER alone, JSON {answer, generated: true}.
+            --data FILE scores the model on a test set (SQuAD JSON, or JSON Lines with "answer" and "answer_start"):
+            SQuAD exact match and F1 in percent, with the official answer normalisation (--json: one object).
+            """).WithSummary("Answer questions from a context (extractive BERT or generative GPT); score a test set")
             .WithExamples("""
                 gptbert qa --model runs/qa --question "Who wrote it?" --context "The book was written by Ada Lovelace in 1843."
                 gptbert qa --model runs/qa --input questions.jsonl --jsonl > answers.jsonl
                 gptbert qa --model runs/qa-v2 --no-answer --question "When?" --context "No dates here." --json
+                gptbert qa --model runs/qa-gpt --data data/qa/test.jsonl
                 """);
         var model = ModelOptions.Model(defaultModel: null, "Question-answering model directory (from 'gptbert finetune --task qa')");
         var question = new Option<string?>("--question", "-q") { Description = "The question", HelpName = "TEXT" };
         var context = new Option<string?>("--context", "-c") { Description = "The text that holds the answer", HelpName = "TEXT" };
         var input = new Option<string?>("--input", "-i") { Description = "JSON Lines of {\"question\": .., \"context\": ..} ('-': stdin)", HelpName = "FILE" };
+        var data = new Option<string?>("--data") { Description = "Score the model on this test set instead: SQuAD exact match and F1 (SQuAD JSON, or JSON Lines of {\"question\", \"context\", \"answer\", \"answer_start\"})", HelpName = "FILE" };
         var json = new Option<bool>("--json") { Description = "One JSON object: {answer, score, start, end} (a single question)" };
         var jsonl = new Option<bool>("--jsonl") { Description = "One JSON object per question: {answer, score, start, end}" };
         var maxLength = new Option<int?>("--max-length") { Description = "Tokens per window, special tokens included (default: 384, at most the model's limit)", HelpName = "N" };
@@ -36,7 +47,7 @@ public static class QaCommand
         var topK = new Option<int>("--top") { Description = "Answers per question, best first (default: 1; plain and --jsonl: one line each)", HelpName = "N", DefaultValueFactory = _ => 1 };
         var noAnswer = new Option<bool>("--no-answer") { Description = "Allow \"no answer\" (SQuAD v2.0 models): an empty answer when the [CLS] score beats the best span by more than --null-threshold" };
         var threshold = new Option<double>("--null-threshold") { Description = "With --no-answer: how much the null score must beat the best span by", HelpName = "X", DefaultValueFactory = _ => 0.0 };
-        foreach (var o in new Option[] { model, question, context, input, json, jsonl, maxLength, docStride, maxAnswer, topK, noAnswer, threshold })
+        foreach (var o in new Option[] { model, question, context, input, data, json, jsonl, maxLength, docStride, maxAnswer, topK, noAnswer, threshold })
             command.Options.Add(o);
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
         command.SetAction(r =>
@@ -44,6 +55,13 @@ public static class QaCommand
             string? q = r.GetValue(question), c = r.GetValue(context), file = r.GetValue(input);
             bool asJson = r.GetValue(json), asJsonl = r.GetValue(jsonl);
             if (asJson && asJsonl) throw new UsageException("give --json or --jsonl, not both");
+            if (r.GetValue(data) is string testFile)
+            {
+                if (file is not null || q is not null || c is not null)
+                    throw new UsageException("--data scores a test set; drop --question, --context and --input (or drop --data to answer them)");
+                if (asJsonl) throw new UsageException("--data prints one score; use --json, not --jsonl");
+                return Score(ctx, r, common, r.GetValue(model)!, testFile, asJson, QaOptionsFrom(r, maxLength, docStride, maxAnswer, noAnswer, threshold));
+            }
             if (file is not null && (q is not null || c is not null))
                 throw new UsageException("give --question and --context, or --input FILE, not both");
             if (file is null && (q is null || c is null))
@@ -52,15 +70,22 @@ public static class QaCommand
             int k = Check.AtLeast(r.GetValue(topK), 1, "--top");
             var inputs = file is null ? [(q!, c!)] : ReadInputs(ctx, file);
             common.ConfigureRuntime(r);
-            var options = new QaOptions
-            {
-                MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length") ?? 384,
-                DocStride = Check.AtLeast(r.GetValue(docStride), 1, "--doc-stride"),
-                MaxAnswerLength = Check.AtLeast(r.GetValue(maxAnswer), 1, "--max-answer-length"),
-                AllowNoAnswer = r.GetValue(noAnswer),
-                NullScoreDiffThreshold = r.GetValue(threshold),
-            };
+            var options = QaOptionsFrom(r, maxLength, docStride, maxAnswer, noAnswer, threshold);
             string source = r.GetValue(model)!;
+            if (QuestionAnswerers.IsGenerative(source))
+            {
+                if (k > 1) throw new UsageException("--top applies to extractive (BERT) models; a GPT generates one answer");
+                using var generative = new GenerativeAnswerer(source, common.TokenizerName(r), common.DeviceName(r));
+                foreach (var (question1, context1) in inputs)
+                {
+                    var answer = generative.Answer(question1, context1);
+                    if (asJson) ctx.Out.JsonPretty(j => { j.WriteString("answer", answer); j.WriteBoolean("generated", true); });
+                    else if (asJsonl) ctx.Out.JsonLine(j => { j.WriteString("answer", answer); j.WriteBoolean("generated", true); });
+                    else ctx.Out.Line(OneLine(answer));
+                    ctx.Out.Flush();
+                }
+                return ExitCodes.Ok;
+            }
             using var answerer = new QuestionAnswerer(source, common.TokenizerName(r), common.DeviceName(r), options);
             foreach (var chunk in inputs.Chunk(32))
             {
@@ -79,6 +104,37 @@ public static class QaCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    static QaOptions QaOptionsFrom(ParseResult r, Option<int?> maxLength, Option<int?> docStride, Option<int> maxAnswer, Option<bool> noAnswer, Option<double> threshold) => new()
+    {
+        MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length") ?? 384,
+        DocStride = Check.AtLeast(r.GetValue(docStride), 1, "--doc-stride"),
+        MaxAnswerLength = Check.AtLeast(r.GetValue(maxAnswer), 1, "--max-answer-length"),
+        AllowNoAnswer = r.GetValue(noAnswer),
+        NullScoreDiffThreshold = r.GetValue(threshold),
+    };
+
+    /// <summary>--data: answers every question of the test set with either kind of model and prints SQuAD EM and F1.</summary>
+    static int Score(CliContext ctx, ParseResult r, CommonOptions common, string source, string testFile, bool asJson, QaOptions options)
+    {
+        var examples = QaData.Load(testFile, w => ctx.Stderr.WriteLine(w));
+        common.ConfigureRuntime(r);
+        using var answerer = QuestionAnswerers.Open(source, common.TokenizerName(r), common.DeviceName(r), options);
+        var (score, _) = QuestionAnswerers.Evaluate(answerer, examples);
+        bool generative = answerer is GenerativeAnswerer;
+        if (asJson)
+            ctx.Out.JsonPretty(j =>
+            {
+                j.WriteNumber("exact_match", score.ExactMatch);
+                j.WriteNumber("f1", score.F1);
+                j.WriteNumber("count", score.Count);
+                j.WriteString("answers", generative ? "generated" : "extracted");
+            });
+        else
+            ctx.Out.Line(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"exact match {score.ExactMatch:F1}, F1 {score.F1:F1} (SQuAD, percent) on {score.Count} questions of {Path.GetFileName(testFile)}; answers {(generative ? "generated" : "extracted")}"));
+        return ExitCodes.Ok;
     }
 
     static void Write(Utf8JsonWriter j, QaPrediction a)

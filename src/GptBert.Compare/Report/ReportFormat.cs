@@ -226,6 +226,8 @@ public static class ReportFormat
             CompareTask.Classify => ["accuracy", "macro_f1", "weighted_f1"],
             CompareTask.Generate => ["loss_per_char", "perplexity", "loss", "bits_per_char"],
             CompareTask.Search => ["recall@1", "recall@5", "recall@10", "mrr"],
+            CompareTask.Qa => ["squad_f1", "squad_exact_match"],
+            CompareTask.Ner => ["entity_f1", "entity_precision", "entity_recall", "token_accuracy"],
             _ => [],
         };
         var all = Columns(r).SelectMany(c => c.Quality.Keys).Distinct(StringComparer.Ordinal).ToList();

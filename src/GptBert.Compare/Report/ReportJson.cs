@@ -14,7 +14,7 @@ namespace GptBert.Compare.Report;
 /// <c>reasons</c>, <c>warnings</c> (contention: a run that got markedly less CPU per wall second than the others,
 /// <see cref="Contention"/>), <c>task</c>, <c>candidates</c> (every figure of <see cref="CandidateResult"/>, snake_case keys, quality
 /// metrics keyed by their own names, per-seed values and curves), <c>baselines</c> (the same figures for the baselines,
-/// family "baseline", source "majority", "tfidf" or "embeddings:MODEL"), <c>profile</c>, <c>requirements</c>, <c>budget_sweep</c> (with a budget sweep only: <c>unit</c>, <c>metric</c>, <c>points</c> with each budget's
+/// family "baseline", source "majority", "tfidf" or "embeddings:MODEL"), <c>primary_metric</c> (the quality metric the verdict is decided on), <c>profile</c>, <c>requirements</c>, <c>budget_sweep</c> (with a budget sweep only: <c>unit</c>, <c>metric</c>, <c>points</c> with each budget's
 /// <c>verdict</c>, <c>winner</c> and <c>quality</c>, and <c>crossovers</c> with <c>before</c>, <c>after</c>, <c>from_budget</c>,
 /// <c>to_budget</c> and <c>estimated</c>), <c>budget</c>,
 /// <c>command</c>, <c>versions</c>, <c>machine</c>, <c>date</c> (ISO 8601), <c>overhead_fraction</c> and
@@ -63,6 +63,7 @@ public static class ReportJson
             foreach (var warning in r.Warnings ?? []) w.WriteStringValue(warning);
             w.WriteEndArray();
             w.WriteString("task", ReportFormat.Task(r.Task));
+            w.WriteString("primary_metric", Decision.PrimaryMetric(r.Task).Name);
             w.WritePropertyName("candidates");
             var candidates = includeCurves ? r.Candidates : r.Candidates.Select(c => c with { Curves = [] }).ToList();
             JsonSerializer.Serialize(w, candidates, options);

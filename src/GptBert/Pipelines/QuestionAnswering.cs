@@ -192,7 +192,7 @@ public static class QuestionAnswering
 /// <see cref="QuestionAnswering.Decode(string, IReadOnlyList{QaFeature}, IReadOnlyList{ValueTuple{float[], float[]}}, QaOptions, int)"/>.
 /// Training's QuestionAnsweringObjective evaluates through the same <see cref="Logits"/>.
 /// </summary>
-public sealed class QuestionAnswerer : IDisposable
+public sealed class QuestionAnswerer : IQuestionAnswerer
 {
     readonly ModelHandle handle;
     public QaOptions Options { get; }
@@ -209,6 +209,9 @@ public sealed class QuestionAnswerer : IDisposable
         options ??= new QaOptions();
         Options = options with { MaxLength = Math.Min(options.MaxLength, handle.Config.MaxPositions) };
     }
+
+    /// <summary>The text of the best answer to each (question, context).</summary>
+    public IReadOnlyList<string> AnswerTexts(IReadOnlyList<(string Question, string Context)> inputs) => Answer(inputs).Select(a => a.Answer).ToList();
 
     /// <summary>The best answer to each (question, context).</summary>
     public IReadOnlyList<QaPrediction> Answer(IReadOnlyList<(string Question, string Context)> inputs) =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GptBert.Models;
+using GptBert.Pipelines;
 using GptBert.Tokenizers;
 using static TorchSharp.torch;
 
@@ -96,6 +97,24 @@ public static class CompletionData
         int[] ids = [.. p, .. c, .. eos is int e ? new[] { e } : []];
         var trained = new bool[ids.Length];
         for (int i = p.Length; i < ids.Length; i++) trained[i] = true;
+        return new CompletionExample(ids, trained);
+    }
+
+    /// <summary>
+    /// A generative question-answering example of at most <paramref name="maxLength"/> tokens: the prompt of
+    /// <see cref="GenerativeAnswerer.Prompt"/> (not trained), the answer and the end-of-text token (trained). When it is too
+    /// long, tokens are dropped from the start of the prompt, as the generator drops them from a prompt that does not fit.
+    /// </summary>
+    public static CompletionExample QuestionAnswering(ITextTokenizer tokenizer, QaExample example, int maxLength)
+    {
+        var prompt = tokenizer.Encode(GenerativeAnswerer.Prompt(example.Question, example.Context), addSpecialTokens: false).Ids;
+        var answer = tokenizer.Encode(GenerativeAnswerer.Completion(example), addSpecialTokens: false).Ids;
+        int[] completion = [.. answer, .. tokenizer.EosId is int e ? new[] { e } : []];
+        if (completion.Length >= maxLength) completion = completion[..(maxLength - 1)];
+        int keep = Math.Min(prompt.Length, maxLength - completion.Length);
+        int[] ids = [.. prompt[(prompt.Length - keep)..], .. completion];
+        var trained = new bool[ids.Length];
+        for (int i = keep; i < ids.Length; i++) trained[i] = true;
         return new CompletionExample(ids, trained);
     }
 

@@ -299,12 +299,15 @@ public static class TrainingRuns
             (trainSet, validationSet) = HoldOut(trainSet, spec.Training.Seed, reporting, "examples");
         }
         TorchRuntime.Seed(spec.Training.Seed);
+        // A GPT answers generatively: the same questions as prompts, the answers as completions.
+        if (spec.Model is null ? spec.Arch is "gpt" : ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(spec.Model), "config.json")) is Gpt2Config)
+            return FinetuneGenerativeQa(spec, trainSet, validationSet, device, reporting);
         PretrainedModel model;
         ITextTokenizer tok;
         if (spec.Model is null)
         {
             if (spec.Arch is not "bert")
-                throw new GptBertException("extractive question answering trains a BERT (BertForQuestionAnswering): give Model (a BERT directory) or Arch bert") { RelatedParameters = ["Model", "Arch"] };
+                throw new GptBertException("question answering trains a BERT (extractive) or a GPT (generative): give Model (a directory) or Arch bert|gpt") { RelatedParameters = ["Model", "Arch"] };
             spec.Shape.Validate();
             tok = TokenizerLoader.Load(spec.Tokenizer ?? TokenizerLoader.BertBaseUncased);
             var config = spec.Shape.Config("bert", tok);
@@ -331,6 +334,43 @@ public static class TrainingRuns
         var objective = new QuestionAnsweringObjective(model, tok, trainSet, validationSet, options, spec.Training.Seed, device);
         reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {trainSet.Count} training questions ({objective.TrainFeatures} windows of {options.MaxLength} tokens, stride {options.Stride}) / {validationSet.Count} validation" +
             (options.AllowNoAnswer ? "; unanswerable questions present: \"no answer\" is learned (SQuAD v2.0)" : ""));
+        return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
+    }
+
+    /// <summary>
+    /// Generative question answering: a GPT-2 (from Model, or from scratch with Arch gpt and Shape) fine-tuned on the QA
+    /// examples as prompt → answer completions (<see cref="CompletionData.QuestionAnswering"/>), the loss on the answer only;
+    /// the best model by validation loss is saved, ready for <see cref="GenerativeAnswerer"/>.
+    /// </summary>
+    static TrainingResult FinetuneGenerativeQa(FinetuneSpec spec, List<QaExample> trainSet, List<QaExample> validationSet, Device device, RunReporting? reporting)
+    {
+        GPT2LMHeadModel model;
+        ITextTokenizer tok;
+        if (spec.Model is null)
+        {
+            spec.Shape.Validate();
+            tok = TokenizerLoader.Load(spec.Tokenizer ?? TokenizerLoader.Gpt2);
+            var config = (Gpt2Config)spec.Shape.Config("gpt", tok);
+            config.Validate("model shape");
+            model = new GPT2LMHeadModel(config);
+        }
+        else
+        {
+            string dir = ModelHub.ExistingDirectory(spec.Model);
+            var (loaded, _) = ModelFactory.Load(dir, "GPT2LMHeadModel", training: true);
+            model = (GPT2LMHeadModel)loaded;
+            try { tok = ModelHub.LoadTokenizer(spec.Tokenizer, dir, spec.Model, model.Config); }
+            catch { model.Dispose(); throw; }
+        }
+        using var _m = model;
+        int maxLength = Math.Min(spec.MaxLength, model.transformer.Cfg.NPositions);
+        var train = trainSet.Select(e => CompletionData.QuestionAnswering(tok, e, maxLength)).ToList();
+        var validation = validationSet.Select(e => CompletionData.QuestionAnswering(tok, e, maxLength)).ToList();
+        model.to(device);
+        model.train();
+        var objective = new CompletionObjective(model, train, validation, spec.Training.Seed, device, tok.PadId ?? tok.EosId ?? 0);
+        reporting?.Info?.Invoke($"{model.Architecture}: {model.ParameterCount:N0} parameters; {trainSet.Count} training / {validationSet.Count} validation questions as prompts " +
+            $"\"Context: ..\\nQuestion: ..\\nAnswer:\" of at most {maxLength} tokens; the loss on the answers only (generative QA)");
         return Run(objective, tok, spec.Training, spec.Output, spec.Resume, reporting);
     }
 

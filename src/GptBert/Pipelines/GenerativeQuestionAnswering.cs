@@ -1,0 +1,88 @@
+using GptBert.Models;
+using GptBert.Reporting;
+using GptBert.Tokenizers;
+
+namespace GptBert.Pipelines;
+
+/// <summary>Answers questions from a context: the one interface of the extractive (BERT) and generative (GPT) answerers.</summary>
+public interface IQuestionAnswerer : IDisposable
+{
+    /// <summary>The model's loaded weights, tokenizer and device.</summary>
+    ModelHandle Handle { get; }
+    /// <summary>The best answer text to each (question, context); "" for "no answer".</summary>
+    IReadOnlyList<string> AnswerTexts(IReadOnlyList<(string Question, string Context)> inputs);
+}
+
+/// <summary>
+/// Generative question answering: a GPT-2 fine-tuned on prompts "Context: C\nQuestion: Q\nAnswer:" with the completion
+/// " A" (the loss on the answer and the end-of-text token only, as Training.CompletionData.QuestionAnswering builds it), answering greedily up to
+/// the first newline or end-of-text. The answer is free text, not necessarily a span of the context; SQuAD exact match
+/// and F1 score it all the same. A prompt longer than the model's window loses its start (the context's first tokens),
+/// in training as in answering, so the question and "Answer:" are always seen.
+/// </summary>
+public sealed class GenerativeAnswerer : IQuestionAnswerer
+{
+    /// <summary>The prompt of every example; <c>{context}</c> and <c>{question}</c> are replaced.</summary>
+    public const string PromptFormat = "Context: {context}\nQuestion: {question}\nAnswer:";
+
+    readonly ModelHandle handle;
+    readonly Generator generator;
+    readonly GenerationOptions options;
+    public ModelHandle Handle => handle;
+
+    public GenerativeAnswerer(string modelDir, string? tokenizer = null, string? device = null, int maxNewTokens = 24)
+    {
+        var cfg = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json"));
+        if (cfg is not Gpt2Config)
+            throw new GptBertException($"{modelDir} is not a GPT-2; generative question answering needs a GPT-2 fine-tuned on question answering (task qa)");
+        handle = ModelHub.Load(modelDir, "GPT2LMHeadModel", tokenizer, device);
+        generator = new Generator(handle) { Warn = null };
+        options = new GenerationOptions { Greedy = true, MaxNewTokens = maxNewTokens, Stop = ["\n"], StopAtEos = true };
+    }
+
+    /// <summary>The prompt of one question.</summary>
+    public static string Prompt(string question, string context) =>
+        PromptFormat.Replace("{context}", context.Replace('\n', ' '), StringComparison.Ordinal).Replace("{question}", question.Trim().Replace('\n', ' '), StringComparison.Ordinal);
+
+    /// <summary>The completion the model learns: a space and the first answer ("" for "no answer": the model learns to stop at once).</summary>
+    public static string Completion(QaExample example) => example.HasAnswer ? " " + example.Answers[0].Text : "";
+
+    /// <summary>The greedy answer to one question: the continuation of its prompt up to the first newline, trimmed.</summary>
+    public string Answer(string question, string context)
+    {
+        var text = generator.Generate(Prompt(question, context), options).Text;
+        int newline = text.IndexOf('\n');
+        return (newline >= 0 ? text[..newline] : text).Trim();
+    }
+
+    public IReadOnlyList<string> AnswerTexts(IReadOnlyList<(string Question, string Context)> inputs) =>
+        inputs.Select(x => Answer(x.Question, x.Context)).ToList();
+
+    public void Dispose() => handle.Dispose();
+}
+
+/// <summary>Opens either kind of question-answering model and scores one on a test set with SQuAD exact match and F1.</summary>
+public static class QuestionAnswerers
+{
+    /// <summary>A GPT-2 directory answers generatively (<see cref="GenerativeAnswerer"/>); anything else extractively (<see cref="QuestionAnswerer"/>).</summary>
+    public static IQuestionAnswerer Open(string modelDir, string? tokenizer = null, string? device = null, QaOptions? options = null)
+    {
+        var cfg = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json"));
+        return cfg is Gpt2Config ? new GenerativeAnswerer(modelDir, tokenizer, device) : new QuestionAnswerer(modelDir, tokenizer, device, options);
+    }
+
+    /// <summary>Whether <paramref name="modelDir"/> holds a GPT-2 (a generative answerer).</summary>
+    public static bool IsGenerative(string modelDir) =>
+        ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json")) is Gpt2Config;
+
+    /// <summary>Answers every question (in batches of 32) and scores the answers (SQuAD EM and F1, in percent, as <see cref="SquadMetrics"/>).</summary>
+    public static (SquadScore Score, IReadOnlyList<string> Predictions) Evaluate(IQuestionAnswerer answerer, IReadOnlyList<QaExample> examples)
+    {
+        if (examples.Count == 0) throw new GptBertException("the QA test set is empty; give SQuAD JSON or JSON Lines of {\"question\", \"context\", \"answer\", \"answer_start\"}");
+        var predictions = new List<string>(examples.Count);
+        foreach (var chunk in examples.Chunk(32))
+            predictions.AddRange(answerer.AnswerTexts(chunk.Select(e => (e.Question, e.Context)).ToList()));
+        var gold = examples.Select(e => (IReadOnlyList<string>)e.Answers.Select(a => a.Text).ToList()).ToList();
+        return (SquadMetrics.Compute(predictions, gold), predictions);
+    }
+}
