@@ -72,19 +72,19 @@ public class SummarizerTests
     {
         string dir = TestUtil.TempDir("summarize");
         string train = Path.Combine(dir, "train.jsonl"), test = Path.Combine(dir, "test.jsonl");
-        var docs = RuleDocuments(16, seed: 7);
-        File.WriteAllLines(train, Enumerable.Repeat(docs, 8).SelectMany(d => d)
+        var docs = RuleDocuments(8, seed: 7);
+        File.WriteAllLines(train, Enumerable.Repeat(docs, 16).SelectMany(d => d)
             .Select(d => JsonSerializer.Serialize(new { prompt = $"Summarize: {d.Document}\nSummary:", completion = " " + d.Summary })));
         File.WriteAllLines(test, docs.Select(d => JsonSerializer.Serialize(new { document = d.Document, summary = d.Summary })));
         string output = Path.Combine(dir, "out");
         var r = CliHarness.Run(null, "finetune", "--arch", "gpt", "--layers", "2", "--hidden", "32", "--heads", "2", "--max-length", "48",
-            "--train", train, "--output", output, "--max-steps", "150", "--batch-size", "8", "--lr", "5e-3", "--seed", "1", "--threads", "2");
+            "--train", train, "--output", output, "--max-steps", "300", "--batch-size", "8", "--lr", "5e-3", "--seed", "1", "--threads", "2");
         Assert.True(r.ExitCode == 0, r.ToString());
 
         var eval = CliHarness.Run(null, "summarize", "--model", output, "--data", test, "--json", "--threads", "2");
         Assert.True(eval.ExitCode == 0, eval.ToString());
         using var doc = JsonDocument.Parse(eval.Stdout);
-        Assert.Equal(16, doc.RootElement.GetProperty("count").GetInt32());
+        Assert.Equal(8, doc.RootElement.GetProperty("count").GetInt32());
         var methods = doc.RootElement.GetProperty("methods").EnumerateArray().ToDictionary(m => m.GetProperty("method").GetString()!);
         double rougeL = methods["abstractive"].GetProperty("rougeL").GetProperty("fmeasure").GetDouble();
         Assert.True(rougeL >= 0.9, $"abstractive ROUGE-L {rougeL}\n{eval.Stdout}");
