@@ -67,6 +67,7 @@ public static class CliApp
         root.Subcommands.Add(FillMaskCommand.Create(ctx));
         root.Subcommands.Add(GenerateCommand.Create(ctx));
         root.Subcommands.Add(TranslateCommand.Create(ctx));
+        root.Subcommands.Add(SummarizeCommand.Create(ctx));
         root.Subcommands.Add(ChatCommand.Create(ctx));
         root.Subcommands.Add(ClassifyCommand.Create(ctx));
         root.Subcommands.Add(QaCommand.Create(ctx));

@@ -37,6 +37,7 @@ public static class CliErrors
         ["MaxLength"] = "--max-length",
         ["DocStride"] = "--doc-stride",
         ["PromptFormat"] = "--prompt-format",
+        ["Sentences"] = "--sentences",
         ["BatchSize"] = "--batch-size",
         ["Overflow.Refuse"] = "--no-truncate",
         // generation

@@ -13,7 +13,7 @@ public sealed record TranslationEvaluation(BleuScore Bleu, ChrfScore ChrF, IRead
 /// Translation with a GPT fine-tuned on prompt/completion pairs (data/translation: prompt
 /// "English: SRC\nFrench:", completion " TGT"): the source goes into <see cref="PromptFormat"/>, the
 /// model continues greedily (or with beam search) and stops at the first newline; the trimmed
-/// continuation is the translation. Uses the one Generator / BeamSearch, nothing new for decoding.
+/// continuation is the translation (<see cref="PromptCompleter"/>, shared with <see cref="Summarizer"/>).
 /// </summary>
 public sealed class Translator(ModelHandle handle, GenerationOptions? options = null, BeamOptions? beams = null)
 {
@@ -22,8 +22,7 @@ public sealed class Translator(ModelHandle handle, GenerationOptions? options = 
     /// <summary>The prompt template; <c>{src}</c> is replaced by the source sentence.</summary>
     public string PromptFormat { get; init; } = DefaultPromptFormat;
 
-    readonly GenerationOptions options = (options ?? new GenerationOptions { MaxNewTokens = 64 }) with { Greedy = true, Stop = ["\n"] };
-    readonly Generator generator = new(handle);
+    readonly PromptCompleter completer = new(handle, options, beams);
 
     /// <summary>The prompt of one source sentence.</summary>
     public string FormatPrompt(string source)
@@ -35,21 +34,13 @@ public sealed class Translator(ModelHandle handle, GenerationOptions? options = 
     /// <exception cref="GptBertException">The template has no <c>{src}</c> placeholder.</exception>
     public static void CheckPromptFormat(string template)
     {
-        if (!template.Contains("{src}", StringComparison.Ordinal))
-            throw new GptBertException($"PromptFormat \"{template.Replace("\n", "\\n")}\" has no {{src}} placeholder; add one where the source sentence goes.") { Parameter = "PromptFormat" };
+        PromptCompleter.CheckTemplate(template, "{src}");
     }
 
     public string Translate(string source) => Complete(FormatPrompt(source));
 
     /// <summary>Continues a ready-made prompt up to the first newline and returns the trimmed continuation.</summary>
-    public string Complete(string prompt)
-    {
-        string text = beams is { NumBeams: > 1 } b
-            ? BeamSearch.Generate(handle, generator.EncodePrompt(prompt, options), options, b).Text
-            : generator.Generate(prompt, options).Text;
-        int newline = text.IndexOf('\n');
-        return (newline >= 0 ? text[..newline] : text).Trim();
-    }
+    public string Complete(string prompt) => completer.Complete(prompt);
 
     /// <summary>Translates every example and scores the translations with corpus BLEU and chrF (sacreBLEU defaults).</summary>
     public TranslationEvaluation Evaluate(IReadOnlyList<TranslationExample> examples, Action<int, string>? onTranslated = null)

@@ -20,6 +20,7 @@ public class CliHelpTests
     [InlineData("classify")]
     [InlineData("qa")]
     [InlineData("ner")]
+    [InlineData("summarize")]
     [InlineData("tokenizer")]
     [InlineData("tokenizer", "train")]
     public void EveryCommandHelpHasDescriptionAndExamples(params string[] command)
