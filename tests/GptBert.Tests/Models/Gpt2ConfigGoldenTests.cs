@@ -64,14 +64,19 @@ public class Gpt2ConfigGoldenTests
     }
 
     [Fact]
-    public void AConfigWithCrossAttentionIsRefusedNamingTheField()
+    public void AConfigWithCrossAttentionBuildsTransformersCrossAttentionWeights()
     {
+        // transformers' GPT2Block with add_cross_attention: crossattention.{q_attn, c_attn, c_proj} and ln_cross_attn.
         var dir = TestUtil.TempDir("gpt2-xattn");
         var src = RepoFiles.At("tests", "GptBert.Tests", "Models", "Golden", "gpt2-config", "a-defaults", "config.json");
         var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(src))!.AsObject();
         json["add_cross_attention"] = true;
         File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
-        var e = Assert.Throws<GptBertException>(() => ModelConfig.Load(Path.Combine(dir, "config.json")));
-        Assert.Contains("add_cross_attention", e.Message);
+        var cfg = Assert.IsType<Gpt2Config>(ModelConfig.Load(Path.Combine(dir, "config.json")));
+        Assert.True(cfg.AddCrossAttention);
+        using var model = new GPT2LMHeadModel(cfg);
+        var names = model.named_parameters().Select(p => p.name).ToHashSet();
+        foreach (var n in new[] { "crossattention.q_attn.weight", "crossattention.c_attn.weight", "crossattention.c_proj.weight", "ln_cross_attn.weight" })
+            Assert.Contains($"transformer.h.0.{n}", names);
     }
 }
