@@ -71,8 +71,9 @@ public static class PruningRuns
 {
     public static PruneResult Run(PruneSpec spec, RunReporting? reporting = null)
     {
-        foreach (var (name, v) in new[] { ("Heads", spec.Heads), ("Ffn", spec.Ffn), ("Magnitude", spec.Magnitude) })
-            if (v is < 0 or >= 1) throw new GptBertException($"{name} {v} must be a fraction in [0, 1)") { Parameter = name };
+        if (spec.Heads is < 0 or >= 1) throw new GptBertException($"Heads {spec.Heads} must be a fraction in [0, 1)") { Parameter = "Heads" };
+        if (spec.Ffn is < 0 or >= 1) throw new GptBertException($"Ffn {spec.Ffn} must be a fraction in [0, 1)") { Parameter = "Ffn" };
+        if (spec.Magnitude is < 0 or >= 1) throw new GptBertException($"Magnitude {spec.Magnitude} must be a fraction in [0, 1)") { Parameter = "Magnitude" };
         if (spec.Heads == 0 && spec.Ffn == 0 && spec.Magnitude == 0)
             throw new GptBertException("nothing to prune: give a fraction of heads, FFN neurons and/or weights by magnitude") { RelatedParameters = ["Heads", "Ffn", "Magnitude"] };
         if (spec.Magnitude > 0 && spec.Train is not null)
