@@ -53,7 +53,7 @@ public static class PruneCommand
         var trainFile = new Option<string?>("--train") { Description = "Recovery fine-tune of the pruned model on this file (as finetune's --train)", HelpName = "FILE" };
         var validation = new Option<string?>("--validation") { Description = "Measure quality on this file before pruning, after pruning and after recovery", HelpName = "FILE" };
         var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example for --data, --train and --validation (default: {DefaultMaxLength}, at most the model's limit)", HelpName = "N" };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object (removed heads/neurons per layer, parameters, bytes, latency, quality) instead of text" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object on one line (removed heads/neurons per layer, parameters, bytes, latency, quality) instead of text" };
         foreach (var o in new Option[] { model, output, heads, ffn, magnitude, perLayer, data, importanceExamples, trainFile, validation, maxLength, json }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, device: false, threads: false, noTruncate: false);
         var format = LabeledDataFlags.AddTo(command);
@@ -97,7 +97,7 @@ public static class PruneCommand
         return command;
     }
 
-    static void WriteJson(CliContext ctx, string outDir, PruneResult p) => ctx.Out.JsonPretty(w =>
+    static void WriteJson(CliContext ctx, string outDir, PruneResult p) => ctx.Out.JsonLine(w =>
     {
         w.WriteString("output", outDir);
         w.WriteString("architecture", p.Architecture);
@@ -168,7 +168,7 @@ public static class PruneCommand
                        (l.Neurons.Length == 0 ? "" : $": {string.Join(", ", l.Neurons.Take(8))}{(l.Neurons.Length > 8 ? ", ... (--json lists all)" : "")}"));
         }
         o.Line($"  parameters {Output.HumanCount(p.ParametersBefore)} -> {Output.HumanCount(p.ParametersAfter)}; weights on disk {Output.HumanBytes(p.BytesBefore)} -> {Output.HumanBytes(p.BytesAfter)}");
-        o.Line($"  batch-1 latency, 128 tokens, median of 7 (measured here): {F(p.LatencyMsBefore, "F1")} ms -> {F(p.LatencyMsAfter, "F1")} ms ({F(p.LatencyMsBefore / p.LatencyMsAfter, "F2")}x)");
+        o.Line($"  batch-1 latency, one 128-token sequence (or the model's limit), median of 7, models alternated (measured here): {F(p.LatencyMsBefore, "F1")} ms -> {F(p.LatencyMsAfter, "F1")} ms ({F(p.LatencyMsBefore / p.LatencyMsAfter, "F2")}x)");
         if (spec.Magnitude > 0)
             o.Line("  magnitude pruning keeps every shape: dense kernels run as fast as before and model.safetensors is as large (zeros are stored like any float)");
         if (p.Metric is { } metric)
