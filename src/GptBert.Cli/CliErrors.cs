@@ -116,6 +116,10 @@ public static class CliErrors
         ["Teacher"] = "--teacher",
         ["Student"] = "--student",
         ["Alpha"] = "--alpha",
+        // prune
+        ["Data"] = "--data",
+        ["Ffn"] = "--ffn",
+        ["Magnitude"] = "--magnitude",
     };
 
     /// <summary>The message as the CLI prints it: every setting the exception names, written as its flag.</summary>
