@@ -15,7 +15,9 @@ public static class RagCommand
             answer), and lets a GPT-2 model answer from them. Prints the answer, then its numbered sources
             (source:start-end); --json prints one object with the answer, the sources and the prompt's token count.
             The prompt is --template with {sources} and {question} (default: "Answer the question from the sources.
-            \n\n{sources}Question: {question}\nAnswer:"); generation stops at a blank line unless --stop says otherwise.
+            \n\n{sources}Question: {question}\nAnswer:"); --template qa is "Context: {context}\nQuestion: {question}\nAnswer:",
+            the prompt of a GPT fine-tuned with 'finetune --task qa --arch gpt' ({context}: the passages joined by spaces).
+            Generation stops at a blank line (a newline with --template qa) unless --stop says otherwise.
 
             Evaluation: --data QUESTIONS.jsonl (QA JSON Lines {"question", "context", "answer", "answer_start"} whose
             context is the gold passage, like data/rag/test.jsonl over an index of data/bible-kjv) searches the index for
@@ -30,7 +32,7 @@ public static class RagCommand
                 gptbert rag --index kb.index --generator ./gpt2 --question "How do refunds work?" --top 6 --json
                 gptbert index build --input data/bible-kjv --output kjv.index
                 gptbert rag --index kjv.index --data data/rag/test.jsonl
-                gptbert rag --index kjv.index --data data/rag/test.jsonl --generator runs/gpt-qa --top 2 --json
+                gptbert rag --index kjv.index --data data/rag/test.jsonl --generator runs/qa-gpt --template qa --top 1 --json
                 """);
         var index = new Option<string>("--index") { Description = "Index directory (from index build)", HelpName = "DIR", Required = true };
         var generatorDir = new Option<string>("--generator", "-g") { Description = "GPT-2 language model directory that writes the answer (--tokenizer overrides its tokenizer); optional with --data (then only retrieval is scored)", HelpName = "DIR" };
@@ -40,7 +42,7 @@ public static class RagCommand
         var top = new Option<int>("--top") { Description = "Passages to retrieve (default: 4); fewer are quoted if they do not fit", HelpName = "N", DefaultValueFactory = _ => 4 };
         var mode = new Option<string?>("--mode") { Description = "Retrieval: dense, bm25 or hybrid (default: hybrid when the index has BM25)", HelpName = "MODE" };
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Answer tokens at most (default: 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
-        var template = new Option<string?>("--template") { Description = "Prompt with {sources} and {question} (\\n for new lines)", HelpName = "TEXT" };
+        var template = new Option<string?>("--template") { Description = "Prompt with {question} and {sources} (numbered passages) or {context} (passages joined by spaces); 'qa' is \"Context: {context}\\nQuestion: {question}\\nAnswer:\", the format of finetune --task qa --arch gpt (\\n for new lines)", HelpName = "TEXT" };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text is generated (repeatable; default: a blank line)", HelpName = "TEXT" };
         var sample = new Option<bool>("--sample") { Description = "Sample the answer (temperature 0.7, top-p 0.9) instead of the greedy default" };
         var seed = new Option<int?>("--seed") { Description = "Random seed with --sample", HelpName = "N" };
@@ -54,7 +56,9 @@ public static class RagCommand
             if ((q is null) == (dataPath is null)) throw new UsageException("give --question TEXT to answer one question, or --data QUESTIONS.jsonl to evaluate on a question set");
             if (q is not null && q.Trim().Length == 0) throw new UsageException("--question is empty");
             if (q is not null && generatorPath is null) throw new UsageException("--question needs --generator DIR (a GPT-2 that writes the answer)");
-            var stops = r.GetValue(stop) is { Length: > 0 } given ? given.Where(s => s.Length > 0).ToList() : ["\n\n"];
+            // A QA-format answer is one line; a free answer ends at a blank line.
+            var stops = r.GetValue(stop) is { Length: > 0 } given ? given.Where(s => s.Length > 0).Select(s => s.Replace("\\n", "\n")).ToList()
+                : r.GetValue(template) is "qa" ? ["\n"] : ["\n\n"];
             bool sampled = r.GetValue(sample);
             var options = new GenerationOptions
             {
@@ -63,7 +67,7 @@ public static class RagCommand
             };
             try { options.Validate(); }
             catch (GptBertException e) { throw CliErrors.Usage(e); }
-            string promptTemplate = r.GetValue(template)?.Replace("\\n", "\n") ?? Rag.DefaultTemplate;
+            string promptTemplate = r.GetValue(template) is "qa" ? Rag.QaTemplate : r.GetValue(template)?.Replace("\\n", "\n") ?? Rag.DefaultTemplate;
             var cutoffs = dataPath is null ? [] : ParseCutoffs(r.GetValue(recallAt)!);
             var questions = dataPath is null ? null : LoadQuestions(ctx, dataPath);
             using var idx = IndexCommand.OpenIndex(r.GetValue(index)!);

@@ -127,3 +127,25 @@ public class RagEvaluationTests
         }
     }
 }
+
+/// <summary>The generative-QA prompt of RAG: passages joined by spaces into the one context the fine-tuned GPT expects.</summary>
+public class RagQaTemplateTests
+{
+    static SearchHit Hit(int rank, string text) => new(rank, rank, 1.0 / rank, new Chunk("doc", 0, text.Length, text, 1), null, null);
+
+    [Fact]
+    public void TheQaTemplateJoinsPassagesIntoOneContext()
+    {
+        static int Words(string t) => t.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Length;
+        var p = Rag.BuildPrompt(Words, 100, 10, "Whom did Seth beget?", [Hit(1, "And Seth lived\nan hundred years, and begat Enos:"), Hit(2, "Noah begat Shem.")], Rag.QaTemplate);
+        Assert.Equal("Context: And Seth lived an hundred years, and begat Enos: Noah begat Shem.\nQuestion: Whom did Seth beget?\nAnswer:", p.Text);
+        Assert.Equal(2, p.Used.Count);
+        // A window with room for the first passage only keeps the best-ranked one.
+        int one = Words("Context: And Seth lived an hundred years, and begat Enos:\nQuestion: Whom did Seth beget?\nAnswer:");
+        var cut = Rag.BuildPrompt(Words, one + 10, 10, "Whom did Seth beget?", [Hit(1, "And Seth lived\nan hundred years, and begat Enos:"), Hit(2, "Noah begat Shem.")], Rag.QaTemplate);
+        Assert.Single(cut.Used);
+        Assert.Equal(one, cut.Tokens);
+        Assert.Equal("Template", Assert.Throws<GptBertException>(() => Rag.BuildPrompt(Words, 100, 10, "q", [], "{sources} {context} {question}")).Parameter);
+        Assert.Equal("Template", Assert.Throws<GptBertException>(() => Rag.BuildPrompt(Words, 100, 10, "q", [], "{question} only")).Parameter);
+    }
+}
