@@ -4,12 +4,12 @@
 # answers (SQuAD EM/F1) of a tiny GPT trained from scratch for generative QA on data/qa/train.jsonl, reading the top
 # passage of each retrieval mode — next to the
 # same GPT given the gold verse (the ceiling of retrieval). Writes bench/results/rag.md (or $OUT).
-# Usage: bash bench/rag.sh [TRAIN_TIME] [CORPUS...]   (default 5m and data/bible-kjv; about 15 minutes on 2 idle cores:
+# Usage: bash bench/rag.sh [TRAIN_TIME] [CORPUS...]   (default 10m and data/bible-kjv; about 20 minutes on 2 idle cores:
 #        ~7 min to embed the ~2,900 passages, TRAIN_TIME of training, ~1 min of evaluation)
 # Smoke: QUESTIONS=data/rag/validation.jsonl OUT=/tmp/rag.md bash bench/rag.sh 15s data/bible-kjv/17-esther.txt
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-budget="${1:-5m}"; shift || true
+budget="${1:-10m}"; shift || true
 corpus=("$@"); [ ${#corpus[@]} -gt 0 ] || corpus=("$root/data/bible-kjv")
 questions="${QUESTIONS:-$root/data/rag/test.jsonl}"
 out="${OUT:-$root/bench/results/rag.md}"
