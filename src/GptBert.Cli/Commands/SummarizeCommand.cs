@@ -106,7 +106,7 @@ public static class SummarizeCommand
             if (reranks && beams.NumBeams > 1) throw new UsageException("give --num-beams or --num-candidates, not both: candidates are sampled");
             try { candidates.Validate(); }
             catch (GptBertException e) { throw CliErrors.Usage(e); }
-            using var judge = reranks ? Judge(common, r, r.GetValue(rerankWith) ?? ModelHub.MiniLm, ctx) : null;
+            using var judge = reranks ? RerankCommand.OpenJudge(common, r, r.GetValue(rerankWith) ?? ModelHub.MiniLm, ctx) : null;
 
             using var handle = how switch
             {
@@ -171,25 +171,6 @@ public static class SummarizeCommand
             return ExitCodes.Ok;
         });
         return command;
-    }
-
-    /// <summary>The model that judges candidates: a cross-encoder when it is a sequence classifier, else a bi-encoder; disposing it frees the model.</summary>
-    sealed class CandidateJudge(IDisposable model, CandidateScorer scorer) : IDisposable
-    {
-        public CandidateScorer Scorer => scorer;
-        public void Dispose() => model.Dispose();
-    }
-
-    static CandidateJudge Judge(CommonOptions common, System.CommandLine.ParseResult r, string source, CliContext ctx)
-    {
-        var config = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(source), "config.json"));
-        if (ModelFactory.DefaultArchitecture(config).EndsWith("ForSequenceClassification", StringComparison.Ordinal))
-        {
-            var classifier = new Classifier(source, null, common.DeviceName(r)) { Warn = ctx.Warn };
-            return new CandidateJudge(classifier, CandidateReranking.CrossEncoder(classifier));
-        }
-        var handle = ModelHub.Load(source, architecture: null, tokenizer: null, device: common.DeviceName(r), requireHead: false);
-        return new CandidateJudge(handle, CandidateReranking.Embedding(new Embedder(handle) { Overflow = common.OverflowMode(r), Warn = ctx.Warn }));
     }
 
     static (string, RougeValue)[] Rows(RougeScore s) => [("rouge1", s.Rouge1), ("rouge2", s.Rouge2), ("rougeL", s.RougeL)];

@@ -70,6 +70,17 @@ public static class CandidateReranking
         return Pick(candidates, scorer(reference, candidates));
     }
 
+    /// <summary>
+    /// Draws <paramref name="count"/> candidates with <paramref name="sample"/> (given the candidate's index, 0..count-1, so
+    /// the caller chooses how each is sampled, e.g. seed S + i), scores them against <paramref name="reference"/> and picks the best.
+    /// </summary>
+    public static RankedCandidates GenerateAndPick(Func<int, string> sample, int count, string reference, CandidateScorer scorer)
+    {
+        if (count < 1) throw new GptBertException($"NumCandidates must be at least 1 (got {count})") { Parameter = "NumCandidates" };
+        var candidates = Enumerable.Range(0, count).Select(sample).ToList();
+        return Pick(candidates, scorer(reference, candidates));
+    }
+
     /// <summary>A bi-encoder judge: the cosine of the candidate's and the reference's sentence embeddings.</summary>
     public static CandidateScorer Embedding(Embedder embedder) => (reference, candidates) => Relevance.BiEncoder(embedder, reference, candidates);
 

@@ -106,3 +106,27 @@ public class CandidateRerankingTests
         Assert.Equal(c.EnumerateArray().Max(x => x.GetProperty("score").GetDouble()), chosen.GetProperty("score").GetDouble());
     }
 }
+
+/// <summary>`generate --num-candidates`: the printed text is the candidate with the best score, and each candidate is the seed S + i sample.</summary>
+public class CliGenerateRerankTests
+{
+    [Fact]
+    public void GeneratePrintsTheBestScoredOfItsSeededSamples()
+    {
+        var r = CliHarness.Run(null, "generate", "--model", TinyModels.Gpt2, "--tokenizer", "gpt2", "--prompt", "The whale", "--max-new-tokens", "4",
+            "--num-candidates", "3", "--seed", "5", "--reference", "the sea", "--jsonl", "--threads", "2");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var o = r.JsonLines[0];
+        var c = o.GetProperty("candidates").EnumerateArray().ToList();
+        Assert.Equal(3, c.Count);
+        int chosen = o.GetProperty("chosen").GetInt32();
+        Assert.Equal(c.Max(x => x.GetProperty("score").GetDouble()), c[chosen].GetProperty("score").GetDouble());
+        Assert.Equal(c[chosen].GetProperty("text").GetString(), o.GetProperty("text").GetString());
+        // Candidate 1 is the sample with seed 6.
+        var one = CliHarness.Run(null, "generate", "--model", TinyModels.Gpt2, "--tokenizer", "gpt2", "--prompt", "The whale", "--max-new-tokens", "4", "--seed", "6", "--jsonl", "--threads", "2");
+        Assert.Equal(one.JsonLines[0].GetProperty("text").GetString(), c[1].GetProperty("text").GetString());
+
+        CliHarness.AssertOneLineError(CliHarness.Run(null, "generate", "--model", TinyModels.Gpt2, "--tokenizer", "gpt2", "--prompt", "x", "--num-candidates", "2", "--greedy"), 2);
+        CliHarness.AssertOneLineError(CliHarness.Run(null, "generate", "--model", TinyModels.Gpt2, "--tokenizer", "gpt2", "--prompt", "x", "--reference", "y"), 2);
+    }
+}
