@@ -118,7 +118,7 @@ public static class SummarizeCommand
             {
                 SummaryMethod.Lead => Summarizer.Lead(n),
                 SummaryMethod.Abstractive => Summarizer.Abstractive(handle!, options, beams.NumBeams > 1 ? beams : null, template, ctx.Warn,
-                    judge is null ? null : new SummaryReranking(candidates, judge.Scorer)),
+                    judge is null ? null : new GenerateThenRerank(candidates, judge.Scorer)),
                 _ => Summarizer.Extractive(new Embedder(handle!) { Overflow = common.OverflowMode(r), Warn = ctx.Warn }, n),
             };
 

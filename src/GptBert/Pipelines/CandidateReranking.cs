@@ -32,6 +32,9 @@ public sealed record RankedCandidates(IReadOnlyList<string> Texts, IReadOnlyList
     public string Best => Texts[Chosen];
 }
 
+/// <summary>Generate-then-rerank settings of a pipeline (summarizer, generative answerer): how candidates are sampled and the judge that scores each against its reference.</summary>
+public sealed record GenerateThenRerank(CandidateOptions Candidates, CandidateScorer Judge);
+
 /// <summary>Scores candidates against a reference (the document, the question with its context, the prompt): higher is better.</summary>
 public delegate IReadOnlyList<double> CandidateScorer(string reference, IReadOnlyList<string> candidates);
 

@@ -20,9 +20,6 @@ public sealed record DocumentSummary(string Text, SummaryMethod Method, IReadOnl
     public RankedCandidates? Candidates { get; init; }
 }
 
-/// <summary>Generate-then-rerank for abstractive summaries: how candidates are sampled and the judge that scores each against its document.</summary>
-public sealed record SummaryReranking(CandidateOptions Candidates, CandidateScorer Judge);
-
 /// <summary>One test example: the document (null when the file gives only a ready-made prompt), its prompt for a GPT, and the reference summary.</summary>
 public sealed record SummarizationExample(string? Document, string Prompt, string Reference);
 
@@ -55,9 +52,9 @@ public sealed class Summarizer
 
     readonly Embedder? embedder;
     readonly PromptCompleter? completer;
-    readonly SummaryReranking? reranking;
+    readonly GenerateThenRerank? reranking;
 
-    Summarizer(SummaryMethod method, int sentences, Embedder? embedder, PromptCompleter? completer, string promptFormat, SummaryReranking? reranking = null)
+    Summarizer(SummaryMethod method, int sentences, Embedder? embedder, PromptCompleter? completer, string promptFormat, GenerateThenRerank? reranking = null)
     {
         reranking?.Candidates.Validate();
         this.reranking = reranking;
@@ -83,11 +80,11 @@ public sealed class Summarizer
     /// samples N candidates and the judge keeps the one it scores highest against the document.
     /// </summary>
     public static Summarizer Abstractive(ModelHandle gpt, GenerationOptions? options = null, BeamOptions? beams = null,
-        string promptFormat = DefaultPromptFormat, Action<string>? warn = null, SummaryReranking? reranking = null) =>
+        string promptFormat = DefaultPromptFormat, Action<string>? warn = null, GenerateThenRerank? reranking = null) =>
         new(SummaryMethod.Abstractive, 1, null, new PromptCompleter(gpt, options, beams, warn), promptFormat, reranking);
 
     /// <summary>Generate-then-rerank settings of an abstractive summarizer; null when it decodes one summary (greedy or beam).</summary>
-    public SummaryReranking? Reranking => reranking;
+    public GenerateThenRerank? Reranking => reranking;
 
     /// <summary>What a model is for by default: an encoder picks sentences, a GPT writes the summary.</summary>
     public static SummaryMethod DefaultMethod(string family) => family == "gpt2" ? SummaryMethod.Abstractive : SummaryMethod.Extractive;

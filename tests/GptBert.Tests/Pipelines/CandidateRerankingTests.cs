@@ -60,7 +60,7 @@ public class CandidateRerankingTests
         var candidates = new CandidateOptions { NumCandidates = 5, Seed = 3, Temperature = 1.0, TopP = 1.0 };
         // A judge known by construction: the candidate with the most characters (a random tiny GPT writes varied lengths).
         CandidateScorer longest = (_, cands) => cands.Select(c => (double)c.Length).ToList();
-        var summarizer = Summarizer.Abstractive(gpt, options, reranking: new SummaryReranking(candidates, longest));
+        var summarizer = Summarizer.Abstractive(gpt, options, reranking: new GenerateThenRerank(candidates, longest));
         const string doc = "The whale surfaced near the ship. The crew lowered the boats.";
         var summary = summarizer.Summarize(doc);
         var ranked = summary.Candidates!;
@@ -128,5 +128,32 @@ public class CliGenerateRerankTests
 
         CliHarness.AssertOneLineError(CliHarness.Run(null, "generate", "--model", TinyModels.Gpt2, "--tokenizer", "gpt2", "--prompt", "x", "--num-candidates", "2", "--greedy"), 2);
         CliHarness.AssertOneLineError(CliHarness.Run(null, "generate", "--model", TinyModels.Gpt2, "--tokenizer", "gpt2", "--prompt", "x", "--reference", "y"), 2);
+    }
+}
+
+/// <summary>Generative QA with generate-then-rerank: the answer is the judge's pick among the seeded samples.</summary>
+public class GenerativeAnswerRerankTests
+{
+    [Fact]
+    public void TheAnswerIsTheJudgesPickAndTheCliRefusesExtractiveModels()
+    {
+        TestUtil.Init(1);
+        var candidates = new CandidateOptions { NumCandidates = 4, Seed = 9 };
+        var judged = new List<IReadOnlyList<string>>();
+        string? reference = null;
+        // Known by construction: the judge prefers the shortest candidate (ties: the earliest).
+        CandidateScorer shortest = (r, c) => { reference = r; judged.Add(c); return c.Select(x => -(double)x.Length).ToList(); };
+        string dir = TestUtil.TempDir("qa-rerank-gpt");
+        foreach (var f in Directory.GetFiles(TinyModels.Gpt2)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)), true);
+        GptBert.Tokenizers.TokenizerLoader.Load("gpt2").Save(dir);
+        using var answerer = new GenerativeAnswerer(dir, maxNewTokens: 5, reranking: new GenerateThenRerank(candidates, shortest));
+        string answer = answerer.Answer("Who?", "Ahab hunts the whale.");
+        Assert.Equal("Ahab hunts the whale.", reference);
+        var c = judged.Single();
+        Assert.Equal(4, c.Count);
+        Assert.Equal(c.OrderBy(x => x.Length).First(), answer);
+
+        CliHarness.AssertOneLineError(CliHarness.Run(null, "qa", "--model", TinyModels.BertMlm, "--question", "Who?", "--context", "Ahab.", "--num-candidates", "3"), 2);
+        CliHarness.AssertOneLineError(CliHarness.Run(null, "qa", "--model", dir, "--question", "Who?", "--context", "Ahab.", "--rerank-with", "minilm"), 2);
     }
 }
