@@ -6,6 +6,7 @@
 # same GPT given the gold verse (the ceiling of retrieval). Writes bench/results/rag.md (or $OUT).
 # Usage: bash bench/rag.sh [TRAIN_TIME] [CORPUS...]   (default 10m and data/bible-kjv; about 20 minutes on 2 idle cores:
 #        ~7 min to embed the ~2,900 passages, TRAIN_TIME of training, ~1 min of evaluation)
+# GENERATOR=DIR uses that GPT instead of training one (then TRAIN_TIME is ignored).
 # Smoke: QUESTIONS=data/rag/validation.jsonl OUT=/tmp/rag.md bash bench/rag.sh 15s data/bible-kjv/17-esther.txt
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,26 +23,32 @@ t0=$(date +%s)
 t_index=$(( $(date +%s) - t0 )); tail -1 "$work/index.log" >&2
 "$g" rag --index "$work/corpus.index" --data "$questions" --json > "$work/retrieval.json"
 
-# The generator: its own 4k BPE from the QA training split, then generative QA ("Context: C\nQuestion: Q\nAnswer:").
-python3 -c '
+if [ -n "${GENERATOR:-}" ]; then
+  # A generator you trained already (e.g. longer, or from a pretrained GPT-2): no training here.
+  gen="$GENERATOR"; t_train=0; steps="given: $GENERATOR"
+else
+  # The generator: its own 4k BPE from the QA training split, then generative QA ("Context: C\nQuestion: Q\nAnswer:").
+  python3 -c '
 import json, sys
 with open(sys.argv[2], "w", encoding="utf-8") as out:
     for line in open(sys.argv[1], encoding="utf-8"):
         r = json.loads(line)
         out.write(r["context"] + "\n" + r["question"] + "\n" + r["answer"] + "\n\n")
-' "$root/data/qa/train.jsonl" "$work/train.txt"
-"$g" tokenizer train --kind bpe --data "$work/train.txt" --vocab-size 4096 --output "$work/tok" > /dev/null
-t0=$(date +%s)
-"$g" finetune "${gpt_args[@]}" --tokenizer "$work/tok" --train "$root/data/qa/train.jsonl" --validation "$root/data/qa/validation.jsonl" \
-  --output "$work/gpt" --max-time "$budget" > "$work/finetune.log" 2>&1
-t_train=$(( $(date +%s) - t0 ))
-steps=$(grep -oE "[0-9]+ steps" "$work/finetune.log" | tail -1 || true)
+  ' "$root/data/qa/train.jsonl" "$work/train.txt"
+  "$g" tokenizer train --kind bpe --data "$work/train.txt" --vocab-size 4096 --output "$work/tok" > /dev/null
+  t0=$(date +%s)
+  "$g" finetune "${gpt_args[@]}" --tokenizer "$work/tok" --train "$root/data/qa/train.jsonl" --validation "$root/data/qa/validation.jsonl" \
+    --output "$work/gpt" --max-time "$budget" > "$work/finetune.log" 2>&1
+  t_train=$(( $(date +%s) - t0 ))
+  steps=$(grep -oE "[0-9]+ steps" "$work/finetune.log" | tail -1 || true)
+  gen="$work/gpt"
+fi
 
 # The ceiling of retrieval: the gold verse as the context.
-"$g" qa --model "$work/gpt" --data "$questions" --json > "$work/gold.json"
+"$g" qa --model "$gen" --data "$questions" --json > "$work/gold.json"
 t0=$(date +%s)
 for mode in dense bm25 hybrid; do
-  "$g" rag --index "$work/corpus.index" --data "$questions" --generator "$work/gpt" --template qa --top 1 --mode "$mode" \
+  "$g" rag --index "$work/corpus.index" --data "$questions" --generator "$gen" --template qa --top 1 --mode "$mode" \
     --max-new-tokens 16 --json > "$work/answers-$mode.json"
 done
 t_answer=$(( $(date +%s) - t0 ))

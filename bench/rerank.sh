@@ -7,6 +7,7 @@
 # seeds (the mean and the spread over seeds). Writes bench/results/rerank.md (or $OUT).
 # Usage: bash bench/rerank.sh [TRAIN_TIME] [N] [SEEDS]   (default 10m, 8 candidates, seeds "1 2 3"; about 25 minutes on
 #        2 idle cores: TRAIN_TIME of training, then ~4 minutes per seed)
+# GENERATOR=DIR uses that GPT instead of training one (then TRAIN_TIME is ignored).
 # Smoke: LIMIT=5 OUT=/tmp/rerank.md bash bench/rerank.sh 15s 3 "1 2"
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,24 +20,30 @@ g="$root/gptbert"
 test="$data/test.jsonl"
 if [ -n "${LIMIT:-}" ]; then head -n "$LIMIT" "$test" > "$work/test.jsonl"; test="$work/test.jsonl"; fi
 
-# The generator, as bench/summarization.sh trains it: its own 4k BPE from the training split, then prompt/completion.
-python3 -c '
+if [ -n "${GENERATOR:-}" ]; then
+  # A generator you trained already (e.g. longer, or from a pretrained GPT-2): no training here.
+  gen="$GENERATOR"; t_train=0; steps="given: $GENERATOR"
+else
+  # The generator, as bench/summarization.sh trains it: its own 4k BPE from the training split, then prompt/completion.
+  python3 -c '
 import json, sys
 with open(sys.argv[2], "w", encoding="utf-8") as out:
     for line in open(sys.argv[1], encoding="utf-8"):
         row = json.loads(line)
         out.write(row["document"] + "\n" + row["summary"] + "\n\n")
-' "$data/train.jsonl" "$work/train.txt"
-"$g" tokenizer train --kind bpe --data "$work/train.txt" --vocab-size 4096 --output "$work/tok" > /dev/null
-t0=$(date +%s)
-"$g" finetune "${gpt_args[@]}" --tokenizer "$work/tok" --train "$data/train.jsonl" --validation "$data/validation.jsonl" \
-  --output "$work/gpt" --max-time "$budget" > "$work/finetune.log" 2>&1
-t_train=$(( $(date +%s) - t0 ))
-steps=$(grep -oE "[0-9]+ steps" "$work/finetune.log" | tail -1 || true)
+  ' "$data/train.jsonl" "$work/train.txt"
+  "$g" tokenizer train --kind bpe --data "$work/train.txt" --vocab-size 4096 --output "$work/tok" > /dev/null
+  t0=$(date +%s)
+  "$g" finetune "${gpt_args[@]}" --tokenizer "$work/tok" --train "$data/train.jsonl" --validation "$data/validation.jsonl" \
+    --output "$work/gpt" --max-time "$budget" > "$work/finetune.log" 2>&1
+  t_train=$(( $(date +%s) - t0 ))
+  steps=$(grep -oE "[0-9]+ steps" "$work/finetune.log" | tail -1 || true)
+  gen="$work/gpt"
+fi
 
 t0=$(date +%s)
 for s in $seeds; do
-  "$g" summarize --model "$work/gpt" --data "$test" --max-new-tokens 40 --num-candidates "$n" --rerank-with minilm --seed "$s" --json > "$work/seed-$s.json"
+  "$g" summarize --model "$gen" --data "$test" --max-new-tokens 40 --num-candidates "$n" --rerank-with minilm --seed "$s" --json > "$work/seed-$s.json"
   echo "seed $s done" >&2
 done
 t_eval=$(( $(date +%s) - t0 ))
