@@ -101,6 +101,13 @@ public class RagEvaluationTests
         Assert.Equal(3, answers.GetProperty("predictions").GetArrayLength());
         Assert.InRange(answers.GetProperty("f1").GetDouble(), 0, 100);
 
+        // The table: a header, one row per mode, and the reachable count.
+        var text = CliHarness.Run(null, "rag", "--index", index, "--data", questions, "--mode", "bm25", "--threads", "2");
+        Assert.True(text.ExitCode == 0, text.ToString());
+        Assert.StartsWith("3 questions from", text.StdoutLines[0]);
+        Assert.Contains("2 questions have their gold passage whole in a passage", text.StdoutLines[0]);
+        Assert.Equal(["bm25", "0.6667", "0.6667", "0.6667", "0.6667"], text.StdoutLines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
         CliHarness.AssertOneLineError(CliHarness.Run(null, "rag", "--index", index), 2);
         CliHarness.AssertOneLineError(CliHarness.Run(null, "rag", "--index", index, "--question", "x"), 2);
         CliHarness.AssertOneLineError(CliHarness.Run(null, "rag", "--index", index, "--data", Path.Combine(dir, "missing.jsonl")), 2);
