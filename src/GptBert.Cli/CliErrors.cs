@@ -64,6 +64,10 @@ public static class CliErrors
         ["Negatives"] = "--negatives",
         ["Train"] = "--train",
         ["SkipTop"] = "--skip-top",
+        // RAG evaluation and generate-then-rerank
+        ["Data"] = "--data",
+        ["Cutoffs"] = "--recall-at",
+        ["NumCandidates"] = "--num-candidates",
         // export
         ["Opset"] = "--opset",
         ["Backend"] = "--backend",
