@@ -133,7 +133,7 @@ public class Seq2SeqTrainingTests
         var result = TrainingRuns.Finetune(new FinetuneSpec
         {
             Model = start, Train = train, Validation = validation, Output = output, MaxLength = 32,
-            Training = new TrainingOptions { MaxSteps = 400, BatchSize = 32, LearningRate = 3e-3, EvalEvery = 0, SaveEvery = 0, Seed = 5 },
+            Training = new TrainingOptions { MaxSteps = 150, BatchSize = 32, LearningRate = 3e-3, EvalEvery = 0, SaveEvery = 0, Seed = 5 },
         });
         Assert.NotNull(result.BestMetrics);
         // The saved model carries both tokenizers (the encoder's moved from best/ with the weights).
@@ -144,6 +144,7 @@ public class Seq2SeqTrainingTests
         var examples = translator.LoadExamples(test);
         var eval = translator.Evaluate(examples);
         int exact = eval.Hypotheses.Zip(eval.References).Count(p => p.First == p.Second);
+        // 150 steps reach 40/40 here (validation loss ~0.17); the threshold leaves room for other machines.
         Assert.True(exact >= 30, $"{exact}/40 reversed exactly; e.g. '{examples[0].Source}' → '{eval.Hypotheses[0]}' (validation loss {result.BestMetrics!["loss"]:F3})");
         // Beam search agrees on this easy task.
         var beam = new Translator(handle, new GenerationOptions { MaxNewTokens = 12 }, new BeamOptions { NumBeams = 3 });
