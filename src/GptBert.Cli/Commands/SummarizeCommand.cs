@@ -87,6 +87,8 @@ public static class SummarizeCommand
             if (generates && r.GetResult(sentences) is { Implicit: false })
                 throw new UsageException("--sentences applies to extractive and lead summaries; an abstractive summary is as long as the model writes it (limit it with --max-new-tokens)");
 
+            if (generates && Seq2Seq.IsEncoderDecoder(modelName) && r.GetResult(format) is { Implicit: false })
+                throw new UsageException("--prompt-format applies to a GPT; an encoder-decoder reads the document as it is (drop --prompt-format)");
             using var handle = how switch
             {
                 SummaryMethod.Lead => null,

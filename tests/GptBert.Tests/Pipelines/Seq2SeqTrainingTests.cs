@@ -175,6 +175,10 @@ public class Seq2SeqTrainingTests
         var t = Run("a b c\n", "translate", "--model", output, "--max-new-tokens", "3");
         Assert.True(t.ExitCode == 0, t.ToString());
         Assert.Contains("--prompt-format", AssertOneLineError(Run("a\n", "translate", "--model", output, "--prompt-format", "X {src}"), exitCode: 2));
+        Assert.Contains("--prompt-format", AssertOneLineError(Run(null, "summarize", "--model", output, "--text", "A b. C d.", "--prompt-format", "X {document}"), exitCode: 2));
+        var sum = Run(null, "summarize", "--model", output, "--text", "a b c. d e f.", "--max-new-tokens", "3", "--json");
+        Assert.True(sum.ExitCode == 0, sum.ToString());
+        Assert.Equal("abstractive", JsonDocument.Parse(sum.Stdout).RootElement.GetProperty("method").GetString()); // an encoder-decoder writes summaries
         // A directory without its encoder tokenizer is refused with the fix.
         Directory.Delete(Path.Combine(output, "encoder_tokenizer"), true);
         Assert.Contains("encoder_tokenizer", AssertOneLineError(Run("a\n", "translate", "--model", output)));
