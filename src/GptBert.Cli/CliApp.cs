@@ -80,6 +80,7 @@ public static class CliApp
         root.Subcommands.Add(FinetuneCommand.Create(ctx));
         root.Subcommands.Add(EvaluateCommand.Create(ctx));
         root.Subcommands.Add(DistillCommand.Create(ctx));
+        root.Subcommands.Add(EncdecCommand.Create(ctx));
         root.Subcommands.Add(ScoreCommand.Create(ctx));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: false));
         root.Subcommands.Add(CompareCommand.Create(ctx, choose: true));

@@ -31,6 +31,9 @@ public static class CliErrors
     {
         // models, tokenizers and inference
         ["Model"] = "--model",
+        // encoder-decoder warm start
+        ["Encoder"] = "--encoder",
+        ["Decoder"] = "--decoder",
         ["Tokenizer"] = "--tokenizer",
         ["Device"] = "--device",
         ["Threads"] = "--threads",

@@ -7,7 +7,11 @@ add_cross_attention, so enc_to_dec_proj exists), its logits for a padded batch a
 EncoderDecoderGoldenTests loads the directory with GptBert and compares.
 
 With an argument DIR (a directory GptBert saved), instead loads DIR with EncoderDecoderModel.from_pretrained
-and prints missing/unexpected keys (the other direction).
+and prints missing/unexpected keys (the other direction). With DIR --write it also loads DIR's two tokenizers
+(AutoTokenizer at the top: the decoder's; subfolder="encoder_tokenizer": the encoder's), runs the model on tokenized
+sources and targets and greedy generate(), and writes DIR/expected.json: tests/GptBert.Tests/Models/Golden/encdec-ours
+is a warm-started directory written by GptBert (Seq2SeqTrainingTests with ENCDEC_OURS_SAVE=DIR) checked this way, and
+EncoderDecoderInteropTests compares GptBert's logits, token ids and generation with transformers' on it.
 """
 import json
 import os
@@ -50,17 +54,56 @@ def build():
     return model.eval()
 
 
-def check_ours(d):
+OURS_SOURCES = ["c a f", "b e a d", "f"]
+OURS_TARGETS = [" f a c", "d a e b", ""]
+
+
+def check_ours(d, write=False):
+    """Loads a directory GptBert wrote; with write=True also records transformers' view of it in DIR/expected.json."""
     model, info = EncoderDecoderModel.from_pretrained(d, output_loading_info=True)
     print(json.dumps({k: v for k, v in info.items()}, default=str))
     ok = not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     print("OK" if ok else "FAIL")
-    return 0 if ok else 1
+    if not ok or not write:
+        return 0 if ok else 1
+    # The two tokenizers of the layout: the decoder's at the top, the encoder's in encoder_tokenizer/.
+    from transformers import AutoTokenizer
+    sys.path.insert(0, os.path.dirname(__file__))
+    from check import patch_added_token_without_tokenizers  # offline installs without `tokenizers` (see check.py)
+    patch_added_token_without_tokenizers()
+    dec_tok = AutoTokenizer.from_pretrained(d, use_fast=False)
+    enc_tok = AutoTokenizer.from_pretrained(d, subfolder="encoder_tokenizer", use_fast=False)
+    enc = enc_tok(OURS_SOURCES, padding=True, return_tensors="pt")
+    targets = [dec_tok(t, add_special_tokens=False)["input_ids"] for t in OURS_TARGETS]
+    start = model.config.decoder_start_token_id
+    width = max(len(t) for t in targets) + 1
+    dec_ids = [[start] + t + [model.config.pad_token_id] * (width - 1 - len(t)) for t in targets]
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                       decoder_input_ids=torch.tensor(dec_ids)).logits
+        greedy = model.generate(enc["input_ids"], attention_mask=enc["attention_mask"], max_new_tokens=6, do_sample=False,
+                                num_beams=1, decoder_start_token_id=start, eos_token_id=model.config.decoder.eos_token_id,
+                                pad_token_id=model.config.pad_token_id)
+    expected = {
+        "about": "transformers' view of a directory GptBert wrote (encdec warm start); written by tools/hf-check/encdec_golden.py --ours DIR --write",
+        "versions": {"transformers": transformers.__version__, "torch": torch.__version__},
+        "loading_info": {k: [str(x) for x in v] for k, v in info.items()},
+        "encoder_tokenizer_class": type(enc_tok).__name__, "decoder_tokenizer_class": type(dec_tok).__name__,
+        "sources": OURS_SOURCES, "input_ids": enc["input_ids"].tolist(), "attention_mask": enc["attention_mask"].tolist(),
+        "targets": OURS_TARGETS, "target_ids": targets, "decoder_input_ids": dec_ids,
+        "logits_shape": list(logits.shape), "logits": [f32(v) for v in logits.flatten().tolist()],
+        "greedy": greedy.tolist(),
+    }
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump(expected, f)
+    print("wrote", os.path.join(d, "expected.json"), list(logits.shape))
+    return 0
 
 
 def main():
     if len(sys.argv) > 1:
-        return check_ours(sys.argv[1])
+        return check_ours(sys.argv[1], write="--write" in sys.argv[2:])
     model = build()
     ids, mask, dec = torch.tensor(INPUT_IDS), torch.tensor(ATTENTION_MASK), torch.tensor(DECODER_INPUT_IDS)
     with torch.no_grad():

@@ -40,6 +40,10 @@ public static class FinetuneCommand
             and its tag per line, the tag in the last column, a blank line between sentences) or JSON Lines objects
             {"tokens": [...], "ner_tags": ["B-PER", "O", ...]}; each word's tag is learnt on its first sub-token; the best
             model by validation token accuracy is saved, ready for 'gptbert ner'.
+            An encoder-decoder --model (from 'gptbert encdec init') trains on source/target pairs: .jsonl lines with
+            {"source", "target"} (data/translation), {"document", "summary"} (data/summarization) or {"prompt", "completion"};
+            the encoder reads the source, the decoder learns the target with teacher forcing (loss on the target tokens);
+            the best model by validation loss is saved with both tokenizers, ready for 'translate' and 'summarize'.
             """).WithSummary("Fine-tune a classifier, or a GPT on prompt/completion or chat data")
             .WithExamples("""
                 gptbert finetune --model minilm --train train.csv --validation dev.csv --output runs/clf
@@ -49,6 +53,7 @@ public static class FinetuneCommand
                 gptbert finetune --model ./gpt2 --train chats.jsonl --output runs/chat --epochs 2      {"messages": [...]} per line
                 gptbert finetune --task qa --model minilm --train train-v2.0.json --validation dev-v2.0.json --output runs/qa
                 gptbert finetune --task ner --model minilm --train train.conll --validation dev.conll --output runs/ner
+                gptbert finetune --model runs/b2g --train data/translation/en-fr/train.jsonl --output runs/b2g-fr --epochs 3      an encoder-decoder
                 """);
         var task = new Option<string>("--task") { Description = "What to learn: classify (a label per text; prompt/completion data trains a GPT), qa (extractive question answering: SQuAD JSON or JSONL) or ner (a tag per word)", HelpName = "classify|qa|ner", DefaultValueFactory = _ => "classify" };
         task.AcceptOnlyFromAmong("classify", "qa", "ner");
@@ -146,6 +151,14 @@ public static class FinetuneCommand
             string from = start ?? $"{family} from scratch";
             o.Line($"fine-tuned {from} on {Path.GetFileName(spec.Train)}: {TrainingSummary.Totals(result)}");
             if (result.FinalTrainLoss is double loss) o.Line($"final training loss: {TrainingSummary.Metric(loss)}");
+            if (start is not null && Seq2Seq.IsEncoderDecoder(start))
+            {
+                if (result.BestMetrics is { } s2s && s2s.TryGetValue("loss", out var targetLoss))
+                    o.Line($"best validation:     target loss {TrainingSummary.Metric(targetLoss)} (step {result.BestStep})");
+                TrainingSummary.Files(ctx, outDir);
+                o.Line($"next:       gptbert translate --model {outDir} --data TEST.jsonl   (or gptbert summarize --model {outDir} --data TEST.jsonl)");
+                return ExitCodes.Ok;
+            }
             if (qa)
             {
                 if (result.BestMetrics is { } m && m.TryGetValue("exact_match", out var em))

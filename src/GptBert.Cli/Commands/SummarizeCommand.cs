@@ -19,7 +19,8 @@ public static class SummarizeCommand
                            the default for a BERT model, e.g. the built-in 'minilm' (the default model)
               abstractive  a GPT-2 model fine-tuned on prompt/completion pairs (`gptbert finetune --train
                            data/summarization/train.jsonl`) writes the summary: greedy or --num-beams, up to the
-                           first newline; the default for a GPT model
+                           first newline; the default for a GPT model. An encoder-decoder (`gptbert encdec init`,
+                           fine-tuned on {"document","summary"} pairs) reads the bare document instead of a prompt
               lead         the first --sentences sentences (the standard baseline; needs no model)
             The document is --text TEXT, or the whole of --input FILE ('-': stdin); with --jsonl each input line is a
             {"document": ..} (or {"text": ..}) object and each output line {"summary", "sentences": [{"text", "start",
@@ -44,6 +45,7 @@ public static class SummarizeCommand
                 gptbert summarize --model runs/gpt-sum --data data/summarization/test.jsonl --json
                 gptbert summarize --model runs/gpt-sum --input README.txt --num-candidates 8 --rerank-with minilm
                 gptbert summarize --model runs/gpt-sum --data data/summarization/test.jsonl --num-candidates 8 --seed 1
+                gptbert summarize --model runs/b2g-sum --data data/summarization/test.jsonl --num-beams 4      an encoder-decoder
                 """);
         var model = ModelOptions.Model(ModelHub.MiniLm, "Encoder for extractive summaries (built-in 'minilm' by default, or a BERT directory) or a GPT-2 directory fine-tuned on summaries");
         var text = new Option<string?>("--text", "-t") { Description = "The document to summarize", HelpName = "TEXT" };
@@ -98,6 +100,8 @@ public static class SummarizeCommand
             if (generates && r.GetResult(sentences) is { Implicit: false })
                 throw new UsageException("--sentences applies to extractive and lead summaries; an abstractive summary is as long as the model writes it (limit it with --max-new-tokens)");
 
+            if (generates && Seq2Seq.IsEncoderDecoder(modelName) && r.GetResult(format) is { Implicit: false })
+                throw new UsageException("--prompt-format applies to a GPT; an encoder-decoder reads the document as it is (drop --prompt-format)");
             var candidates = new CandidateOptions { NumCandidates = Check.AtLeast(r.GetValue(numCandidates), 1, "--num-candidates"), Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = r.GetValue(seed) };
             bool reranks = candidates.NumCandidates > 1;
             if (!reranks && (r.GetResult(rerankWith) ?? r.GetResult(temperature) ?? r.GetResult(topP) ?? r.GetResult(seed)) is { Implicit: false })
@@ -111,7 +115,7 @@ public static class SummarizeCommand
             using var handle = how switch
             {
                 SummaryMethod.Lead => null,
-                SummaryMethod.Abstractive => common.LoadModel(r, modelName, "GPT2LMHeadModel", requireHead: true),
+                SummaryMethod.Abstractive => common.LoadModel(r, modelName, Seq2Seq.GeneratorArchitecture(modelName), requireHead: true),
                 _ => common.LoadModel(r, modelName, architecture: null, requireHead: false),
             };
             var summarizer = how switch

@@ -16,14 +16,17 @@ public static class TranslateCommand
             With --data TEST.jsonl ({"source","target"} or {"prompt","completion"} lines) it translates the test set and
             prints corpus BLEU and chrF computed as sacreBLEU does by default (13a tokenizer, exp smoothing; chrF2 with
             character order 6). --json prints the scores as one JSON object.
+            An encoder-decoder directory (`gptbert encdec init`, then `gptbert finetune` on the pairs) works the same way,
+            except that its encoder reads the bare source sentence (no --prompt-format).
             """).WithSummary("Translate with a fine-tuned GPT; score a test set with BLEU/chrF")
             .WithExamples("""
                 gptbert translate --model ./gpt-en-fr --input sentences.txt
                 echo "The cat is black." | gptbert translate --model ./gpt-en-fr --num-beams 4
                 gptbert translate --model ./gpt-en-fr --data data/translation/en-fr/test.jsonl --json
                 gptbert translate --model ./gpt-en-de --prompt-format "English: {src}\nGerman:" --data data/translation/en-de/test.jsonl
+                gptbert translate --model runs/b2g-fr --data data/translation/en-fr/test.jsonl --num-beams 4      an encoder-decoder
                 """);
-        var model = ModelOptions.Model(defaultModel: null, "GPT-2 model directory fine-tuned on translation pairs");
+        var model = ModelOptions.Model(defaultModel: null, "GPT-2 model directory fine-tuned on translation pairs, or a fine-tuned encoder-decoder (gptbert encdec)");
         var data = new Option<string?>("--data") { Description = "JSONL test set to translate and score with BLEU and chrF", HelpName = "FILE" };
         var format = new Option<string>("--prompt-format") { Description = "Prompt template; {src} is the source sentence, \\n a newline (default: \"English: {src}\\nFrench:\")", HelpName = "TEMPLATE", DefaultValueFactory = _ => Translator.DefaultPromptFormat.Replace("\n", "\\n") };
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate at most per sentence (default: 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
@@ -42,7 +45,11 @@ public static class TranslateCommand
                 throw new UsageException("--length-penalty applies to beam search; add --num-beams N (N ≥ 2)");
             string template = r.GetValue(format)!.Replace("\\n", "\n", StringComparison.Ordinal);
             Translator.CheckPromptFormat(template);
-            using var handle = common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true);
+            // An encoder-decoder (gptbert encdec init, then finetune) reads the bare source; the prompt format is a GPT's.
+            string arch = Seq2Seq.GeneratorArchitecture(r.GetValue(model)!);
+            if (arch == "EncoderDecoderModel" && r.GetResult(format) is { Implicit: false })
+                throw new UsageException("--prompt-format applies to a GPT; an encoder-decoder reads the source sentence as it is (drop --prompt-format)");
+            using var handle = common.LoadModel(r, r.GetValue(model)!, arch, requireHead: true);
             var translator = new Translator(handle, options, beams.NumBeams > 1 ? beams : null) { PromptFormat = template };
             string? dataPath = r.GetValue(data);
             if (dataPath is not null)

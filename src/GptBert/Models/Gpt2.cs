@@ -130,9 +130,43 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// Keeps the rows <paramref name="index"/> (B') of every tensor, self-attention and cross-attention alike, in that order
+    /// (beam search reorders its beams this way; a row may be repeated). The cross-attention keys/values never change
+    /// with the step, but their rows must follow the beams they belong to.
+    /// </summary>
+    public void SelectRows(Tensor index)
+    {
+        Transform(t => t.index_select(0, index));
+        foreach (var layer in cross.Keys.ToList())
+        {
+            var (k, v) = cross[layer];
+            cross[layer] = (k.index_select(0, index).DetachFromDisposeScope(), v.index_select(0, index).DetachFromDisposeScope());
+            k.Dispose(); v.Dispose();
+        }
+    }
+
     /// <summary>Appends the rows of <paramref name="other"/> (same positions) to this cache; <paramref name="other"/> is left empty.</summary>
     public void AppendRows(KvCache other)
     {
+        if (cross.Count > 0 || other.cross.Count > 0)
+        {
+            // Encoder-decoder rows: the cross-attention keys/values join too (same layers and encoder length on both sides).
+            if (cross.Count == 0 && layers.Count == 0) { foreach (var (l, kv) in other.cross) cross[l] = kv; }
+            else
+            {
+                if (!cross.Keys.Order().SequenceEqual(other.cross.Keys.Order()))
+                    throw new ArgumentException("caches must have the same cross-attention layers to be joined");
+                foreach (var l in cross.Keys.ToList())
+                {
+                    var (k, v) = cross[l];
+                    var (ok, ov) = other.cross[l];
+                    cross[l] = (cat([k, ok], 0).DetachFromDisposeScope(), cat([v, ov], 0).DetachFromDisposeScope());
+                    k.Dispose(); v.Dispose(); ok.Dispose(); ov.Dispose();
+                }
+            }
+            other.cross.Clear();
+        }
         if (layers.Count == 0) { layers.AddRange(other.layers); other.layers.Clear(); return; }
         if (other.layers.Count != layers.Count || other.Length != Length)
             throw new ArgumentException("caches must have the same layers and positions to be joined");

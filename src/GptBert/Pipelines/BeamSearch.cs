@@ -1,4 +1,5 @@
 using GptBert.Models;
+using GptBert.Tokenizers;
 using static TorchSharp.torch;
 
 namespace GptBert.Pipelines;
@@ -55,11 +56,71 @@ public static class BeamSearch
             throw new GptBertException("beam search picks the most likely continuations; it does not sample (set Greedy, or drop NumBeams)") { Parameter = "NumBeams", RelatedParameters = ["Greedy"] };
         SequenceDecoder.CheckPrompt(handle, promptIds, options);
         var lm = Generator.LanguageModel(handle);
-        int B = beams.NumBeams, promptLen = promptIds.Count;
-        int maxLength = Math.Min(promptLen + options.MaxNewTokens, handle.Config.MaxPositions);
+        int maxLength = Math.Min(promptIds.Count + options.MaxNewTokens, handle.Config.MaxPositions);
         int? eos = options.StopAtEos && handle.Config is Gpt2Config { EosTokenId: int e } ? e : null;
-        int V = handle.Config.VocabSize;
+        using var _ = inference_mode();
+        using var cache = new KvCache();
+        var (best, score, endedWithEos) = Search(promptIds, maxLength, eos, handle.Config.VocabSize, options.RepetitionPenalty, beams.NumBeams,
+            beams, ids => lm.Forward(ids, cache: cache)[.., -1], cache, handle.Device, cancellationToken);
+        return Result(handle.Tokenizer, best.Skip(promptIds.Count).ToList(), endedWithEos, eos, score, options);
+    }
 
+    /// <summary>
+    /// Beam search over an encoder-decoder (<see cref="EncoderDecoderModel"/>), as transformers' generate(num_beams) runs it:
+    /// the encoder reads <paramref name="sourceIds"/> once; the decoder starts from decoder_start_token_id (its one-token
+    /// "prompt", so lengths count the tokens after it) and every beam attends over the same encoder states, whose
+    /// cross-attention keys/values are computed at the first step and reordered with the beams (<see cref="KvCache.SelectRows"/>).
+    /// <paramref name="numBeams"/> 1 runs the same loop with one beam, which is greedy decoding.
+    /// </summary>
+    /// <returns>The best hypothesis's generated ids (without the start token; with a final end-of-text token when it ended with one).</returns>
+    public static BeamResult GenerateSeq2Seq(EncoderDecoderModel model, ITextTokenizer targetTokenizer, IReadOnlyList<int> sourceIds,
+        GenerationOptions options, BeamOptions beams, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        if (beams.NumBeams != 1) beams.Validate();
+        if (!options.Greedy)
+            throw new GptBertException("beam search picks the most likely continuations; it does not sample (set Greedy, or drop NumBeams)") { Parameter = "NumBeams", RelatedParameters = ["Greedy"] };
+        if (sourceIds.Count == 0) throw new GptBertException("the source is empty; give some text") { Parameter = "Input" };
+        int start = model.Cfg.DecoderStartTokenId ?? throw new GptBertException("the encoder-decoder config has no decoder_start_token_id; set it in config.json");
+        int maxLength = Math.Min(1 + options.MaxNewTokens, model.Cfg.Decoder.NPositions);
+        int? eos = options.StopAtEos ? model.Cfg.Decoder.EosTokenId : null;
+        var device = model.parameters().First().device;
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        var source = tensor(sourceIds.Select(i => (long)i).ToArray(), [1, sourceIds.Count], device: device);
+        var enc = model.Encode(source); // (1, S, C)
+        using var cache = new KvCache();
+        // Rows of the encoder states follow the decoder rows: 1 at the first step, NumBeams after (their keys/values are cached by then).
+        var (best, score, endedWithEos) = Search([start], maxLength, eos, model.Cfg.Decoder.VocabSize, options.RepetitionPenalty, beams.NumBeams,
+            beams, ids => model.Decode(enc.expand(ids.shape[0], -1, -1), null, ids, cache: cache)[.., -1], cache, device, cancellationToken);
+        return Result(targetTokenizer, best.Skip(1).ToList(), endedWithEos, eos, score, options);
+    }
+
+    static BeamResult Result(ITextTokenizer tokenizer, List<int> generated, bool endedWithEos, int? eos, double score, GenerationOptions options)
+    {
+        // As finalize returns it: a hypothesis shorter than the maximum length ended with end-of-text, which is appended.
+        string text = tokenizer.Decode(generated, skipSpecialTokens: false);
+        if (endedWithEos) generated.Add(eos!.Value);
+        var finish = endedWithEos ? FinishReason.EndOfText : FinishReason.Length;
+        int stopAt = -1;
+        foreach (var s in options.Stop)
+        {
+            int at = text.IndexOf(s, StringComparison.Ordinal);
+            if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+        }
+        if (stopAt >= 0) { text = text[..stopAt]; finish = FinishReason.Stop; }
+        return new BeamResult(generated, text, finish, score);
+    }
+
+    /// <summary>
+    /// The search itself (BeamSearchScorer): <paramref name="forward"/> takes decoder input ids (rows, T) and returns the last
+    /// position's logits (rows, V), extending <paramref name="cache"/>; it is called once with the prompt (1 row), then with one
+    /// token per beam. Returns the best hypothesis (prompt included), its score, and whether it ended with end-of-text.
+    /// </summary>
+    internal static (List<int> Best, double Score, bool EndedWithEos) Search(IReadOnlyList<int> promptIds, int maxLength, int? eos, int V,
+        double repetitionPenalty, int numBeams, BeamOptions beams, Func<Tensor, Tensor> forward, KvCache cache, Device device, CancellationToken cancellationToken)
+    {
+        int B = numBeams, promptLen = promptIds.Count;
         var sequences = Enumerable.Range(0, B).Select(_ => promptIds.ToList()).ToArray();
         var beamScores = new float[B];
         for (int b = 1; b < B; b++) beamScores[b] = -1e9f;
@@ -67,16 +128,14 @@ public static class BeamSearch
         double worst = 1e9;
         bool done = false;
 
-        using var _ = inference_mode();
-        using var cache = new KvCache();
         float[] logProbs; // (B, V) row-major
         using (var scope = NewDisposeScope())
         {
-            var input = tensor(promptIds.Select(i => (long)i).ToArray(), [1, promptLen], device: handle.Device);
-            var logits = lm.Forward(input, cache: cache)[.., -1]; // (1, V)
+            var input = tensor(promptIds.Select(i => (long)i).ToArray(), [1, promptLen], device: device);
+            var logits = forward(input); // (1, V)
             // Every beam starts from the prompt: one row of cache and scores, repeated.
-            var first = zeros(B, dtype: ScalarType.Int64, device: handle.Device);
-            cache.Transform(t => t.index_select(0, first));
+            var first = zeros(B, dtype: ScalarType.Int64, device: device);
+            cache.SelectRows(first);
             logProbs = logits.log_softmax(-1).index_select(0, first).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
         }
         int curLen = promptLen; // length of every running sequence
@@ -88,7 +147,7 @@ public static class BeamSearch
             for (int b = 0; b < B; b++)
             {
                 var row = logProbs.AsSpan(b * V, V).ToArray();
-                if (options.RepetitionPenalty != 1.0) LogitsProcessing.RepetitionPenalty(row, sequences[b], options.RepetitionPenalty);
+                if (repetitionPenalty != 1.0) LogitsProcessing.RepetitionPenalty(row, sequences[b], repetitionPenalty);
                 for (int v = 0; v < V; v++) scores[b * V + v] = row[v] + beamScores[b];
             }
             int take = Math.Max(2, eos is null ? 1 : 2) * B;
@@ -125,10 +184,9 @@ public static class BeamSearch
             if (done || curLen >= maxLength) break;
 
             using var scope = NewDisposeScope();
-            var order = tensor(nextFrom.Select(i => (long)i).ToArray(), device: handle.Device);
-            cache.Transform(t => t.index_select(0, order));
-            var step = tensor(nextTokens.Select(i => (long)i).ToArray(), [B, 1], device: handle.Device);
-            var logits = lm.Forward(step, cache: cache)[.., -1]; // (B, V)
+            cache.SelectRows(tensor(nextFrom.Select(i => (long)i).ToArray(), device: device));
+            var step = tensor(nextTokens.Select(i => (long)i).ToArray(), [B, 1], device: device);
+            var logits = forward(step); // (B, V)
             logProbs = logits.log_softmax(-1).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
         }
 
@@ -136,21 +194,7 @@ public static class BeamSearch
         if (!done)
             for (int b = 0; b < B; b++) Add(beamScores[b], sequences[b], sequences[b].Count - promptLen);
         var best = finished.Select((f, i) => (f, i)).OrderBy(x => x.f.Score).ThenBy(x => x.i).Last().f;
-
-        // As finalize returns it: a hypothesis shorter than the maximum length ended with end-of-text, which is appended.
-        var generated = best.Ids.Skip(promptLen).ToList();
-        string text = handle.Tokenizer.Decode(generated, skipSpecialTokens: false);
-        bool endedWithEos = eos is int eosId && best.Ids.Count < maxLength;
-        if (endedWithEos) generated.Add(eos!.Value);
-        var finish = endedWithEos ? FinishReason.EndOfText : FinishReason.Length;
-        int stopAt = -1;
-        foreach (var s in options.Stop)
-        {
-            int at = text.IndexOf(s, StringComparison.Ordinal);
-            if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
-        }
-        if (stopAt >= 0) { text = text[..stopAt]; finish = FinishReason.Stop; }
-        return new BeamResult(generated, text, finish, best.Score);
+        return (best.Ids, best.Score, eos is not null && best.Ids.Count < maxLength);
 
         void Add(float sumLogProbs, List<int> ids, int generatedLength)
         {

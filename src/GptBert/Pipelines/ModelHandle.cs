@@ -17,6 +17,11 @@ public sealed class ModelHandle : ILoadedModel
         get => OptionalTokenizer ?? throw ModelHub.NoTokenizer(Source, Config);
         init => OptionalTokenizer = value;
     }
+    /// <summary>
+    /// An encoder-decoder's second tokenizer, the encoder's (<c>encoder_tokenizer/</c>, see <see cref="Seq2Seq"/>); null for
+    /// other models. <see cref="Tokenizer"/> is then the decoder's: it reads the targets and writes the output.
+    /// </summary>
+    public ITextTokenizer? SourceTokenizer { get; init; }
     /// <summary>Built-in name or directory the user gave.</summary>
     public required string Source { get; init; }
     /// <summary>The HF-layout directory the weights were read from (the cache for built-ins).</summary>

@@ -116,10 +116,16 @@ public static class ModelHub
                 : LoadTokenizer(tokenizer, dir, nameOrDirectory, model.Config);
         }
         catch { model.Dispose(); throw; }
+        ITextTokenizer? source = null;
+        if (model is EncoderDecoderModel encdec && (requireTokenizer || Seq2Seq.HasEncoderTokenizer(dir)))
+        {
+            try { source = Seq2Seq.LoadEncoderTokenizer(dir, nameOrDirectory, encdec.Cfg); }
+            catch { model.Dispose(); throw; }
+        }
         model.to(dev);
         return new ModelHandle
         {
-            Model = model, OptionalTokenizer = tok, Source = nameOrDirectory, Directory = dir, Device = dev,
+            Model = model, OptionalTokenizer = tok, SourceTokenizer = source, Source = nameOrDirectory, Directory = dir, Device = dev,
             MaxLength = Math.Min(ReadMaxSeqLength(dir) ?? model.Config.MaxPositions, model.Config.MaxPositions),
             Report = report,
         };

@@ -4,6 +4,7 @@ namespace GptBert.Pipelines;
 /// The one-line completion of a prompt by a GPT fine-tuned on prompt/completion pairs (translation, summarization):
 /// the model continues greedily (or with beam search) and stops at the first newline; the trimmed continuation is the
 /// answer. Shared by <see cref="Translator"/> and <see cref="Summarizer"/>; decoding is the one Generator / BeamSearch.
+/// An encoder-decoder handle is run by <see cref="Seq2SeqGenerator"/> instead, on the bare source.
 /// </summary>
 /// <param name="warn">Receives the warning when a prompt is cut to fit the context (its oldest tokens are dropped).</param>
 public sealed class PromptCompleter(ModelHandle handle, GenerationOptions? options = null, BeamOptions? beams = null, Action<string>? warn = null)
@@ -11,11 +12,26 @@ public sealed class PromptCompleter(ModelHandle handle, GenerationOptions? optio
     readonly GenerationOptions options = (options ?? new GenerationOptions { MaxNewTokens = 64 }) with { Greedy = true, Stop = ["\n"] };
     readonly Generator generator = new(handle) { Warn = warn };
 
+    Seq2SeqGenerator? seq2seq;
+
     public ModelHandle Handle => handle;
+
+    /// <summary>
+    /// The model is an encoder-decoder (<see cref="Seq2SeqGenerator"/>): callers give it the bare source text, not a prompt
+    /// template, and <see cref="Complete"/> generates from it with the same options (one line, greedy or beams).
+    /// </summary>
+    public bool IsSeq2Seq => handle.Model is Models.EncoderDecoderModel;
 
     /// <summary>Continues a ready-made prompt up to the first newline and returns the trimmed continuation.</summary>
     public string Complete(string prompt)
     {
+        if (IsSeq2Seq)
+        {
+            seq2seq ??= new Seq2SeqGenerator(handle, options, beams ?? new BeamOptions { NumBeams = 1 }, generator.Warn);
+            string output = seq2seq.Run(prompt).Text;
+            int cut = output.IndexOf('\n');
+            return (cut >= 0 ? output[..cut] : output).Trim();
+        }
         string text = beams is { NumBeams: > 1 } b
             ? BeamSearch.Generate(handle, generator.EncodePrompt(prompt, options), options, b).Text
             : generator.Generate(prompt, options).Text;
@@ -27,8 +43,9 @@ public sealed class PromptCompleter(ModelHandle handle, GenerationOptions? optio
     /// (each up to the first newline, trimmed), scores them against <paramref name="reference"/> with
     /// <paramref name="scorer"/> and picks the best (<see cref="CandidateReranking"/>).
     /// </summary>
-    public RankedCandidates CompleteAndRerank(string prompt, string reference, CandidateOptions candidates, CandidateScorer scorer) =>
-        CandidateReranking.GenerateAndPick(o => FirstLine(generator.Generate(prompt, o).Text), options, candidates, reference, scorer);
+    public RankedCandidates CompleteAndRerank(string prompt, string reference, CandidateOptions candidates, CandidateScorer scorer) => IsSeq2Seq
+        ? throw new GptBertException($"{handle.Source} is an encoder-decoder; generate-then-rerank samples its candidates from a GPT (decode it with beams instead)")
+        : CandidateReranking.GenerateAndPick(o => FirstLine(generator.Generate(prompt, o).Text), options, candidates, reference, scorer);
 
     static string FirstLine(string text)
     {

@@ -39,7 +39,8 @@ public sealed record SummarizationScore(string Name, RougeScore Rouge, IReadOnly
 /// <item><b>Abstractive</b>: a GPT fine-tuned on prompt/completion pairs (data/summarization: prompt
 /// "Summarize: DOC\nSummary:", completion " SUMMARY") continues the prompt greedily or with beam search up to the first
 /// newline (<see cref="PromptCompleter"/>, the same decoding as <see cref="Translator"/>). A document longer than the
-/// context loses its oldest tokens, so the prompt's end ("Summary:") is always kept.</item>
+/// context loses its oldest tokens, so the prompt's end ("Summary:") is always kept. An encoder-decoder (bert2gpt2,
+/// <see cref="Seq2SeqGenerator"/>) reads the bare document with its encoder instead and writes the summary with its decoder.</item>
 /// <item><b>Lead</b>: the first N sentences — the standard baseline of news summarization (lead-3 on CNN/DailyMail,
 /// See et al. 2017), which extractive and abstractive systems must beat.</item>
 /// </list>
@@ -87,7 +88,8 @@ public sealed class Summarizer
     public GenerateThenRerank? Reranking => reranking;
 
     /// <summary>What a model is for by default: an encoder picks sentences, a GPT writes the summary.</summary>
-    public static SummaryMethod DefaultMethod(string family) => family == "gpt2" ? SummaryMethod.Abstractive : SummaryMethod.Extractive;
+    public static SummaryMethod DefaultMethod(string family) =>
+        family is "gpt2" or Models.EncoderDecoderConfig.Type ? SummaryMethod.Abstractive : SummaryMethod.Extractive;
 
     public SummaryMethod Method { get; }
 
@@ -131,12 +133,13 @@ public sealed class Summarizer
     {
         ArgumentNullException.ThrowIfNull(document);
         if (string.IsNullOrWhiteSpace(document)) throw new GptBertException("the document is empty; give some text to summarize");
-        if (Method == SummaryMethod.Abstractive && reranking is not null)
+        if (Method == SummaryMethod.Abstractive)
         {
-            var ranked = completer!.CompleteAndRerank(FormatPrompt(document), document, reranking.Candidates, reranking.Judge);
+            string input = completer!.IsSeq2Seq ? document : FormatPrompt(document);
+            if (reranking is null) return new DocumentSummary(completer.Complete(input), Method, []);
+            var ranked = completer.CompleteAndRerank(input, document, reranking.Candidates, reranking.Judge);
             return new DocumentSummary(ranked.Best, Method, []) { Candidates = ranked };
         }
-        if (Method == SummaryMethod.Abstractive) return new DocumentSummary(completer!.Complete(FormatPrompt(document)), Method, []);
         var spans = Sentences(document);
         double[] scores = Method == SummaryMethod.Extractive ? Centrality(spans.Select(s => document[s.Start..s.End]).ToList()) : new double[spans.Count];
         // Highest score first, earlier sentence on ties; lead: scores are all 0, so the first sentences.
@@ -174,9 +177,12 @@ public sealed class Summarizer
         foreach (var e in examples)
         {
             string summary;
-            if (Method == SummaryMethod.Abstractive && reranking is not null)
-                summary = completer!.CompleteAndRerank(e.Prompt, e.Document ?? e.Prompt, reranking.Candidates, reranking.Judge).Best;
-            else if (Method == SummaryMethod.Abstractive) summary = completer!.Complete(e.Document is null ? e.Prompt : FormatPrompt(e.Document));
+            if (Method == SummaryMethod.Abstractive)
+            {
+                string input = completer!.IsSeq2Seq ? e.Document ?? e.Prompt : e.Document is null ? e.Prompt : FormatPrompt(e.Document);
+                summary = reranking is null ? completer.Complete(input)
+                    : completer.CompleteAndRerank(input, e.Document ?? e.Prompt, reranking.Candidates, reranking.Judge).Best;
+            }
             else if (e.Document is null)
                 throw new GptBertException($"{Method.ToString().ToLowerInvariant()} summaries need the document; the test set gives only prompts (add a \"document\" field to each line)");
             else summary = Summarize(e.Document).Text;

@@ -4,7 +4,11 @@ using GptBert.Reporting;
 namespace GptBert.Pipelines;
 
 /// <summary>One translation example: a full prompt (the source already in the prompt format) and its reference.</summary>
-public sealed record TranslationExample(string Prompt, string Reference);
+public sealed record TranslationExample(string Prompt, string Reference)
+{
+    /// <summary>The bare source sentence (null when the file gives only a prompt): what an encoder-decoder reads.</summary>
+    public string? Source { get; init; }
+}
 
 /// <summary>BLEU and chrF of a model's translations of a test set, with the translations themselves.</summary>
 public sealed record TranslationEvaluation(BleuScore Bleu, ChrfScore ChrF, IReadOnlyList<string> Hypotheses, IReadOnlyList<string> References);
@@ -14,6 +18,8 @@ public sealed record TranslationEvaluation(BleuScore Bleu, ChrfScore ChrF, IRead
 /// "English: SRC\nFrench:", completion " TGT"): the source goes into <see cref="PromptFormat"/>, the
 /// model continues greedily (or with beam search) and stops at the first newline; the trimmed
 /// continuation is the translation (<see cref="PromptCompleter"/>, shared with <see cref="Summarizer"/>).
+/// An encoder-decoder directory (bert2gpt2, <see cref="Seq2SeqGenerator"/>) reads the bare source instead; the prompt
+/// format does not apply to it.
 /// </summary>
 public sealed class Translator(ModelHandle handle, GenerationOptions? options = null, BeamOptions? beams = null)
 {
@@ -37,7 +43,7 @@ public sealed class Translator(ModelHandle handle, GenerationOptions? options = 
         PromptCompleter.CheckTemplate(template, "{src}");
     }
 
-    public string Translate(string source) => Complete(FormatPrompt(source));
+    public string Translate(string source) => Complete(completer.IsSeq2Seq ? source : FormatPrompt(source));
 
     /// <summary>Continues a ready-made prompt up to the first newline and returns the trimmed continuation.</summary>
     public string Complete(string prompt) => completer.Complete(prompt);
@@ -49,7 +55,7 @@ public sealed class Translator(ModelHandle handle, GenerationOptions? options = 
         var hyps = new List<string>();
         foreach (var e in examples)
         {
-            hyps.Add(Complete(e.Prompt));
+            hyps.Add(Complete(completer.IsSeq2Seq ? e.Source ?? e.Prompt : e.Prompt));
             onTranslated?.Invoke(hyps.Count - 1, hyps[^1]);
         }
         var refs = examples.Select(e => e.Reference).ToList();
@@ -74,7 +80,7 @@ public sealed class Translator(ModelHandle handle, GenerationOptions? options = 
             try { o = JsonDocument.Parse(line).RootElement; }
             catch (JsonException) { throw new GptBertException($"{path}:{lineNo}: not a JSON object; each line must be {{\"source\": ..., \"target\": ...}}."); }
             string? Get(string k) => o.ValueKind == JsonValueKind.Object && o.TryGetProperty(k, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            if (Get("source") is string s && Get("target") is string t) list.Add(new(FormatPrompt(s), t.Trim()));
+            if (Get("source") is string s && Get("target") is string t) list.Add(new(FormatPrompt(s), t.Trim()) { Source = s });
             else if (Get("prompt") is string p && Get("completion") is string c) list.Add(new(p, c.Trim()));
             else throw new GptBertException($"{path}:{lineNo}: needs \"source\" and \"target\" (or \"prompt\" and \"completion\") strings.");
         }

@@ -27,6 +27,8 @@ public sealed record TrainingResult(long Steps, long Tokens, TimeSpan Elapsed, d
 public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokenizer, TrainingOptions options, string outputDirectory)
 {
     public Action<TrainingEvent>? OnEvent { get; init; }
+    /// <summary>Writes more files into every model directory saved (best, final, checkpoints): an encoder-decoder's encoder_tokenizer/.</summary>
+    public Action<string>? SaveAlongside { get; init; }
     /// <summary>Test hook: called at the start of every step; throwing simulates a crash.</summary>
     public Action<long>? BeforeStep { get; init; }
 
@@ -199,7 +201,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
     void SaveModel(string dir, PretrainedModel model)
     {
         var tmp = Path.Combine(outputDirectory, $".tmp-{Path.GetFileName(dir)}-{Environment.ProcessId}");
-        WriteDirectoryAtomically(tmp, dir, () => { model.SavePretrained(tmp); tokenizer.SaveForModel(tmp, model.Config.MaxPositions); });
+        WriteDirectoryAtomically(tmp, dir, () => { model.SavePretrained(tmp); tokenizer.SaveForModel(tmp, model.Config.MaxPositions); SaveAlongside?.Invoke(tmp); });
     }
 
     void SaveCheckpoint(State s, PretrainedModel model, AdamW optimizer)
@@ -210,6 +212,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
         {
             model.SavePretrained(tmp);
             tokenizer.SaveForModel(tmp, model.Config.MaxPositions);
+            SaveAlongside?.Invoke(tmp);
             AtomicFile.Write(Path.Combine(tmp, OptimizerFile), stream =>
             {
                 using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
@@ -279,14 +282,17 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
     }
 
     /// <summary>Puts the model files of <paramref name="from"/> into <paramref name="to"/>, each file replaced atomically.</summary>
-    static void MoveModelFiles(string from, string to, bool keepSource)
+    static void MoveModelFiles(string from, string to, bool keepSource, bool create = false)
     {
+        if (create) Directory.CreateDirectory(to);
         foreach (var f in Directory.GetFiles(from))
         {
             var dest = Path.Combine(to, Path.GetFileName(f));
             if (keepSource) AtomicFile.Write(dest, s => { using var src = File.OpenRead(f); src.CopyTo(s); });
             else File.Move(f, dest, overwrite: true);
         }
+        // Folders beside the weights (an encoder-decoder's encoder_tokenizer/) go along.
+        foreach (var d in Directory.GetDirectories(from)) MoveModelFiles(d, Path.Combine(to, Path.GetFileName(d)), keepSource, create: true);
         if (!keepSource) Directory.Delete(from, true);
     }
 

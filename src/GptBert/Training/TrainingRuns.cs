@@ -211,6 +211,7 @@ public static class TrainingRuns
         if (spec.Task == "qa") return FinetuneQuestionAnswering(spec, device, reporting);
         if (spec.Task == "ner") return FinetuneTokenClassifier(spec, device, reporting);
         if (spec.Task != "classify") throw new GptBertException($"Task must be classify, qa or ner (got '{spec.Task}')") { Parameter = "Task" };
+        if (spec.Model is not null && Seq2Seq.IsEncoderDecoder(spec.Model)) return FinetuneSeq2Seq(spec, device, reporting);
         if (CompletionData.IsCompletionFile(spec.Train)) return FinetuneCompletions(spec, device, reporting);
         var format = spec.Format ?? new LabeledFormatOptions();
         var trainSet = LabeledDataset.Load(spec.Train, format);
@@ -282,6 +283,37 @@ public static class TrainingRuns
         // Keep the model's chat template with the fine-tuned model (the tokenizer files are rewritten on save).
         if (!template.IsDefault) WriteChatTemplate(spec.Output, template.Source);
         return result;
+    }
+
+    /// <summary>
+    /// An encoder-decoder (bert2gpt2, from a warm start) trained on source/target pairs (<see cref="Seq2SeqData"/>): the
+    /// encoder reads the source with its tokenizer (encoder_tokenizer/), the decoder is taught the target with teacher forcing
+    /// (<see cref="Seq2SeqObjective"/>); the best model by validation loss is saved with both tokenizers, ready for
+    /// <see cref="Translator"/> and <see cref="Summarizer"/>.
+    /// </summary>
+    static TrainingResult FinetuneSeq2Seq(FinetuneSpec spec, Device device, RunReporting? reporting)
+    {
+        if (spec.Tokenizer is not null)
+            throw new GptBertException($"an encoder-decoder trains with its own two tokenizers ({spec.Model}'s and its {Seq2Seq.EncoderTokenizerFolder}/); drop Tokenizer") { Parameter = "Tokenizer" };
+        string dir = ModelHub.ExistingDirectory(spec.Model!);
+        var (loaded, _) = ModelFactory.Load(dir, "EncoderDecoderModel", training: true);
+        var model = (EncoderDecoderModel)loaded;
+        using var _m = model;
+        var target = ModelHub.LoadTokenizer(null, dir, spec.Model!, model.Config);
+        var source = Seq2Seq.LoadEncoderTokenizer(dir, spec.Model!, model.Cfg);
+        int maxSource = Math.Min(spec.MaxLength, model.Cfg.Encoder.MaxPositionEmbeddings);
+        int maxTarget = Math.Min(spec.MaxLength, model.Cfg.Decoder.NPositions);
+        var trainSet = Seq2SeqData.Load(spec.Train, source, target, maxSource, maxTarget, reporting?.Info);
+        List<Seq2SeqExample> validationSet;
+        if (spec.Validation is not null) validationSet = Seq2SeqData.Load(spec.Validation, source, target, maxSource, maxTarget, reporting?.Info);
+        else (trainSet, validationSet) = HoldOut(trainSet, spec.Training.Seed, reporting, "pairs");
+        TorchRuntime.Seed(spec.Training.Seed);
+        model.to(device);
+        model.train();
+        var objective = new Seq2SeqObjective(model, trainSet, validationSet, spec.Training.Seed, device, source.PadId ?? 0);
+        reporting?.Info?.Invoke($"{model.Architecture} (bert2gpt2): {model.ParameterCount:N0} parameters; {trainSet.Count} training / {validationSet.Count} validation pairs; " +
+            $"sources of at most {maxSource} encoder tokens, targets of at most {maxTarget} decoder tokens (the loss on the targets, teacher-forced)");
+        return Run(objective, target, spec.Training, spec.Output, spec.Resume, reporting, d => Seq2Seq.SaveEncoderTokenizer(d, source, model.Cfg));
     }
 
     /// <summary>
@@ -514,7 +546,8 @@ public static class TrainingRuns
     public static List<ClassificationExample> ToExamples(LabeledDataset set, LabelSet labels) =>
         set.Select(e => new ClassificationExample(e.Text, e.Pair, labels.Encode(e.Label))).ToList();
 
-    internal static TrainingResult Run(ITrainingObjective objective, ITextTokenizer tok, TrainingOptions options, string output, bool resume, RunReporting? reporting)
+    internal static TrainingResult Run(ITrainingObjective objective, ITextTokenizer tok, TrainingOptions options, string output, bool resume, RunReporting? reporting,
+        Action<string>? saveAlongside = null)
     {
         options.Validate();
         options = options.Resolve(objective.ExamplesPerEpoch); // so progress knows the total
@@ -524,6 +557,7 @@ public static class TrainingRuns
             reporting?.Progress, reporting?.Interactive, startStep: resumeStep ?? 0);
         var trainer = new Trainer(objective, tok, options, output)
         {
+            SaveAlongside = saveAlongside,
             OnEvent = e =>
             {
                 log.Append(ToRecord(e));

@@ -23,6 +23,8 @@ public class CliHelpTests
     [InlineData("summarize")]
     [InlineData("tokenizer")]
     [InlineData("tokenizer", "train")]
+    [InlineData("encdec")]
+    [InlineData("encdec", "init")]
     public void EveryCommandHelpHasDescriptionAndExamples(params string[] command)
     {
         var r = Run(null, [.. command, "--help"]);
