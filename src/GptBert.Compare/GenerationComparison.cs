@@ -126,7 +126,7 @@ static class GenerationComparison
     }
 
     /// <summary>Held-out loss in nats per character (summed token NLL over all characters) and per-token perplexity.</summary>
-    static (double LossPerChar, double Perplexity) Score(string modelDir, IReadOnlyList<string> texts, int maxLength, Device device)
+    internal static (double LossPerChar, double Perplexity) Score(string modelDir, IReadOnlyList<string> texts, int maxLength, Device device)
     {
         var (m, _) = ModelFactory.Load(modelDir, "GPT2LMHeadModel");
         using var model = (GPT2LMHeadModel)m;

@@ -139,7 +139,7 @@ public static class SearchComparison
         return ComparisonRunner.Report(CompareTask.Search, spec, profile, results, total, workSeconds);
     }
 
-    static (List<(string Query, string Doc)> Pairs, SkippedRows Skipped) LoadPairs(string path, LabeledFormatOptions format)
+    internal static (List<(string Query, string Doc)> Pairs, SkippedRows Skipped) LoadPairs(string path, LabeledFormatOptions format)
     {
         // Search pairs need no label: read them as a labelled file whose label column may be absent.
         var data = LabeledDataset.Load(path, format);
