@@ -281,7 +281,7 @@ public static class Optimizer
                     pruned.SavePretrained(outDir);
                     Int8Quantization.CopyCompanionFiles(dir, outDir);
                 }
-                notes.Add($"{spec.PruneHeads:P0} of heads + {spec.PruneFfn:P0} of FFN neurons by weight-norm importance (gptbert prune)");
+                notes.Add($"{spec.PruneHeads * 100:0.#}% of heads + {spec.PruneFfn * 100:0.#}% of FFN neurons by weight-norm importance (gptbert prune)");
                 if (spec.Train is null) notes.Add("no recovery (give training data for a recovery fine-tune)");
                 else
                 {
@@ -331,6 +331,7 @@ public static class Optimizer
                 MaxSteps = spec.TrainSteps, MaxTime = spec.TrainTime, LearningRate = 5e-5, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1, Seed = 1,
             },
         }, new RunReporting(TextWriter.Null, false, Info: null));
+        File.Delete(Path.Combine(spec.WorkDirectory, $"teacher-outputs-{Path.GetFileName(output)}.safetensors"));
         info($"[{Path.GetFileName(output)}] trained");
     }
 

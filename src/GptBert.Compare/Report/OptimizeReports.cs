@@ -70,7 +70,8 @@ public static class OptimizeReports
     public static IEnumerable<string> Legend(OptimizeReport r)
     {
         yield return $"quality: {r.Metric} on {r.Data} ({(r.HigherIsBetter ? "higher" : "lower")} is better); \u0394 vs fp32 in {(r.HigherIsBetter ? "points (hundredths)" : "its units")}";
-        yield return $"latency: batch 1, {r.LatencyUnit}, {(r.Variants.FirstOrDefault(v => v.Measured)?.MemoryMethod is { } m ? "peak memory " + m : "")}; speedup = fp32's p50 / the variant's";
+        yield return $"latency: batch 1, {r.LatencyUnit}; speedup = fp32's p50 / the variant's; throughput: {(r.Task == OptimizeTask.Generate ? "requests" : "examples")} per second";
+        if (r.Variants.FirstOrDefault(v => v.Measured)?.MemoryMethod is { } m) yield return $"peak memory: peak resident set, measured ({m})";
         yield return "size: bytes of the weight files (model.safetensors / model.onnx); Pareto *: no other variant is both better and faster (p50)";
         yield return "every figure is measured on this machine; none is estimated";
     }
