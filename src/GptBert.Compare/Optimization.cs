@@ -249,7 +249,7 @@ public static class Optimizer
                 Fresh(outDir);
                 using (var handle = ModelHub.Load(dir, arch, device: "cpu"))
                     Int8Quantization.Save(handle.Model, dir, outDir, new QuantizeOptions { Scheme = name == Int8Dynamic ? QuantizationConfig.DynamicScheme : QuantizationConfig.WeightOnlyScheme });
-                notes.Add(name == Int8Dynamic ? "gptbert quantize --scheme dynamic" : "gptbert quantize --scheme weight-only");
+                notes.Add(name == Int8Dynamic ? "as gptbert quantize builds it (dynamic scheme)" : "as gptbert quantize builds it (weight-only scheme)");
                 return Measure(name, outDir, "torch", bf16: false, spec, task, arch, data, notes);
             }
             case OnnxFp32 or OnnxInt8:
@@ -262,7 +262,7 @@ public static class Optimizer
                     bool pooler = !handle.Report.NewlyInitialized.Any(k => k.Contains("pooler."));
                     OnnxExporter.Export(handle.Model, handle.Tokenizer, outDir, new OnnxExportOptions { Int8 = name == OnnxInt8, Pooler = pooler }, sourceDirectory: dir);
                 }
-                notes.Add(name == OnnxInt8 ? "gptbert export onnx --int8" : "gptbert export onnx");
+                notes.Add(name == OnnxInt8 ? "as gptbert export onnx builds it, int8" : "as gptbert export onnx builds it");
                 if (task == OptimizeTask.Generate) notes.Add("perplexity through the exported graph token by token (its key/value cache)");
                 return Measure(name, outDir, "onnx", bf16: false, spec, task, arch, data, notes);
             }
@@ -558,6 +558,25 @@ public static class Optimizer
         double slack = r.HigherIsBetter ? tolerance : tolerance * fp32.Quality[r.Metric];
         return measured.Where(v => Q(v) >= Q(fp32) - slack).OrderBy(v => v.LatencyP50Ms).FirstOrDefault();
     }
+
+    /// <summary>
+    /// The candidate of a comparison whose variants `--optimize` measures: among the measured candidates with a model
+    /// directory, those of the verdict's family (all when the verdict names none), the best by the primary test metric.
+    /// </summary>
+    public static CandidateResult? Winner(ComparisonReport r)
+    {
+        if (Report.ReportFormat.PrimaryMetric(r) is not { } metric) return null;
+        bool lower = Report.ReportFormat.LowerIsBetter(metric);
+        var candidates = r.Candidates.Where(c => c.Supported && c.ModelDirectory is not null && c.Quality.TryGetValue(metric, out var q) && double.IsFinite(q.Mean)).ToList();
+        string choice = r.Verdict.TransformerChoice ?? r.Verdict.Choice;
+        var family = candidates.Where(c => c.Family == choice).ToList();
+        if (family.Count > 0) candidates = family;
+        return lower ? candidates.MinBy(c => c.Quality[metric].Mean) : candidates.MaxBy(c => c.Quality[metric].Mean);
+    }
+
+    /// <summary>"MiniLM (BERT), int8-dynamic meets your 5 ms budget (p95 3.1 ms) at −0.8 points macro_f1, 2.9x fp32's speed".</summary>
+    public static string VerdictLine(CandidateResult candidate, OptimizeReport r, double? latencyBudgetMs) =>
+        $"{candidate.Name}, {RecommendationText(r, Recommend(r, latencyBudgetMs), latencyBudgetMs)}";
 
     /// <summary>"int8-dynamic meets your 5 ms budget (p95 3.1 ms) at −0.8 points" and the like.</summary>
     public static string RecommendationText(OptimizeReport r, VariantResult? best, double? latencyBudgetMs)
