@@ -243,4 +243,24 @@ public class CliOptimizeTests
         Assert.Equal("int8-dynamic meets your 5 ms budget (p95 5 ms) at \u22120.5 points macro_f1, 2.5x fp32's speed",
             Optimizer.RecommendationText(report, Optimizer.Recommend(report, 5), 5));
     }
+
+    [Fact]
+    public void CompareOptimizesTheVerdictsBestCandidate()
+    {
+        CandidateResult Cand(string name, string family, double f1, string? dir) => new()
+        {
+            Name = name, Family = family, Source = name, Architecture = "x", ModelDirectory = dir,
+            Quality = new Dictionary<string, Measured> { ["macro_f1"] = Measured.Single(f1) },
+        };
+        ComparisonReport Report(string choice, params CandidateResult[] c) => new()
+        {
+            Task = CompareTask.Classify, Profile = new DatasetProfile(), Requirements = new Requirements(), Candidates = c, Verdict = new Verdict(choice, []),
+        };
+        var gpt = Cand("GPT", "gpt", 0.9, "g");
+        var bert = Cand("BERT", "bert", 0.8, "b");
+        var bert2 = Cand("BERT 2", "bert", 0.85, "b2");
+        Assert.Same(bert2, Optimizer.Winner(Report("bert", gpt, bert, bert2)));   // the verdict's family, then the best quality
+        Assert.Same(gpt, Optimizer.Winner(Report("either", gpt, bert, bert2)));   // no family named: the best overall
+        Assert.Null(Optimizer.Winner(Report("bert", Cand("GPT", "gpt", 0.9, null)))); // nothing with a directory to optimize
+    }
 }
