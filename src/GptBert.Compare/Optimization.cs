@@ -184,6 +184,8 @@ public static class Optimizer
             VariantResult row;
             try { row = Variant(name, spec, dir, task, arch, config, data, Info); }
             catch (GptBertException e) { row = Skipped(name, $"failed: {e.Message}"); }
+            // A libtorch error in one variant's build or run (seen once, not reproduced): the row says so and the others are still measured.
+            catch (System.Runtime.InteropServices.ExternalException e) { row = Skipped(name, $"failed in libtorch: {e.Message.Split('\n')[0][..Math.Min(200, e.Message.Split('\n')[0].Length)]}"); }
             rows.Add(row);
             if (row.Measured) Info($"[{name}] {metric} {row.Quality.GetValueOrDefault(metric):F4}, p50 {row.LatencyP50Ms:F2} ms, {row.SizeBytes:N0} bytes");
             else Info($"[{name}] {row.Reason}");
