@@ -113,6 +113,25 @@ if (argList.FirstOrDefault() == "decode")
     return 0;
 }
 
+if (argList.FirstOrDefault() == "latency")
+{
+    // latency --data FILE [--rounds R] [--samples N] [--threads T] [--max-length L] DIR...: batch-1 classification latency
+    // of saved classifiers, alternated over rounds in one process (LatencyBench.cs). Prints "model round_ms..." lines and
+    // "model median_ms min_ms max_ms" summaries, for scripts such as bench/prune.sh.
+    int threads = int.Parse(Opt("--threads", "2"));
+    GptBert.Engine.TorchRuntime.Configure(threads);
+    var valued = new HashSet<string> { "--data", "--rounds", "--samples", "--threads", "--max-length" };
+    var dirs = argList.Skip(1).Where((a, i) => !valued.Contains(a) && !valued.Contains(argList[i])).ToList();
+    var lat = LatencyBench.Run(dirs, Opt("--data", ""), int.Parse(Opt("--rounds", "3")), int.Parse(Opt("--samples", "50")), int.Parse(Opt("--max-length", "128")));
+    foreach (var (dir, perRound) in lat)
+    {
+        var sorted = perRound.Order().ToList();
+        Console.WriteLine($"{dir} rounds {string.Join(' ', perRound.Select(v => v.ToString("F2")))}");
+        Console.WriteLine($"{dir} median {sorted[sorted.Count / 2]:F2} min {sorted[0]:F2} max {sorted[^1]:F2}");
+    }
+    return 0;
+}
+
 if (argList.FirstOrDefault() == "serve")
 {
     // serve [--seconds S] [--gen-seconds S] [--rounds R] [--threads N] [--gen-model 124m|small|tiny] [--max-tokens N] [--out FILE]:

@@ -70,6 +70,10 @@ public static class CliErrors
         ["Negatives"] = "--negatives",
         ["Train"] = "--train",
         ["SkipTop"] = "--skip-top",
+        // RAG evaluation and generate-then-rerank
+        ["Data"] = "--data",
+        ["Cutoffs"] = "--recall-at",
+        ["NumCandidates"] = "--num-candidates",
         // export
         ["Opset"] = "--opset",
         ["Backend"] = "--backend",
@@ -122,6 +126,10 @@ public static class CliErrors
         ["Teacher"] = "--teacher",
         ["Student"] = "--student",
         ["Alpha"] = "--alpha",
+        // prune
+        ["Data"] = "--data",
+        ["Ffn"] = "--ffn",
+        ["Magnitude"] = "--magnitude",
     };
 
     /// <summary>The message as the CLI prints it: every setting the exception names, written as its flag.</summary>

@@ -14,12 +14,17 @@ public static class GenerateCommand
             as it is produced; --jsonl prints {"ids": [new token ids], "text": continuation, "finish_reason":
             "length"|"eos"|"stop"} per prompt. Sampling (temperature, top-k 50, top-p) is the default; --greedy picks the
             most likely token each step; --seed makes sampling repeatable.
+            Generate-then-rerank: --num-candidates N samples N continuations (candidate i with seed --seed + i) and
+            --rerank-with MODEL (default: built-in 'minilm') keeps the one it scores highest against --reference (default:
+            the prompt): a sentence encoder by the cosine of the embeddings, a sequence classifier (cross-encoder) by
+            P(relevant); --jsonl adds every candidate with its score.
             """).WithSummary("Continue a prompt with GPT-2, streaming tokens")
             .WithExamples("""
                 gptbert generate --model ./gpt2 --prompt "Once upon a time" --max-new-tokens 40
                 gptbert generate --model ./gpt2 --prompt "The answer is" --greedy --stop "."
                 gptbert generate --model ./gpt2 --prompt "Call me" --top-p 0.9 --temperature 0.8 --seed 1
                 echo '{"text": "Hello, my name is"}' | gptbert generate --model ./gpt2 --jsonl --seed 42
+                gptbert generate --model ./gpt2 --prompt "The whale" --num-candidates 8 --rerank-with minilm --reference "a story about the sea"
                 """);
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The text to continue (default: --input FILE or stdin, one prompt per line)", HelpName = "TEXT" };
         var model = ModelOptions.Model(defaultModel: null, "GPT-2 model directory (Hugging Face layout)");
@@ -36,7 +41,10 @@ public static class GenerateCommand
         var lengthPenalty = new Option<double>("--length-penalty") { Description = "With --num-beams: scores are sum(log p) / length^L; > 0 favours longer outputs, < 0 shorter (default: 1.0)", HelpName = "L", DefaultValueFactory = _ => 1.0 };
         var earlyStopping = new Option<bool>("--early-stopping") { Description = "With --num-beams: stop as soon as N hypotheses have finished" };
         var batch = new Option<int>("--batch-size") { Description = "With --jsonl: prompts decoded together, continuous batching (default: 8; 1 = one at a time). Results do not depend on it", HelpName = "N", DefaultValueFactory = _ => 8 };
-        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache, numBeams, lengthPenalty, earlyStopping, batch }) command.Options.Add(o);
+        var numCandidates = new Option<int>("--num-candidates") { Description = "Sample N continuations and print the one --rerank-with scores best against --reference (default: 1)", HelpName = "N", DefaultValueFactory = _ => 1 };
+        var rerankWith = new Option<string?>("--rerank-with") { Description = "With --num-candidates: the judge, a sentence encoder or a cross-encoder directory (default: minilm)", HelpName = "NAME|DIR" };
+        var reference = new Option<string?>("--reference") { Description = "With --num-candidates: the text candidates are judged against (default: the prompt)", HelpName = "TEXT" };
+        foreach (var o in new Option[] { prompt, model, maxNew, greedy, temperature, topK, topP, repetition, stop, seed, noCache, numBeams, lengthPenalty, earlyStopping, batch, numCandidates, rerankWith, reference }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, jsonlFields: "{\"text\": prompt}");
         var backend = BackendOption.AddTo(command);
         command.SetAction(r =>
@@ -63,6 +71,11 @@ public static class GenerateCommand
                 throw new UsageException("--length-penalty and --early-stopping apply to beam search; add --num-beams N (N ≥ 2)");
             if (beamSearch && (r.GetResult(temperature) is { Implicit: false } || r.GetResult(topK) is { Implicit: false } || r.GetResult(topP) is { Implicit: false }))
                 throw new UsageException("--num-beams searches for the most likely text and does not sample; drop --temperature/--top-k/--top-p, or drop --num-beams");
+            int candidates = Check.AtLeast(r.GetValue(numCandidates), 1, "--num-candidates");
+            if (candidates == 1 && (r.GetResult(rerankWith) ?? r.GetResult(reference)) is { Implicit: false })
+                throw new UsageException("--rerank-with and --reference apply to generate-then-rerank; add --num-candidates N (N ≥ 2)");
+            if (candidates > 1 && (beamSearch || options.Greedy))
+                throw new UsageException("--num-candidates samples its candidates; drop --greedy and --num-beams");
             bool jsonl = common.IsJsonl(r);
             string? p = r.GetValue(prompt);
             var reader = common.Reader(ctx, r, p is null ? null : [p], "text", "prompt");
@@ -70,6 +83,36 @@ public static class GenerateCommand
             using var runner = backend.Value(r) == Backend.Onnx ? (IDecoderRunner)backend.LoadOnnx(r, common, r.GetValue(model)!)
                 : new TorchRunner(common.LoadModel(r, r.GetValue(model)!, "GPT2LMHeadModel", requireHead: true), ownsHandle: true);
             var generator = new Generator(runner) { Warn = ctx.Warn };
+            if (candidates > 1)
+            {
+                using var judge = RerankCommand.OpenJudge(common, r, r.GetValue(rerankWith) ?? ModelHub.MiniLm, ctx);
+                long seed0 = r.GetValue(seed) ?? 0;
+                foreach (var item in prompts)
+                {
+                    if (item.Pair is not null)
+                        throw new GptBertException($"{reader.Where(item)}: generate takes a single prompt; remove \"text_pair\"");
+                    var ranked = CandidateReranking.GenerateAndPick(i => generator.Generate(item.Text, options with { Seed = seed0 + i }).Text,
+                        candidates, r.GetValue(reference) ?? item.Text, judge.Scorer);
+                    if (jsonl)
+                        ctx.Out.JsonLine(j =>
+                        {
+                            j.WriteString("text", ranked.Best);
+                            j.WriteNumber("chosen", ranked.Chosen);
+                            j.WriteStartArray("candidates");
+                            for (int i = 0; i < ranked.Texts.Count; i++)
+                            {
+                                j.WriteStartObject();
+                                j.WriteString("text", ranked.Texts[i]);
+                                j.WriteNumber("score", ranked.Scores[i]);
+                                j.WriteEndObject();
+                            }
+                            j.WriteEndArray();
+                        });
+                    else ctx.Out.Line(item.Text + ranked.Best);
+                    ctx.Out.Flush();
+                }
+                return ExitCodes.Ok;
+            }
             if (beamSearch)
             {
                 if (runner is not TorchRunner beamRunner) throw new UsageException("--num-beams runs on the TorchSharp backend; drop --backend onnx");

@@ -25,6 +25,9 @@ public static class QaCommand
             A GPT-2 directory (from 'gptbert finetune --task qa --arch gpt' or --model GPT_DIR) answers generatively: it
             continues the prompt "Context: C\nQuestion: Q\nAnswer:" greedily up to the end of the line; plain output is
             the ANSWER alone, JSON {answer, generated: true}.
+            Generate-then-rerank (GPT): --num-candidates N samples N answers (temperature 0.8, top-p 0.95, candidate i with
+            seed --seed + i) and --rerank-with MODEL (default: built-in 'minilm') keeps the one it scores highest against
+            the context (cosine of sentence embeddings; a cross-encoder directory scores the pair (context, answer)).
             --data FILE scores the model on a test set (SQuAD JSON, or JSON Lines with "answer" and "answer_start"):
             SQuAD exact match and F1 in percent, with the official answer normalisation (--json: one object).
             """).WithSummary("Answer questions from a context (extractive BERT or generative GPT); score a test set")
@@ -33,6 +36,7 @@ public static class QaCommand
                 gptbert qa --model runs/qa --input questions.jsonl --jsonl > answers.jsonl
                 gptbert qa --model runs/qa-v2 --no-answer --question "When?" --context "No dates here." --json
                 gptbert qa --model runs/qa-gpt --data data/qa/test.jsonl
+                gptbert qa --model runs/qa-gpt --data data/qa/test.jsonl --num-candidates 8 --rerank-with minilm --seed 1
                 """);
         var model = ModelOptions.Model(defaultModel: null, "Question-answering model directory (from 'gptbert finetune --task qa')");
         var question = new Option<string?>("--question", "-q") { Description = "The question", HelpName = "TEXT" };
@@ -47,7 +51,10 @@ public static class QaCommand
         var topK = new Option<int>("--top") { Description = "Answers per question, best first (default: 1; plain and --jsonl: one line each)", HelpName = "N", DefaultValueFactory = _ => 1 };
         var noAnswer = new Option<bool>("--no-answer") { Description = "Allow \"no answer\" (SQuAD v2.0 models): an empty answer when the [CLS] score beats the best span by more than --null-threshold" };
         var threshold = new Option<double>("--null-threshold") { Description = "With --no-answer: how much the null score must beat the best span by", HelpName = "X", DefaultValueFactory = _ => 0.0 };
-        foreach (var o in new Option[] { model, question, context, input, data, json, jsonl, maxLength, docStride, maxAnswer, topK, noAnswer, threshold })
+        var numCandidates = new Option<int>("--num-candidates") { Description = "Generative (GPT) models: sample N answers and keep the one --rerank-with scores best against the context (default: 1 = greedy)", HelpName = "N", DefaultValueFactory = _ => 1 };
+        var rerankWith = new Option<string?>("--rerank-with") { Description = "With --num-candidates: the judge, a sentence encoder (cosine to the context) or a cross-encoder directory (default: minilm)", HelpName = "NAME|DIR" };
+        var seed = new Option<long>("--seed") { Description = "With --num-candidates: candidate i is sampled with seed S + i (temperature 0.8, top-p 0.95; default: 0)", HelpName = "S", DefaultValueFactory = _ => 0 };
+        foreach (var o in new Option[] { model, question, context, input, data, json, jsonl, maxLength, docStride, maxAnswer, topK, noAnswer, threshold, numCandidates, rerankWith, seed })
             command.Options.Add(o);
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
         command.SetAction(r =>
@@ -55,12 +62,19 @@ public static class QaCommand
             string? q = r.GetValue(question), c = r.GetValue(context), file = r.GetValue(input);
             bool asJson = r.GetValue(json), asJsonl = r.GetValue(jsonl);
             if (asJson && asJsonl) throw new UsageException("give --json or --jsonl, not both");
+            int n = Check.AtLeast(r.GetValue(numCandidates), 1, "--num-candidates");
+            if (n == 1 && (r.GetResult(rerankWith) ?? r.GetResult(seed)) is { Implicit: false })
+                throw new UsageException("--rerank-with and --seed apply to generate-then-rerank; add --num-candidates N (N ≥ 2)");
+            if (n > 1 && !QuestionAnswerers.IsGenerative(r.GetValue(model)!))
+                throw new UsageException("--num-candidates samples answers from a GPT; this model answers extractively (give a GPT-2 fine-tuned with --task qa)");
+            using var judge = n > 1 ? RerankCommand.OpenJudge(common, r, r.GetValue(rerankWith) ?? ModelHub.MiniLm, ctx) : null;
+            var reranking = judge is null ? null : new GenerateThenRerank(new CandidateOptions { NumCandidates = n, Seed = r.GetValue(seed) }, judge.Scorer);
             if (r.GetValue(data) is string testFile)
             {
                 if (file is not null || q is not null || c is not null)
                     throw new UsageException("--data scores a test set; drop --question, --context and --input (or drop --data to answer them)");
                 if (asJsonl) throw new UsageException("--data prints one score; use --json, not --jsonl");
-                return Score(ctx, r, common, r.GetValue(model)!, testFile, asJson, QaOptionsFrom(r, maxLength, docStride, maxAnswer, noAnswer, threshold));
+                return Score(ctx, r, common, r.GetValue(model)!, testFile, asJson, QaOptionsFrom(r, maxLength, docStride, maxAnswer, noAnswer, threshold), reranking);
             }
             if (file is not null && (q is not null || c is not null))
                 throw new UsageException("give --question and --context, or --input FILE, not both");
@@ -75,7 +89,7 @@ public static class QaCommand
             if (QuestionAnswerers.IsGenerative(source))
             {
                 if (k > 1) throw new UsageException("--top applies to extractive (BERT) models; a GPT generates one answer");
-                using var generative = new GenerativeAnswerer(source, common.TokenizerName(r), common.DeviceName(r));
+                using var generative = new GenerativeAnswerer(source, common.TokenizerName(r), common.DeviceName(r), reranking: reranking);
                 foreach (var (question1, context1) in inputs)
                 {
                     var answer = generative.Answer(question1, context1);
@@ -116,11 +130,11 @@ public static class QaCommand
     };
 
     /// <summary>--data: answers every question of the test set with either kind of model and prints SQuAD EM and F1.</summary>
-    static int Score(CliContext ctx, ParseResult r, CommonOptions common, string source, string testFile, bool asJson, QaOptions options)
+    static int Score(CliContext ctx, ParseResult r, CommonOptions common, string source, string testFile, bool asJson, QaOptions options, GenerateThenRerank? reranking)
     {
         var examples = QaData.Load(testFile, w => ctx.Stderr.WriteLine(w));
         common.ConfigureRuntime(r);
-        using var answerer = QuestionAnswerers.Open(source, common.TokenizerName(r), common.DeviceName(r), options);
+        using var answerer = QuestionAnswerers.Open(source, common.TokenizerName(r), common.DeviceName(r), options, reranking);
         var (score, _) = QuestionAnswerers.Evaluate(answerer, examples);
         bool generative = answerer is GenerativeAnswerer;
         if (asJson)

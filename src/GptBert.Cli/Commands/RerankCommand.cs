@@ -69,4 +69,24 @@ public static class RerankCommand
         });
         return command;
     }
+
+    /// <summary>The model that judges candidates: a cross-encoder when it is a sequence classifier, else a bi-encoder; disposing it frees the model.</summary>
+    internal sealed class CandidateJudge(IDisposable model, CandidateScorer scorer) : IDisposable
+    {
+        public CandidateScorer Scorer => scorer;
+        public void Dispose() => model.Dispose();
+    }
+
+    /// <summary>Opens the judge of generate-then-rerank (summarize, generate --num-candidates) by the same rule as rerank.</summary>
+    internal static CandidateJudge OpenJudge(CommonOptions common, System.CommandLine.ParseResult r, string source, CliContext ctx)
+    {
+        var config = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(source), "config.json"));
+        if (ModelFactory.DefaultArchitecture(config).EndsWith("ForSequenceClassification", StringComparison.Ordinal))
+        {
+            var classifier = new Classifier(source, null, common.DeviceName(r)) { Warn = ctx.Warn };
+            return new CandidateJudge(classifier, CandidateReranking.CrossEncoder(classifier));
+        }
+        var handle = ModelHub.Load(source, architecture: null, tokenizer: null, device: common.DeviceName(r), requireHead: false);
+        return new CandidateJudge(handle, CandidateReranking.Embedding(new Embedder(handle) { Overflow = common.OverflowMode(r), Warn = ctx.Warn }));
+    }
 }

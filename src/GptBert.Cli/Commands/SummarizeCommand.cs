@@ -28,6 +28,12 @@ public static class SummarizeCommand
             With --data TEST.jsonl ({"document","summary"} lines, like data/summarization/test.jsonl) it summarizes the
             test set and prints ROUGE-1/2/L F1 (as rouge-score computes them, no stemming) for the method and for the
             lead baseline with the same number of sentences.
+            Generate-then-rerank (abstractive): --num-candidates N samples N summaries (temperature --temperature, top-p
+            --top-p, candidate i with seed --seed + i) and --rerank-with MODEL keeps the one it scores highest against the
+            document: a sentence encoder (default: built-in 'minilm') by the cosine of the embeddings, a sequence
+            classifier (cross-encoder) by P(relevant) of the pair (document, summary). With --data it prints, on the same
+            candidates, greedy ("abstractive"), one random sample ("sample-1"), the reranked pick ("rerank-N") and the
+            candidate with the best ROUGE-L ("oracle-N", the ceiling of any judge).
             """).WithSummary("Summarize documents (extractive, abstractive or lead); ROUGE on a test set")
             .WithExamples("""
                 gptbert summarize --input article.txt --sentences 3
@@ -36,6 +42,8 @@ public static class SummarizeCommand
                 gptbert summarize --input docs.jsonl --jsonl > summaries.jsonl
                 gptbert summarize --data data/summarization/test.jsonl
                 gptbert summarize --model runs/gpt-sum --data data/summarization/test.jsonl --json
+                gptbert summarize --model runs/gpt-sum --input README.txt --num-candidates 8 --rerank-with minilm
+                gptbert summarize --model runs/gpt-sum --data data/summarization/test.jsonl --num-candidates 8 --seed 1
                 """);
         var model = ModelOptions.Model(ModelHub.MiniLm, "Encoder for extractive summaries (built-in 'minilm' by default, or a BERT directory) or a GPT-2 directory fine-tuned on summaries");
         var text = new Option<string?>("--text", "-t") { Description = "The document to summarize", HelpName = "TEXT" };
@@ -48,9 +56,14 @@ public static class SummarizeCommand
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Abstractive: tokens to generate at most (default: 64)", HelpName = "N", DefaultValueFactory = _ => 64 };
         var numBeams = new Option<int>("--num-beams") { Description = "Abstractive: beam search with N beams (default: 1 = greedy)", HelpName = "N", DefaultValueFactory = _ => 1 };
         var lengthPenalty = new Option<double>("--length-penalty") { Description = "With --num-beams: scores are sum(log p) / length^L (default: 1.0)", HelpName = "L", DefaultValueFactory = _ => 1.0 };
+        var numCandidates = new Option<int>("--num-candidates") { Description = "Abstractive: sample N summaries and keep the one --rerank-with scores best (default: 1 = no reranking)", HelpName = "N", DefaultValueFactory = _ => 1 };
+        var rerankWith = new Option<string?>("--rerank-with") { Description = "With --num-candidates: the judge, a sentence encoder (cosine to the document) or a cross-encoder directory (default: minilm)", HelpName = "NAME|DIR" };
+        var temperature = new Option<double>("--temperature") { Description = "With --num-candidates: sampling temperature (default: 0.8)", HelpName = "T", DefaultValueFactory = _ => 0.8 };
+        var topP = new Option<double>("--top-p") { Description = "With --num-candidates: nucleus sampling threshold (default: 0.95)", HelpName = "P", DefaultValueFactory = _ => 0.95 };
+        var seed = new Option<long>("--seed") { Description = "With --num-candidates: candidate i is sampled with seed S + i (default: 0)", HelpName = "S", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "One JSON object: the summary of one document, or with --data the scores" };
         var jsonl = new Option<bool>("--jsonl") { Description = "JSON Lines: input lines are {\"document\": ..} objects; one {\"summary\", \"sentences\"} object per line out" };
-        foreach (var o in new Option[] { model, text, input, method, sentences, data, format, maxNew, numBeams, lengthPenalty, json, jsonl }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, text, input, method, sentences, data, format, maxNew, numBeams, lengthPenalty, numCandidates, rerankWith, temperature, topP, seed, json, jsonl }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, input: false, jsonl: false);
         command.SetAction(r =>
         {
@@ -85,6 +98,16 @@ public static class SummarizeCommand
             if (generates && r.GetResult(sentences) is { Implicit: false })
                 throw new UsageException("--sentences applies to extractive and lead summaries; an abstractive summary is as long as the model writes it (limit it with --max-new-tokens)");
 
+            var candidates = new CandidateOptions { NumCandidates = Check.AtLeast(r.GetValue(numCandidates), 1, "--num-candidates"), Temperature = r.GetValue(temperature), TopP = r.GetValue(topP), Seed = r.GetValue(seed) };
+            bool reranks = candidates.NumCandidates > 1;
+            if (!reranks && (r.GetResult(rerankWith) ?? r.GetResult(temperature) ?? r.GetResult(topP) ?? r.GetResult(seed)) is { Implicit: false })
+                throw new UsageException("--rerank-with, --temperature, --top-p and --seed apply to generate-then-rerank; add --num-candidates N (N ≥ 2)");
+            if (reranks && !generates) throw new UsageException($"--num-candidates applies to abstractive summaries; this is {how.ToString().ToLowerInvariant()} (give a GPT --model)");
+            if (reranks && beams.NumBeams > 1) throw new UsageException("give --num-beams or --num-candidates, not both: candidates are sampled");
+            try { candidates.Validate(); }
+            catch (GptBertException e) { throw CliErrors.Usage(e); }
+            using var judge = reranks ? RerankCommand.OpenJudge(common, r, r.GetValue(rerankWith) ?? ModelHub.MiniLm, ctx) : null;
+
             using var handle = how switch
             {
                 SummaryMethod.Lead => null,
@@ -94,14 +117,15 @@ public static class SummarizeCommand
             var summarizer = how switch
             {
                 SummaryMethod.Lead => Summarizer.Lead(n),
-                SummaryMethod.Abstractive => Summarizer.Abstractive(handle!, options, beams.NumBeams > 1 ? beams : null, template, ctx.Warn),
+                SummaryMethod.Abstractive => Summarizer.Abstractive(handle!, options, beams.NumBeams > 1 ? beams : null, template, ctx.Warn,
+                    judge is null ? null : new GenerateThenRerank(candidates, judge.Scorer)),
                 _ => Summarizer.Extractive(new Embedder(handle!) { Overflow = common.OverflowMode(r), Warn = ctx.Warn }, n),
             };
 
             if (dataPath is not null)
             {
                 var examples = summarizer.LoadExamples(dataPath);
-                var scores = new List<SummarizationScore> { summarizer.Evaluate(examples) };
+                var scores = reranks ? summarizer.EvaluateReranking(examples).ToList() : new List<SummarizationScore> { summarizer.Evaluate(examples) };
                 if (how != SummaryMethod.Lead) scores.Add(Summarizer.Lead(n).Evaluate(examples));
                 if (asJson)
                     ctx.Out.JsonPretty(j =>
@@ -155,6 +179,19 @@ public static class SummarizeCommand
     {
         j.WriteString("summary", s.Text);
         j.WriteString("method", s.Method.ToString().ToLowerInvariant());
+        if (s.Candidates is { } c)
+        {
+            j.WriteStartArray("candidates");
+            for (int i = 0; i < c.Texts.Count; i++)
+            {
+                j.WriteStartObject();
+                j.WriteString("text", c.Texts[i]);
+                j.WriteNumber("score", c.Scores[i]);
+                j.WriteBoolean("chosen", i == c.Chosen);
+                j.WriteEndObject();
+            }
+            j.WriteEndArray();
+        }
         j.WriteStartArray("sentences");
         foreach (var x in s.Sentences)
         {

@@ -30,8 +30,13 @@ public sealed class GenerativeAnswerer : IQuestionAnswerer
     readonly GenerationOptions options;
     public ModelHandle Handle => handle;
 
-    public GenerativeAnswerer(string modelDir, string? tokenizer = null, string? device = null, int maxNewTokens = 24)
+    readonly GenerateThenRerank? reranking;
+
+    /// <param name="reranking">Generate-then-rerank: sample N answers and keep the one the judge scores highest against the context (null: greedy).</param>
+    public GenerativeAnswerer(string modelDir, string? tokenizer = null, string? device = null, int maxNewTokens = 24, GenerateThenRerank? reranking = null)
     {
+        reranking?.Candidates.Validate();
+        this.reranking = reranking;
         var cfg = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json"));
         if (cfg is not Gpt2Config)
             throw new GptBertException($"{modelDir} is not a GPT-2; generative question answering needs a GPT-2 fine-tuned on question answering (task qa)");
@@ -47,10 +52,20 @@ public sealed class GenerativeAnswerer : IQuestionAnswerer
     /// <summary>The completion the model learns: a space and the first answer ("" for "no answer": the model learns to stop at once).</summary>
     public static string Completion(QaExample example) => example.HasAnswer ? " " + example.Answers[0].Text : "";
 
-    /// <summary>The greedy answer to one question: the continuation of its prompt up to the first newline, trimmed.</summary>
+    /// <summary>
+    /// The answer to one question: the greedy continuation of its prompt up to the first newline, trimmed; with
+    /// generate-then-rerank, the sampled answer the judge scores highest against the context.
+    /// </summary>
     public string Answer(string question, string context)
     {
-        var text = generator.Generate(Prompt(question, context), options).Text;
+        string prompt = Prompt(question, context);
+        if (reranking is not null)
+            return CandidateReranking.GenerateAndPick(o => FirstLine(generator.Generate(prompt, o).Text), options, reranking.Candidates, context, reranking.Judge).Best;
+        return FirstLine(generator.Generate(prompt, options).Text);
+    }
+
+    static string FirstLine(string text)
+    {
         int newline = text.IndexOf('\n');
         return (newline >= 0 ? text[..newline] : text).Trim();
     }
@@ -65,10 +80,11 @@ public sealed class GenerativeAnswerer : IQuestionAnswerer
 public static class QuestionAnswerers
 {
     /// <summary>A GPT-2 directory answers generatively (<see cref="GenerativeAnswerer"/>); anything else extractively (<see cref="QuestionAnswerer"/>).</summary>
-    public static IQuestionAnswerer Open(string modelDir, string? tokenizer = null, string? device = null, QaOptions? options = null)
+    /// <param name="reranking">For a GPT: generate-then-rerank (see <see cref="GenerativeAnswerer"/>); ignored by an extractive model.</param>
+    public static IQuestionAnswerer Open(string modelDir, string? tokenizer = null, string? device = null, QaOptions? options = null, GenerateThenRerank? reranking = null)
     {
         var cfg = ModelConfig.Load(Path.Combine(ModelHub.ExistingDirectory(modelDir), "config.json"));
-        return cfg is Gpt2Config ? new GenerativeAnswerer(modelDir, tokenizer, device) : new QuestionAnswerer(modelDir, tokenizer, device, options);
+        return cfg is Gpt2Config ? new GenerativeAnswerer(modelDir, tokenizer, device, reranking: reranking) : new QuestionAnswerer(modelDir, tokenizer, device, options);
     }
 
     /// <summary>Whether <paramref name="modelDir"/> holds a GPT-2 (a generative answerer).</summary>

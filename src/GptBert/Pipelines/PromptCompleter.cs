@@ -19,6 +19,19 @@ public sealed class PromptCompleter(ModelHandle handle, GenerationOptions? optio
         string text = beams is { NumBeams: > 1 } b
             ? BeamSearch.Generate(handle, generator.EncodePrompt(prompt, options), options, b).Text
             : generator.Generate(prompt, options).Text;
+        return FirstLine(text);
+    }
+
+    /// <summary>
+    /// Generate-then-rerank: samples <see cref="CandidateOptions.NumCandidates"/> completions of <paramref name="prompt"/>
+    /// (each up to the first newline, trimmed), scores them against <paramref name="reference"/> with
+    /// <paramref name="scorer"/> and picks the best (<see cref="CandidateReranking"/>).
+    /// </summary>
+    public RankedCandidates CompleteAndRerank(string prompt, string reference, CandidateOptions candidates, CandidateScorer scorer) =>
+        CandidateReranking.GenerateAndPick(o => FirstLine(generator.Generate(prompt, o).Text), options, candidates, reference, scorer);
+
+    static string FirstLine(string text)
+    {
         int newline = text.IndexOf('\n');
         return (newline >= 0 ? text[..newline] : text).Trim();
     }

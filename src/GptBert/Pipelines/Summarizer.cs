@@ -14,7 +14,11 @@ public sealed record SummarySentence(int Index, int Start, int End, string Text,
 /// A summary: its text and, for extractive and lead summaries, the chosen sentences in document order (empty for an
 /// abstractive one, whose text is written by the model).
 /// </summary>
-public sealed record DocumentSummary(string Text, SummaryMethod Method, IReadOnlyList<SummarySentence> Sentences);
+public sealed record DocumentSummary(string Text, SummaryMethod Method, IReadOnlyList<SummarySentence> Sentences)
+{
+    /// <summary>With generate-then-rerank: every sampled candidate, its score and which one is the summary; else null.</summary>
+    public RankedCandidates? Candidates { get; init; }
+}
 
 /// <summary>One test example: the document (null when the file gives only a ready-made prompt), its prompt for a GPT, and the reference summary.</summary>
 public sealed record SummarizationExample(string? Document, string Prompt, string Reference);
@@ -48,9 +52,12 @@ public sealed class Summarizer
 
     readonly Embedder? embedder;
     readonly PromptCompleter? completer;
+    readonly GenerateThenRerank? reranking;
 
-    Summarizer(SummaryMethod method, int sentences, Embedder? embedder, PromptCompleter? completer, string promptFormat)
+    Summarizer(SummaryMethod method, int sentences, Embedder? embedder, PromptCompleter? completer, string promptFormat, GenerateThenRerank? reranking = null)
     {
+        reranking?.Candidates.Validate();
+        this.reranking = reranking;
         if (sentences < 1) throw new GptBertException($"Sentences must be at least 1 (got {sentences})") { Parameter = "Sentences" };
         PromptCompleter.CheckTemplate(promptFormat, "{document}");
         Method = method;
@@ -69,11 +76,15 @@ public sealed class Summarizer
     /// <summary>
     /// A summary written by <paramref name="gpt"/>, a GPT-2 language model fine-tuned on prompts in
     /// <paramref name="promptFormat"/> (<c>{document}</c> is replaced by the document); <paramref name="warn"/> hears of
-    /// documents cut to fit the context.
+    /// documents cut to fit the context. With <paramref name="reranking"/>, each summary is generate-then-rerank: the GPT
+    /// samples N candidates and the judge keeps the one it scores highest against the document.
     /// </summary>
     public static Summarizer Abstractive(ModelHandle gpt, GenerationOptions? options = null, BeamOptions? beams = null,
-        string promptFormat = DefaultPromptFormat, Action<string>? warn = null) =>
-        new(SummaryMethod.Abstractive, 1, null, new PromptCompleter(gpt, options, beams, warn), promptFormat);
+        string promptFormat = DefaultPromptFormat, Action<string>? warn = null, GenerateThenRerank? reranking = null) =>
+        new(SummaryMethod.Abstractive, 1, null, new PromptCompleter(gpt, options, beams, warn), promptFormat, reranking);
+
+    /// <summary>Generate-then-rerank settings of an abstractive summarizer; null when it decodes one summary (greedy or beam).</summary>
+    public GenerateThenRerank? Reranking => reranking;
 
     /// <summary>What a model is for by default: an encoder picks sentences, a GPT writes the summary.</summary>
     public static SummaryMethod DefaultMethod(string family) => family == "gpt2" ? SummaryMethod.Abstractive : SummaryMethod.Extractive;
@@ -120,6 +131,11 @@ public sealed class Summarizer
     {
         ArgumentNullException.ThrowIfNull(document);
         if (string.IsNullOrWhiteSpace(document)) throw new GptBertException("the document is empty; give some text to summarize");
+        if (Method == SummaryMethod.Abstractive && reranking is not null)
+        {
+            var ranked = completer!.CompleteAndRerank(FormatPrompt(document), document, reranking.Candidates, reranking.Judge);
+            return new DocumentSummary(ranked.Best, Method, []) { Candidates = ranked };
+        }
         if (Method == SummaryMethod.Abstractive) return new DocumentSummary(completer!.Complete(FormatPrompt(document)), Method, []);
         var spans = Sentences(document);
         double[] scores = Method == SummaryMethod.Extractive ? Centrality(spans.Select(s => document[s.Start..s.End]).ToList()) : new double[spans.Count];
@@ -158,7 +174,9 @@ public sealed class Summarizer
         foreach (var e in examples)
         {
             string summary;
-            if (Method == SummaryMethod.Abstractive) summary = completer!.Complete(e.Document is null ? e.Prompt : FormatPrompt(e.Document));
+            if (Method == SummaryMethod.Abstractive && reranking is not null)
+                summary = completer!.CompleteAndRerank(e.Prompt, e.Document ?? e.Prompt, reranking.Candidates, reranking.Judge).Best;
+            else if (Method == SummaryMethod.Abstractive) summary = completer!.Complete(e.Document is null ? e.Prompt : FormatPrompt(e.Document));
             else if (e.Document is null)
                 throw new GptBertException($"{Method.ToString().ToLowerInvariant()} summaries need the document; the test set gives only prompts (add a \"document\" field to each line)");
             else summary = Summarize(e.Document).Text;
@@ -166,6 +184,41 @@ public sealed class Summarizer
             onSummary?.Invoke(summaries.Count - 1, summary);
         }
         return new SummarizationScore(Name, RougeMetrics.Compute(summaries, examples.Select(e => e.Reference).ToList()), summaries);
+    }
+
+    /// <summary>
+    /// Generate-then-rerank against its baselines on one test set (the summarizer must be abstractive with
+    /// <see cref="Reranking"/>): ROUGE of the greedy (or beam) summary ("abstractive"), of one random sample (candidate 0,
+    /// "sample-1"), of the candidate the judge picks ("rerank-N"), and of the candidate with the best ROUGE-L F1 against the
+    /// reference ("oracle-N": the ceiling of any judge over these candidates). All rows share the same candidates.
+    /// </summary>
+    public IReadOnlyList<SummarizationScore> EvaluateReranking(IReadOnlyList<SummarizationExample> examples)
+    {
+        if (Method != SummaryMethod.Abstractive || reranking is null)
+            throw new GptBertException("generate-then-rerank needs an abstractive summarizer (a GPT) with NumCandidates and a judge") { Parameter = "NumCandidates" };
+        if (examples.Count == 0) throw new GptBertException("The test set is empty; give a JSONL file with one {\"document\", \"summary\"} object per line.");
+        var greedy = new List<string>();
+        var sample = new List<string>();
+        var picked = new List<string>();
+        var oracle = new List<string>();
+        foreach (var e in examples)
+        {
+            greedy.Add(completer!.Complete(e.Prompt));
+            // The judge reads the document; a prompt-only test set has none, so the prompt stands in for it.
+            var ranked = completer.CompleteAndRerank(e.Prompt, e.Document ?? e.Prompt, reranking.Candidates, reranking.Judge);
+            sample.Add(ranked.Texts[0]);
+            picked.Add(ranked.Best);
+            oracle.Add(ranked.Texts.MaxBy(t => RougeMetrics.Score(t, e.Reference).RougeL.FMeasure)!);
+        }
+        var references = examples.Select(e => e.Reference).ToList();
+        int n = reranking.Candidates.NumCandidates;
+        return
+        [
+            new SummarizationScore(Name, RougeMetrics.Compute(greedy, references), greedy),
+            new SummarizationScore("sample-1", RougeMetrics.Compute(sample, references), sample),
+            new SummarizationScore($"rerank-{n}", RougeMetrics.Compute(picked, references), picked),
+            new SummarizationScore($"oracle-{n}", RougeMetrics.Compute(oracle, references), oracle),
+        ];
     }
 
     /// <summary>

@@ -18,6 +18,12 @@ public static class Rag
     /// <summary>The default prompt: numbered sources, then the question. {sources} and {question} are replaced.</summary>
     public const string DefaultTemplate = "Answer the question from the sources.\n\n{sources}Question: {question}\nAnswer:";
 
+    /// <summary>
+    /// The prompt of a GPT fine-tuned for generative QA (<c>finetune --task qa --arch gpt</c>): <c>{context}</c> is the quoted
+    /// passages joined by spaces, without numbers or line breaks, as that model saw its one context in training.
+    /// </summary>
+    public const string QaTemplate = "Context: {context}\nQuestion: {question}\nAnswer:";
+
     /// <summary>One source as it appears in the prompt.</summary>
     public static string FormatSource(int number, SearchHit hit) => $"[{number}] {hit.Chunk.Text.ReplaceLineEndings(" ")}\n\n";
 
@@ -29,11 +35,14 @@ public static class Rag
     public static RagPrompt BuildPrompt(Func<string, int> countTokens, int contextWindow, int answerTokens, string question,
         IReadOnlyList<SearchHit> hits, string template = DefaultTemplate)
     {
-        if (!template.Contains("{question}", StringComparison.Ordinal) || !template.Contains("{sources}", StringComparison.Ordinal))
-            throw new GptBertException("the RAG template needs both {sources} and {question}") { Parameter = "Template" };
-        string Fill(IEnumerable<SearchHit> used) =>
-            template.Replace("{sources}", string.Concat(used.Select((h, i) => FormatSource(i + 1, h))), StringComparison.Ordinal)
-                    .Replace("{question}", question, StringComparison.Ordinal);
+        bool numbered = template.Contains("{sources}", StringComparison.Ordinal), plain = template.Contains("{context}", StringComparison.Ordinal);
+        if (!template.Contains("{question}", StringComparison.Ordinal) || numbered == plain)
+            throw new GptBertException("the RAG template needs {question} and one of {sources} (numbered passages) or {context} (passages joined by spaces)") { Parameter = "Template" };
+        string Fill(IEnumerable<SearchHit> used) => numbered
+            ? template.Replace("{sources}", string.Concat(used.Select((h, i) => FormatSource(i + 1, h))), StringComparison.Ordinal)
+                      .Replace("{question}", question, StringComparison.Ordinal)
+            : template.Replace("{context}", string.Join(" ", used.Select(h => h.Chunk.Text.ReplaceLineEndings(" "))), StringComparison.Ordinal)
+                      .Replace("{question}", question, StringComparison.Ordinal);
         int budget = contextWindow - answerTokens;
         int bare = countTokens(Fill([]));
         if (bare > budget)

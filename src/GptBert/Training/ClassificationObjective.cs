@@ -105,23 +105,17 @@ public sealed class ClassificationObjective : ITrainingObjective
     {
         var predicted = new int[encodings.Count];
         var probs = new float[encodings.Count][];
-        bool wasTraining = model.training;
-        model.eval();
-        using (no_grad())
-            for (int start = 0; start < encodings.Count; start += EvalBatchSize)
+        EvalBatches.Run(model, encodings.Count, EvalBatchSize, (start, n) =>
+        {
+            var chunk = Enumerable.Range(start, n).Select(i => encodings[i]).ToList();
+            using var batch = Collate(chunk, new long[n]); // labels are not needed to predict
+            var p = Classifier.Probabilities(Logits(batch));
+            for (int j = 0; j < n; j++)
             {
-                using var scope = NewDisposeScope();
-                int n = Math.Min(EvalBatchSize, encodings.Count - start);
-                var chunk = Enumerable.Range(start, n).Select(i => encodings[i]).ToList();
-                using var batch = Collate(chunk, new long[n]); // labels are not needed to predict
-                var p = Classifier.Probabilities(Logits(batch));
-                for (int j = 0; j < chunk.Count; j++)
-                {
-                    probs[start + j] = p[j];
-                    predicted[start + j] = Classifier.Predicted(p[j]);
-                }
+                probs[start + j] = p[j];
+                predicted[start + j] = Classifier.Predicted(p[j]);
             }
-        model.train(wasTraining);
+        });
         return (predicted, probs);
     }
 

@@ -233,20 +233,14 @@ public sealed class EmbeddingDistillationObjective : ITrainingObjective
     public float[][] Embed(IReadOnlyList<TokenizedText> encodings)
     {
         var result = new float[encodings.Count][];
-        bool wasTraining = model.training;
-        model.eval();
-        using (no_grad())
-            for (int start = 0; start < encodings.Count; start += EvalBatchSize)
-            {
-                using var scope = NewDisposeScope();
-                int n = Math.Min(EvalBatchSize, encodings.Count - start);
-                using var batch = Collate(Enumerable.Range(start, n).Select(i => encodings[i]).ToList(), new long[n]);
-                using var e = Embeddings(batch).to(ScalarType.Float32).cpu();
-                int D = (int)e.shape[1];
-                var flat = e.data<float>().ToArray();
-                for (int j = 0; j < n; j++) result[start + j] = flat.AsSpan(j * D, D).ToArray();
-            }
-        model.train(wasTraining);
+        EvalBatches.Run(model, encodings.Count, EvalBatchSize, (start, n) =>
+        {
+            using var batch = Collate(Enumerable.Range(start, n).Select(i => encodings[i]).ToList(), new long[n]);
+            using var e = Embeddings(batch).to(ScalarType.Float32).cpu();
+            int D = (int)e.shape[1];
+            var flat = e.data<float>().ToArray();
+            for (int j = 0; j < n; j++) result[start + j] = flat.AsSpan(j * D, D).ToArray();
+        });
         return result;
     }
 }

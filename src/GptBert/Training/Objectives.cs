@@ -44,6 +44,27 @@ public interface ITrainingObjective
     bool HigherIsBetter { get; }
 }
 
+/// <summary>The evaluation loop every objective shares: eval mode, no gradients, one dispose scope per batch, mode restored.</summary>
+public static class EvalBatches
+{
+    /// <summary>Calls <paramref name="body"/>(start, n) for consecutive batches of at most <paramref name="batchSize"/> of <paramref name="count"/> items.</summary>
+    public static void Run(TorchSharp.torch.nn.Module model, int count, int batchSize, Action<int, int> body)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using (no_grad())
+                for (int start = 0; start < count; start += batchSize)
+                {
+                    using var scope = NewDisposeScope();
+                    body(start, Math.Min(batchSize, count - start));
+                }
+        }
+        finally { model.train(wasTraining); }
+    }
+}
+
 /// <summary>Seeded per-epoch permutations: example order is a pure function of (seed, cursor), so resuming is exact.</summary>
 public sealed class EpochOrder(long count, long seed)
 {

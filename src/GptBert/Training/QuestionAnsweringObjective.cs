@@ -91,17 +91,11 @@ public sealed class QuestionAnsweringObjective : ITrainingObjective
         if (validation.Count == 0) return null;
         var all = validationFeatures.SelectMany(f => f).ToList();
         double loss = 0;
-        bool wasTraining = model.training;
-        model.eval();
-        using (no_grad())
-            for (int from = 0; from < all.Count; from += EvalBatchSize)
-            {
-                using var scope = NewDisposeScope();
-                var chunk = all.Skip(from).Take(EvalBatchSize).ToList();
-                using var batch = Collate(chunk);
-                loss += Loss(batch).item<float>() * chunk.Count;
-            }
-        model.train(wasTraining);
+        EvalBatches.Run(model, all.Count, EvalBatchSize, (start, n) =>
+        {
+            using var batch = Collate(all.GetRange(start, n));
+            loss += Loss(batch).item<float>() * n;
+        });
         var predictions = Predict(validationFeatures, validation);
         double exact = validation.Select((e, i) => IsExactMatch(predictions[i].Answer, e) ? 1.0 : 0.0).Average();
         return new Dictionary<string, double> { ["loss"] = loss / all.Count, ["exact_match"] = exact };

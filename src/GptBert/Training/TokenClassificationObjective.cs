@@ -82,34 +82,28 @@ public sealed class TokenClassificationObjective : ITrainingObjective
         var predicted = new int[rows.Length][];
         double nll = 0;
         long labelled = 0, correct = 0;
-        bool wasTraining = model.training;
-        model.eval();
-        using (no_grad())
-            for (int start = 0; start < rows.Length; start += EvalBatchSize)
+        EvalBatches.Run(model, rows.Length, EvalBatchSize, (start, n) =>
+        {
+            var chunk = rows.Skip(start).Take(n).Select(r => (r.Encoding, r.Labels.Length == 0 ? new long[r.Encoding.WordIds.Length] : r.Labels)).ToList();
+            using var batch = Collate(chunk);
+            var logp = TokenClassifier.Logits(model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds).log_softmax(-1).to(ScalarType.Float32).cpu(); // (B, T, K)
+            int T = (int)logp.shape[1], K = (int)logp.shape[2];
+            var data = logp.data<float>().ToArray();
+            for (int j = 0; j < n; j++)
             {
-                using var scope = NewDisposeScope();
-                int n = Math.Min(EvalBatchSize, rows.Length - start);
-                var chunk = rows.Skip(start).Take(n).Select(r => (r.Encoding, r.Labels.Length == 0 ? new long[r.Encoding.WordIds.Length] : r.Labels)).ToList();
-                using var batch = Collate(chunk);
-                var logp = TokenClassifier.Logits(model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds).log_softmax(-1).to(ScalarType.Float32).cpu(); // (B, T, K)
-                int T = (int)logp.shape[1], K = (int)logp.shape[2];
-                var data = logp.data<float>().ToArray();
-                for (int j = 0; j < n; j++)
+                var (enc, gold) = rows[start + j];
+                var first = enc.FirstTokens(wordCounts[start + j]);
+                predicted[start + j] = first.Select(p => p < 0 ? -1 : ArgMax(data.AsSpan((j * T + p) * K, K))).ToArray();
+                for (int p = 0; p < gold.Length; p++)
                 {
-                    var (enc, gold) = rows[start + j];
-                    var first = enc.FirstTokens(wordCounts[start + j]);
-                    predicted[start + j] = first.Select(p => p < 0 ? -1 : ArgMax(data.AsSpan((j * T + p) * K, K))).ToArray();
-                    for (int p = 0; p < gold.Length; p++)
-                    {
-                        if (gold[p] == TokenClassifier.IgnoreIndex) continue;
-                        var row = data.AsSpan((j * T + p) * K, K);
-                        nll -= row[(int)gold[p]];
-                        labelled++;
-                        if (ArgMax(row) == gold[p]) correct++;
-                    }
+                    if (gold[p] == TokenClassifier.IgnoreIndex) continue;
+                    var row = data.AsSpan((j * T + p) * K, K);
+                    nll -= row[(int)gold[p]];
+                    labelled++;
+                    if (ArgMax(row) == gold[p]) correct++;
                 }
             }
-        model.train(wasTraining);
+        });
         return (predicted, nll, labelled, correct);
     }
 

@@ -193,7 +193,7 @@ public sealed class Trainer(ITrainingObjective objective, ITextTokenizer tokeniz
             new(decay, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, false, false),
             new(noDecay, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, 0.0, false, false),
         };
-        return torch.optim.AdamW(groups, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, false, false);
+        return new KeptAliveAdamW(groups, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
     }
 
     void SaveModel(string dir, PretrainedModel model)

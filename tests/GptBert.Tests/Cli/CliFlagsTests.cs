@@ -26,10 +26,10 @@ public class CliFlagsTests
     }
 
     [Theory]
-    [InlineData("--max-steps", "pretrain", "finetune", "compare", "choose", "distill")]
-    [InlineData("--max-time", "pretrain", "finetune", "compare", "choose", "distill")]
-    [InlineData("--max-tokens", "pretrain", "finetune", "compare", "choose", "distill")]
-    [InlineData("--epochs", "finetune", "distill")]
+    [InlineData("--max-steps", "pretrain", "finetune", "compare", "choose", "distill", "prune")]
+    [InlineData("--max-time", "pretrain", "finetune", "compare", "choose", "distill", "prune")]
+    [InlineData("--max-tokens", "pretrain", "finetune", "compare", "choose", "distill", "prune")]
+    [InlineData("--epochs", "finetune", "distill", "prune")]
     public void BudgetFlagsHaveOneNameAndMeaning(string flag, params string[] commands)
     {
         var all = Options(flag);
