@@ -272,6 +272,22 @@ public static class Optimizer
             {
                 if (spec.PruneHeads == 0 && spec.PruneFfn == 0) return Skipped(name, "skipped: nothing to prune (heads and FFN fractions are 0)");
                 Fresh(outDir);
+                if (task != OptimizeTask.Search && spec.Train is not null)
+                {
+                    // What `gptbert prune --data TRAIN --train TRAIN` does: importance measured on the training data (Michel et al.),
+                    // then the recovery fine-tune of the pruned model on it.
+                    var result = PruningRuns.Run(new PruneSpec
+                    {
+                        Model = spec.Model, Output = outDir, Heads = spec.PruneHeads, Ffn = spec.PruneFfn, Data = spec.Train, Train = spec.Train,
+                        Validation = task == OptimizeTask.Classify ? spec.Validation ?? spec.Train : spec.Validation, Format = spec.Format,
+                        MaxLength = spec.MaxLength ?? 128, Device = spec.Device,
+                        Training = new TrainingOptions { MaxSteps = spec.TrainSteps, MaxTime = spec.TrainTime, LearningRate = 5e-5, EvalEvery = 0, SaveEvery = 0, KeepCheckpoints = 1, Seed = 1 },
+                    }, new RunReporting(TextWriter.Null, false));
+                    Clean(outDir);
+                    notes.Add($"{spec.PruneHeads * 100:0.#}% of heads + {spec.PruneFfn * 100:0.#}% of FFN neurons, importance: {result.Importance} (as gptbert prune measures it on data)");
+                    notes.Add($"recovered: {BudgetText(spec)} of fine-tuning on the training data (as gptbert prune recovers)");
+                    return Measure(name, outDir, "torch", bf16: false, spec, task, arch, data, notes);
+                }
                 using (var handle = ModelHub.Load(dir, arch, device: "cpu"))
                 {
                     var model = handle.Model;

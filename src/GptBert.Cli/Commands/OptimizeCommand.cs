@@ -16,8 +16,9 @@ public static class OptimizeCommand
             Build the variants of a model that apply and measure each on your test data, to pick a size/speed/quality
             trade-off by measurement: fp32 (the model as given), bf16 (autocast; only where the CPU has native bf16,
             otherwise listed as skipped), int8 dynamic and int8 weight-only (gptbert quantize), ONNX fp32 and ONNX int8
-            in ONNX Runtime (gptbert export onnx), pruned (30% of heads and 30% of FFN neurons by importance, gptbert prune;
-            with --train it recovers by a short distillation from the unpruned model, otherwise it says "no recovery") and
+            in ONNX Runtime (gptbert export onnx), pruned (30% of heads and 30% of FFN neurons, gptbert prune; with --train
+            the importance is measured on it and the pruned model is fine-tuned on it to recover, an embedding model by
+            distillation from the unpruned one; without, weight-norm importance and "no recovery") and
             distilled (only with --train: a 2-layer student, gptbert distill). Each is built into a subdirectory of
             --report (or a temporary folder) and measured: quality, latency p50/p95 at batch 1, throughput at batch 32,
             size of the weight files and peak resident memory (each probe in its own child process), with the quality
