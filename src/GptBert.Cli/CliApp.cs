@@ -75,6 +75,7 @@ public static class CliApp
         root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(QuantizeCommand.Create(ctx));
         root.Subcommands.Add(PruneCommand.Create(ctx));
+        root.Subcommands.Add(OptimizeCommand.Create(ctx));
         root.Subcommands.Add(TokenizerCommand.Create(ctx));
         root.Subcommands.Add(PretrainCommand.Create(ctx));
         root.Subcommands.Add(FinetuneCommand.Create(ctx));

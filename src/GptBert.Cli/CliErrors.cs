@@ -41,6 +41,12 @@ public static class CliErrors
         ["DocStride"] = "--doc-stride",
         ["PromptFormat"] = "--prompt-format",
         ["Sentences"] = "--sentences",
+        // optimize
+        ["Data"] = "--data",
+        ["Variants"] = "--variants",
+        ["PruneHeads"] = "--prune-heads",
+        ["PruneFfn"] = "--prune-ffn",
+        ["TrainBudget"] = "--distill-budget",
         ["BatchSize"] = "--batch-size",
         ["Overflow.Refuse"] = "--no-truncate",
         // generation

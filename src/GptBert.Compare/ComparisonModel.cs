@@ -79,6 +79,8 @@ public sealed record CandidateResult
     public Measured? TrainingPeakMemoryMb { get; init; }
     /// <summary>How peak memory was measured: "child process" (the probe alone in a fresh process) or "in-process, VmHWM reset".</summary>
     public string? MemoryMethod { get; init; }
+    /// <summary>The directory of the model measured (the first seed's run, or the pretrained model used as is); what `--optimize` builds variants of. Not in the JSON.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public string? ModelDirectory { get; init; }
     /// <summary>FLOPs per token of one forward pass (cost model).</summary>
     public double FlopsPerToken { get; init; }
     public IReadOnlyList<int> Seeds { get; init; } = [];

@@ -208,7 +208,7 @@ public static class ComparisonRunner
             {
                 Name = plan.Name, Family = plan.Family, Source = plan.Source, Architecture = architecture,
                 Parameters = parameters,
-                SizeOnDiskBytes = WeightsBytes(firstModelDir!),
+                SizeOnDiskBytes = WeightsBytes(firstModelDir!), ModelDirectory = firstModelDir,
                 Quality = quality.ToDictionary(kv => kv.Key, kv => Measured.Of(kv.Value)),
                 TrainingSeconds = Measured.Of(trainSeconds), TrainingCpuSeconds = Measured.Of(trainCpu),
                 ProbeSeconds = probe.WallSeconds, ProbeCpuSeconds = probe.CpuSeconds,

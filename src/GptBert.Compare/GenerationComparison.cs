@@ -101,7 +101,7 @@ static class GenerationComparison
             results.Add(new CandidateResult
             {
                 Name = g.Name, Family = g.Name.EndsWith("(GPT-BERT)") ? "gpt-bert" : "gpt", Source = g.Source, Architecture = "GPT2LMHeadModel", Parameters = parameters,
-                SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!),
+                SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!), ModelDirectory = firstDir,
                 Quality = new Dictionary<string, Measured> { ["loss_per_char"] = Measured.Of(lossPerChar), ["perplexity"] = Measured.Of(perplexity) },
                 TrainingSeconds = Measured.Of(seconds), TrainingCpuSeconds = Measured.Of(cpu),
                 ProbeSeconds = probeTimes.WallSeconds, ProbeCpuSeconds = probeTimes.CpuSeconds, LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = 1000 / p50, BestBatchSize = 1,
@@ -126,7 +126,7 @@ static class GenerationComparison
     }
 
     /// <summary>Held-out loss in nats per character (summed token NLL over all characters) and per-token perplexity.</summary>
-    static (double LossPerChar, double Perplexity) Score(string modelDir, IReadOnlyList<string> texts, int maxLength, Device device)
+    internal static (double LossPerChar, double Perplexity) Score(string modelDir, IReadOnlyList<string> texts, int maxLength, Device device)
     {
         var (m, _) = ModelFactory.Load(modelDir, "GPT2LMHeadModel");
         using var model = (GPT2LMHeadModel)m;

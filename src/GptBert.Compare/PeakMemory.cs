@@ -94,6 +94,11 @@ public sealed record ChildWork
     public List<LabeledExample> Train { get; init; } = [];
     public List<LabeledExample> Validation { get; init; } = [];
     public TrainingOptions? Options { get; init; }
+    /// <summary>For "optimize-probe": the task (<see cref="OptimizeTask"/> name), the engine (torch or onnx), bf16 autocast and the throughput batch.</summary>
+    public string? Task { get; init; }
+    public string? Backend { get; init; }
+    public bool Bf16 { get; init; }
+    public int ThroughputBatch { get; init; } = 32;
 }
 
 /// <summary>What a child process sends back (a JSON file written atomically).</summary>
@@ -189,6 +194,10 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
                     var inputs = work.Texts.Select((text, i) => (text, i < work.Pairs.Count ? work.Pairs[i] : null)).ToList();
                     var speed = SpeedProbe.Measure(work.ModelDirectory!, inputs, work.MaxLength, work.Samples, work.Device);
                     result = result with { P50Ms = speed.P50Ms, P95Ms = speed.P95Ms, Throughput = speed.Throughput, BestBatch = speed.BestBatch };
+                    break;
+                case "optimize-probe":
+                    var probe = Optimizer.Probe(work);
+                    result = result with { P50Ms = probe.P50Ms, P95Ms = probe.P95Ms, Throughput = probe.Throughput, BestBatch = probe.BestBatch };
                     break;
                 case "train":
                     // The same call as in-process: the model's initial weights were saved by the parent (seeded), so the run is the same.

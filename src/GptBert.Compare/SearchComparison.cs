@@ -124,7 +124,7 @@ public static class SearchComparison
             results.Add(new CandidateResult
             {
                 Name = plan.Name, Family = plan.Family, Source = plan.Source, Architecture = h.Model.Architecture, Parameters = h.Model.ParameterCount,
-                SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!),
+                SizeOnDiskBytes = ComparisonRunner.WeightsBytes(firstDir!), ModelDirectory = firstDir,
                 Quality = new Dictionary<string, Measured> { ["recall@1"] = Measured.Of(r1), ["recall@5"] = Measured.Of(r5), ["mrr"] = Measured.Of(mrr) },
                 TrainingSeconds = seconds.Count > 0 ? Measured.Of(seconds) : null,
                 LatencyP50Ms = P(0.5), LatencyP95Ms = P(0.95), ThroughputPerSecond = best, BestBatchSize = bestBatch,
@@ -139,7 +139,7 @@ public static class SearchComparison
         return ComparisonRunner.Report(CompareTask.Search, spec, profile, results, total, workSeconds);
     }
 
-    static (List<(string Query, string Doc)> Pairs, SkippedRows Skipped) LoadPairs(string path, LabeledFormatOptions format)
+    internal static (List<(string Query, string Doc)> Pairs, SkippedRows Skipped) LoadPairs(string path, LabeledFormatOptions format)
     {
         // Search pairs need no label: read them as a labelled file whose label column may be absent.
         var data = LabeledDataset.Load(path, format);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using GptBert.Compare;
 using GptBert.Compare.Report;
+using GptBert.Engine;
 using GptBert.Pipelines;
 using GptBert.Training;
 
@@ -99,6 +100,7 @@ public static class CompareCommand
         var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (verdict, reasons, candidates, ...) instead of the text summary" };
         var noBaselines = new Option<bool>("--no-baselines") { Description = "Skip the baselines (classify: majority class, TF-IDF + linear, frozen embeddings of each pretrained BERT + logistic regression), which are otherwise measured next to the candidates and recommended (verdict 'baseline') when no transformer beats them by more than the seed noise" };
+        var optimize = new Option<bool>("--optimize") { Description = "Then build and measure the winning candidate's variants (int8, ONNX, pruned, distilled: 'gptbert optimize') and name in the verdict the best one that meets --latency-ms (choose), else the fastest within 1 point of its fp32 quality" };
         var work = new Option<string?>("--work-dir") { Description = "Where the candidates' runs are written (default: a 'runs' folder inside --report, or a temporary folder)", HelpName = "DIR" };
         var device = RuntimeOptions.Device();
         var threads = RuntimeOptions.Threads();
@@ -107,7 +109,7 @@ public static class CompareCommand
         steps.AddTo(command);
         time.AddTo(command);
         command.Options.Add(sweep);
-        foreach (var o in new Option[] { seeds, maxLength, batch, noBaselines, report, json, work, device, threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { seeds, maxLength, batch, noBaselines, report, json, work, device, threads, optimize }) command.Options.Add(o);
         var latency = new Option<double?>("--latency-ms") { Description = "Maximum latency p95 at batch 1, in ms", HelpName = "MS" };
         var memory = new Option<double?>("--memory-mb") { Description = "Maximum peak inference memory, in MiB", HelpName = "MB" };
         var disk = new Option<double?>("--disk-mb") { Description = "Maximum model size on disk, in MiB", HelpName = "MB" };
@@ -210,10 +212,12 @@ public static class CompareCommand
             catch (GptBertException e) { throw CliErrors.Usage(e); }
             if (shippedNote is not null) ctx.Stderr.WriteLine(shippedNote);
             ComparisonReport result;
+            OptimizeReport? optimized = null;
             try
             {
                 var reporting = new RunReporting(ctx.Stderr, ctx.StderrIsTerminal, Info: m => { ctx.Stderr.WriteLine(m); ctx.Stderr.Flush(); });
                 result = sweepBudgets is not null ? BudgetSweep.Run(spec, sweepBudgets, reporting) : ComparisonRunner.Run(spec, reporting);
+                if (r.GetValue(optimize)) result = OptimizeWinner(ctx, result, spec, reporting, out optimized);
             }
             finally
             {
@@ -224,12 +228,47 @@ public static class CompareCommand
             {
                 var files = HtmlReport.Write(result, reportDir);
                 ctx.Stderr.WriteLine($"report: {Path.GetFullPath(Path.Combine(reportDir, "report.html"))} (+ report.md, report.json, charts)");
+                if (optimized is not null)
+                {
+                    OptimizeReports.Write(optimized, Path.Combine(reportDir, "optimize"));
+                    ctx.Stderr.WriteLine($"optimize report: {Path.GetFullPath(Path.Combine(reportDir, "optimize", "report.html"))}");
+                }
             }
             if (r.GetValue(json)) ctx.Out.Line(ReportJson.Serialize(result));
-            else ctx.Out.Write(ConsoleSummary.Render(result));
+            else
+            {
+                ctx.Out.Write(ConsoleSummary.Render(result));
+                if (optimized is not null) ctx.Out.Write(Environment.NewLine + OptimizeReports.Console(optimized));
+            }
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// --optimize: the winning candidate's variants measured by <see cref="Optimizer"/> on the test file (with the training
+    /// file for distillation and recovery, except for search, whose training pairs are not sentences), and the best variant
+    /// under the latency requirement added to the verdict's reasons.
+    /// </summary>
+    static ComparisonReport OptimizeWinner(CliContext ctx, ComparisonReport result, CompareSpec spec, RunReporting reporting, out OptimizeReport? optimized)
+    {
+        optimized = null;
+        var winner = result.Task is CompareTask.Classify or CompareTask.Search or CompareTask.Generate ? Optimizer.Winner(result) : null;
+        if (winner is null)
+        {
+            ctx.Warn($"--optimize: no candidate to optimize for --task {ReportFormat.Task(result.Task)} (optimize measures classifiers, embedding models and GPT-2 language models)");
+            return result;
+        }
+        ctx.Stderr.WriteLine($"optimize: building and measuring the variants of {winner.Name}");
+        optimized = Optimizer.Run(new OptimizeSpec
+        {
+            Model = winner.ModelDirectory!, Data = spec.Test, Train = result.Task == CompareTask.Search ? null : spec.Train,
+            Validation = result.Task == CompareTask.Classify ? spec.Validation : null, WorkDirectory = Path.Combine(spec.WorkDirectory, "optimize"),
+            MaxLength = spec.MaxLength, Format = spec.Format, Device = spec.Device, Threads = TorchRuntime.Threads, Isolation = spec.Isolation,
+            Command = spec.Command,
+        }, reporting);
+        string line = "optimized: " + Optimizer.VerdictLine(winner, optimized, result.Requirements.LatencyMs);
+        return result with { Verdict = result.Verdict with { Reasons = [.. result.Verdict.Reasons, line] } };
     }
 
     /// <summary>

@@ -11,6 +11,7 @@ public class CliHelpTests
     [InlineData("similarity")]
     [InlineData("fill-mask")]
     [InlineData("prune")]
+    [InlineData("optimize")]
     [InlineData("generate")]
     [InlineData("version")]
     [InlineData("pretrain")]
