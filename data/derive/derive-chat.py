@@ -8,7 +8,8 @@ Two kinds of conversation, one JSON object per line in the chat format `gptbert 
 
 * "qa": fortunes written as question/answer exchanges (lines starting "Q:" and "A:", e.g. law.txt's
   "Real-Life Courtroom Quotes") become multi-turn conversations: each Q is a user turn, each A the
-  assistant's reply, verbatim (whitespace collapsed). Lines before the first Q (a heading) are dropped.
+  assistant's reply, verbatim (whitespace collapsed). Lines before the first Q (a heading) and a last
+  question left unanswered are dropped.
 * "request": every other fortune of 20-400 characters is the assistant's reply to a user request for a
   fortune of its category (the first 200 of each category); the request is one of a few fixed phrasings, chosen by a hash of the fortune.
   The replies are real text, the requests are templated (labelled-synthetic).
@@ -51,6 +52,8 @@ def qa_turns(entry):
         elif turns and line.strip():
             turns[-1][1] += " " + line.strip()
     turns = [(r, " ".join(t.split())) for r, t in turns]
+    while turns and turns[-1][0] == "user":     # a question left unanswered at the end is dropped
+        turns.pop()
     # A conversation alternates user/assistant, starts with the user and has at least one reply.
     if len(turns) < 2 or turns[0][0] != "user" or any(turns[i][0] == turns[i - 1][0] for i in range(1, len(turns))):
         return None
