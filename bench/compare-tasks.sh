@@ -7,7 +7,7 @@
 # and the primary metrics in bench/results/compare-tasks.md (command, date, machine).
 # Usage: bash bench/compare-tasks.sh [BUDGET_TOKENS] [SEEDS] [PARAMS] [TEST_LIMIT]
 #   defaults 200k tokens per run, 2 seeds, 2M parameters, the whole test sets; run it on an idle machine (about 1-2 hours on 2 cores).
-#   Smoke test: bash bench/compare-tasks.sh 2k 1 100k 5      (a minute or two; results meaningless, written to a temporary folder)
+#   Smoke test: bash bench/compare-tasks.sh 2k 1 800k 5      (a few minutes; results meaningless, written to a temporary folder)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 budget="${1:-200k}"; seeds="${2:-2}"; params="${3:-2M}"; limit="${4:-}"

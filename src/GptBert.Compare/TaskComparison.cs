@@ -86,7 +86,7 @@ static partial class TaskComparison
                 var dir = Path.Combine(spec.WorkDirectory, ComparisonRunner.Slug(plan.Name), $"seed-{seed}");
                 if (Directory.Exists(dir)) Directory.Delete(dir, true);
                 var curve = new ComparisonRunner.CurveRecorder(seed, curveMetric);
-                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: fine-tuning ({parts.FinetuneTask})");
+                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: fine-tuning ({(parts.Generative ? "prompt → completion" : parts.FinetuneTask)})");
                 bool measured = PeakMemory.Reset(); // the run's peak resident memory, measured from here
                 var clock = CpuClock.Start();
                 TrainingRuns.Finetune(new FinetuneSpec

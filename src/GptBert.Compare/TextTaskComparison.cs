@@ -232,7 +232,13 @@ static partial class TaskComparison
                 : new[] { ("GPT from scratch", spec.ScratchParameters) };
             foreach (var (name, parameters) in sizes)
             {
-                var shape = CostModel.MatchedShape("gpt", parameters, tok.VocabSize, spec.MaxLength, ModelHead.LanguageModel) with { MaxLength = spec.MaxLength };
+                ModelShape shape;
+                try { shape = CostModel.MatchedShape("gpt", parameters, tok.VocabSize, spec.MaxLength, ModelHead.LanguageModel) with { MaxLength = spec.MaxLength }; }
+                catch (GptBertException e) when (plans.Any(p => p.Source == "scratch"))
+                {
+                    info($"{name} left out: {e.Message}"); // the smaller size only; the main size's error stops the comparison
+                    continue;
+                }
                 plans.Add(new Plan(name, "gpt", "scratch", null, "gpt", shape, tokDir, spec.ScratchLearningRate, ModelHead.LanguageModel));
             }
         }
