@@ -4,7 +4,8 @@ namespace GptBert.Compare;
 // the report renders them, `--json` serializes them. Figures marked estimated came from the cost model.
 
 /// <summary>Classify, generate and search; qa (extractive BERT vs generative GPT question answering) and ner (token classification), <see cref="TaskComparison"/>.</summary>
-public enum CompareTask { Classify, Generate, Search, Qa, Ner }
+/// Summarize, translate and chat (text to text: GPT fine-tuned on prompt → completion or chat turns; summarize also extractive BERT), see TextTaskComparison.cs.
+public enum CompareTask { Classify, Generate, Search, Qa, Ner, Summarize, Translate, Chat }
 
 /// <summary>A figure measured once per seed: mean, sample standard deviation and the values.</summary>
 public sealed record Measured(double Mean, double Std, IReadOnlyList<double> Values)
@@ -58,7 +59,8 @@ public sealed record CandidateResult
     public long Parameters { get; init; }
     public long SizeOnDiskBytes { get; init; }
     /// <summary>Task quality by metric name: accuracy, macro_f1 (classify); loss_per_char, perplexity (generate); recall@1, recall@5, mrr (search);
-    /// squad_f1, squad_exact_match (qa: as fractions, not percent); entity_f1, entity_precision, entity_recall, token_accuracy (ner: seqeval strict IOB2).</summary>
+    /// squad_f1, squad_exact_match (qa: as fractions, not percent); entity_f1, entity_precision, entity_recall, token_accuracy (ner: seqeval strict IOB2);
+    /// rougeL, rouge1, rouge2 (summarize: F1); bleu, chrf (translate: as fractions, sacreBLEU prints them ×100); loss_per_token, perplexity (chat: assistant turns).</summary>
     public IReadOnlyDictionary<string, Measured> Quality { get; init; } = new Dictionary<string, Measured>();
     public Measured? TrainingSeconds { get; init; }
     /// <summary>Process CPU seconds of each training run (same order as <see cref="TrainingSeconds"/>): CPU per wall second shows contention.</summary>

@@ -89,7 +89,7 @@ public static class ComparisonRunner
         spec.Validate();
         if (spec.Task == CompareTask.Generate) return GenerationComparison.Run(spec, reporting);
         if (spec.Task == CompareTask.Search) return SearchComparison.Run(spec, reporting);
-        if (spec.Task is CompareTask.Qa or CompareTask.Ner) return TaskComparison.Run(spec, reporting);
+        if (spec.Task is CompareTask.Qa or CompareTask.Ner or CompareTask.Summarize or CompareTask.Translate or CompareTask.Chat) return TaskComparison.Run(spec, reporting);
         var total = Stopwatch.StartNew();
         double workSeconds = 0; // training + evaluation + measurement: what the overhead is relative to
         var device = TorchRuntime.ResolveDevice(spec.Requirements.Device is "cuda" ? "cuda" : spec.Device);

@@ -68,6 +68,9 @@ public static class Decision
         CompareTask.Search => ("mrr", true),
         CompareTask.Qa => ("squad_f1", true),
         CompareTask.Ner => ("entity_f1", true),
+        CompareTask.Summarize => ("rougeL", true),
+        CompareTask.Translate => ("bleu", true),
+        CompareTask.Chat => ("loss_per_token", false),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 
@@ -329,7 +332,7 @@ public static class Decision
         // A single seed somewhere: no estimate of seed-to-seed spread, so use the fixed threshold.
         string who = qa.N <= 1 && qbb.N <= 1 ? "for each model" : $"for {(qa.N <= 1 ? Named(a) : Named(b))}";
         string caveat = $"only one seed was run {who}, so there is no estimate of seed-to-seed variation";
-        bool relative = task == CompareTask.Generate;
+        bool relative = task is CompareTask.Generate or CompareTask.Chat; // losses: a relative threshold
         double threshold = relative ? SingleSeedThreshold * Math.Min(Math.Abs(qa.Mean), Math.Abs(qbb.Mean)) : SingleSeedThreshold;
         string gapText = relative ? $"{F3(gap)} ({gap / Math.Min(Math.Abs(qa.Mean), Math.Abs(qbb.Mean)):0.0%})" : F3(gap);
         string thresholdText = relative ? $"{SingleSeedThreshold:0%} (relative)" : F3(SingleSeedThreshold).TrimEnd('0');
@@ -464,6 +467,9 @@ public static class Decision
         "squad_f1" => "SQuAD F1",
         "squad_exact_match" => "SQuAD exact match",
         "entity_f1" => "entity F1 (seqeval)",
+        "rougeL" => "ROUGE-L F1", "rouge1" => "ROUGE-1 F1", "rouge2" => "ROUGE-2 F1",
+        "bleu" => "BLEU (sacreBLEU 13a, as a fraction)", "chrf" => "chrF (as a fraction)",
+        "loss_per_token" => "loss per assistant token",
         _ => metric.Replace('_', ' '),
     };
 

@@ -23,15 +23,29 @@ namespace GptBert.Compare;
 /// (one budget, one learning-rate rule, seeds 1..N), then scored, then probed for latency (one question or sentence at a
 /// time) and throughput (the best of batches of 1, 8 and 32) with its peak memory measured in-process.
 /// </summary>
-static class TaskComparison
+static partial class TaskComparison
 {
-    /// <summary>One candidate: how `finetune` builds it (Model, or Arch + Shape + Tokenizer from scratch) and its learning rate.</summary>
-    sealed record Plan(string Name, string Family, string Source, string? Model, string? Arch, ModelShape Shape, string? Tokenizer, double LearningRate, ModelHead Head);
+    /// <summary>
+    /// One candidate: how `finetune` builds it (Model, or Arch + Shape + Tokenizer from scratch) and its learning rate. An
+    /// untrained candidate (summarize's extractive BERT: sentence centrality needs no training) is scored as Model is.
+    /// </summary>
+    sealed record Plan(string Name, string Family, string Source, string? Model, string? Arch, ModelShape Shape, string? Tokenizer, double LearningRate, ModelHead Head)
+    {
+        public bool Untrained { get; init; }
+    }
 
     /// <summary>What differs between the tasks: the data's texts, scoring a trained directory, and one inference call on test items.</summary>
     sealed record Parts(string FinetuneTask, string CurveMetric, IReadOnlyList<string> TrainTexts, DatasetProfile Profile, int TestCount,
         Func<string, Dictionary<string, double>> Evaluate, Func<string, IDisposable> Open, Action<IDisposable, IReadOnlyList<int>> Infer,
-        Func<IDisposable, PretrainedModel> ModelOf);
+        Func<IDisposable, PretrainedModel> ModelOf)
+    {
+        /// <summary>Rows for a family that cannot do the task (BERT for translation and chat), shown in the report with the reason.</summary>
+        public IReadOnlyList<CandidateResult> Unsupported { get; init; } = [];
+        /// <summary>The task's baselines (lead-N summaries, copying the source), measured once next to the candidates.</summary>
+        public Func<List<CandidateResult>>? Baselines { get; init; }
+        /// <summary>The GPT side learns prompt → completion (or chat turns): its runs select by validation loss.</summary>
+        public bool Generative { get; init; }
+    }
 
     public static ComparisonReport Run(CompareSpec spec, RunReporting? reporting)
     {
@@ -42,7 +56,15 @@ static class TaskComparison
         if (spec.Bert is not null) CheckRole(spec.Bert, "bert");
         if (spec.Gpt is not null) CheckRole(spec.Gpt, "gpt");
         Directory.CreateDirectory(spec.WorkDirectory);
-        var parts = spec.Task == CompareTask.Qa ? QaParts(spec, Info) : NerParts(spec, Info);
+        var parts = spec.Task switch
+        {
+            CompareTask.Qa => QaParts(spec, Info),
+            CompareTask.Ner => NerParts(spec, Info),
+            CompareTask.Summarize => SummarizeParts(spec, Info),
+            CompareTask.Translate => TranslateParts(spec, Info),
+            CompareTask.Chat => ChatParts(spec, Info),
+            _ => throw new ArgumentOutOfRangeException(nameof(spec)),
+        };
         var plans = Plans(spec, parts, Info);
         Info($"{plans.Count} candidate(s): {string.Join(", ", plans.Select(p => p.Name))}; {spec.Seeds} seed(s) each; budget {ComparisonRunner.BudgetText(spec)}");
 
@@ -53,13 +75,18 @@ static class TaskComparison
             var seconds = new List<double>(); var cpu = new List<double>(); var peaks = new List<double>(); var curves = new List<TrainingCurve>();
             string? firstDir = null;
             // The metric each run selects its model by: validation exact match (extractive QA), token accuracy (NER), loss (generative QA).
-            string curveMetric = spec.Task == CompareTask.Qa && plan.Family == "gpt" ? "loss" : parts.CurveMetric;
+            string curveMetric = (spec.Task == CompareTask.Qa || parts.Generative) && plan.Family == "gpt" ? "loss" : parts.CurveMetric;
+            if (plan.Untrained)
+            {
+                results.Add(Untrained(plan, parts, spec, Info, ref workSeconds));
+                continue;
+            }
             for (int seed = 1; seed <= spec.Seeds; seed++)
             {
                 var dir = Path.Combine(spec.WorkDirectory, ComparisonRunner.Slug(plan.Name), $"seed-{seed}");
                 if (Directory.Exists(dir)) Directory.Delete(dir, true);
                 var curve = new ComparisonRunner.CurveRecorder(seed, curveMetric);
-                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: fine-tuning ({parts.FinetuneTask})");
+                Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: fine-tuning ({(parts.Generative ? "prompt → completion" : parts.FinetuneTask)})");
                 bool measured = PeakMemory.Reset(); // the run's peak resident memory, measured from here
                 var clock = CpuClock.Start();
                 TrainingRuns.Finetune(new FinetuneSpec
@@ -115,7 +142,48 @@ static class TaskComparison
                 Trend = BudgetCurves.Trend(curves, higherIsBetter: curveMetric != "loss"),
             });
         }
-        return ComparisonRunner.Report(spec.Task, spec, parts.Profile, results, total, workSeconds);
+        results.AddRange(parts.Unsupported);
+        var baselines = new List<CandidateResult>();
+        if (spec.Baselines && parts.Baselines is not null)
+        {
+            var clock = Stopwatch.StartNew();
+            baselines = parts.Baselines();
+            workSeconds += clock.Elapsed.TotalSeconds;
+            foreach (var b in baselines) Info($"[{b.Name}] test {string.Join(", ", b.Quality.Select(kv => $"{kv.Key} {kv.Value.Mean:F3}"))}");
+        }
+        return ComparisonRunner.Report(spec.Task, spec, parts.Profile, results, total, workSeconds, baselines);
+    }
+
+    /// <summary>A candidate used as it is (no training, deterministic: scored once): its quality, speed and size.</summary>
+    static CandidateResult Untrained(Plan plan, Parts parts, CompareSpec spec, Action<string> info, ref double workSeconds)
+    {
+        string dir = ModelHub.ResolveDirectory(plan.Source);
+        info($"[{plan.Name}] no training: scoring it as it is");
+        var clock = CpuClock.Start();
+        var scores = parts.Evaluate(dir);
+        var evalTimes = clock.Elapsed;
+        info($"[{plan.Name}] test {string.Join(", ", scores.Select(kv => $"{kv.Key} {kv.Value:F3}"))}");
+        var probeClock = CpuClock.Start();
+        bool measured = PeakMemory.Reset();
+        var (p50, p95, throughput, bestBatch, config, architecture, parameters) = Probe(parts, dir, spec.LatencySamples);
+        double peak = PeakMemory.PeakMb();
+        var probeTimes = probeClock.Elapsed;
+        workSeconds += evalTimes.WallSeconds + probeTimes.WallSeconds;
+        double estimate = CostModel.EstimatePeakMemoryMb(config, plan.Head, bestBatch, spec.MaxLength);
+        return new CandidateResult
+        {
+            Name = plan.Name, Family = plan.Family, Source = plan.Source, Architecture = architecture, Parameters = parameters,
+            SizeOnDiskBytes = ComparisonRunner.WeightsBytes(dir),
+            Quality = scores.ToDictionary(kv => kv.Key, kv => Measured.Single(kv.Value)),
+            TrainingSeconds = Measured.Single(0), TrainingCpuSeconds = Measured.Single(0),
+            ProbeSeconds = probeTimes.WallSeconds, ProbeCpuSeconds = probeTimes.CpuSeconds,
+            LatencyP50Ms = p50, LatencyP95Ms = p95, ThroughputPerSecond = throughput, BestBatchSize = bestBatch,
+            PeakMemoryMb = measured ? peak : estimate, PeakMemoryEstimateMb = estimate,
+            MemoryMethod = measured ? "in-process, VmHWM reset" : null,
+            Estimated = measured ? new HashSet<string>() : new HashSet<string> { nameof(CandidateResult.PeakMemoryMb) },
+            FlopsPerToken = CostModel.ForwardFlopsPerToken(config, plan.Head, spec.MaxLength),
+            Seeds = [],
+        };
     }
 
     // ------------------------------------------------------------------ the tasks' parts
@@ -181,6 +249,7 @@ static class TaskComparison
     static List<Plan> Plans(CompareSpec spec, Parts parts, Action<string> info)
     {
         bool qa = spec.Task == CompareTask.Qa;
+        if (parts.Generative) return GenerativePlans(spec, parts, info);
         // Generative QA decodes through the language-model head; the other heads are a few weights over the encoder.
         var gptHead = qa ? ModelHead.LanguageModel : ModelHead.Base;
         var plans = new List<Plan>();

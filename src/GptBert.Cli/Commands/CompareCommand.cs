@@ -19,6 +19,9 @@ public static class CompareCommand
     const string DefaultDataset = "data/classification/sotu-era";
     /// <summary>The shipped sets --task qa and --task ner use when no --train/--test is given (data/README.md).</summary>
     const string QaDataset = "data/qa", NerDataset = "data/ner";
+    /// <summary>The shipped sets of --task summarize, translate and chat (data/README.md), and their --max-length defaults.</summary>
+    const string SummarizeDataset = "data/summarization", TranslateDataset = "data/translation/en-fr", ChatDataset = "data/chat";
+    const int SummarizeDefaultMaxLength = 384, TranslateDefaultMaxLength = 128, ChatDefaultMaxLength = 128;
     /// <summary>--max-length for --task qa when none is given: question and context together (the shipped contexts are up to ~120 tokens).</summary>
     const int QaDefaultMaxLength = 160;
     /// <summary>The built-in default's budget: training tokens per run (see the README for why this amount).</summary>
@@ -51,6 +54,12 @@ public static class CompareCommand
                 answer generated after "Context: ..\nQuestion: ..\nAnswer:") by SQuAD F1 and exact match; --task ner compares
                 BERT and GPT-2 token classifiers by seqeval entity F1 (strict IOB2) and token accuracy. Without --train/--test
                 they use the shipped data/qa and data/ner; their runs and probes are measured in this process.
+                --task summarize compares BERT extractive summaries (--bert: the most central sentence, no training) with a GPT
+                fine-tuned to write them and the lead-1 baseline by ROUGE-1/2/L F1 (default data data/summarization);
+                --task translate compares GPTs fine-tuned on prompt → translation (two sizes with --from-scratch, and --gpt)
+                with copying the source, by BLEU and chrF (default data data/translation/en-fr; BERT alone has no decoder);
+                --task chat fine-tunes a GPT on {"messages": [...]} conversations and reports its loss per assistant token
+                (default data data/chat; BERT: not applicable, encoders do not generate).
                 The verdict uses no requirements; see 'gptbert choose' for those.
                 """).WithSummary("Train and measure GPT and BERT side by side under one budget");
         command.WithExamples(choose
@@ -65,14 +74,20 @@ public static class CompareCommand
               gptbert compare --train train.csv --validation dev.csv --test test.csv --gpt ./my-gpt2 --bert ./my-bert --max-time 5m --seeds 3 --report out/
               gptbert compare --task qa --from-scratch --params 1M --max-tokens 200k --seeds 2
               gptbert compare --task ner --train train.conll --test test.conll --bert minilm --from-scratch --max-steps 300 --json
+              gptbert compare --task summarize --bert minilm --from-scratch --params 2M --max-tokens 200k --seeds 1
+              gptbert compare --task translate --from-scratch --max-tokens 200k --seeds 1
+              gptbert compare --task chat --from-scratch --max-tokens 200k --seeds 1
               """);
 
         var task = new Option<string>("--task")
         {
             Description = "classify (labeled CSV/TSV/JSONL), generate (plain-text corpora; BERT is reported as not a generator), search (query → document pairs in columns text and text_pair), " +
                           $"qa (SQuAD JSON or JSON Lines of question, context, answer, answer_start: BERT extracts a span, GPT generates the answer; scored by SQuAD F1 and exact match; default data {QaDataset}) " +
-                          $"or ner (CoNLL or JSON Lines token tags: BERT vs GPT-2 token classification; scored by seqeval entity F1, strict IOB2, and token accuracy; default data {NerDataset})",
-            HelpName = "classify|generate|search|qa|ner", DefaultValueFactory = _ => "classify",
+                          $"ner (CoNLL or JSON Lines token tags: BERT vs GPT-2 token classification; scored by seqeval entity F1, strict IOB2, and token accuracy; default data {NerDataset}), " +
+                          $"summarize (JSON Lines of document, summary, prompt, completion: extractive BERT vs abstractive GPT vs lead-1, ROUGE; default data {SummarizeDataset}), " +
+                          $"translate (JSON Lines of prompt, completion, source: GPT vs copying the source, BLEU and chrF; default data {TranslateDataset}) " +
+                          $"or chat (JSON Lines of messages: GPT loss per assistant token; default data {ChatDataset})",
+            HelpName = "classify|generate|search|qa|ner|summarize|translate|chat", DefaultValueFactory = _ => "classify",
         };
         var train = new Option<string?>("--train") { Description = choose ? $"Labeled training data (default: {DefaultDataset}/train.csv)" : "Labeled training data (.csv, .tsv or .jsonl)", HelpName = "FILE" };
         var validation = new Option<string?>("--validation") { Description = "Labeled validation data (default: 10% of --train, stratified)", HelpName = "FILE" };
@@ -95,7 +110,7 @@ public static class CompareCommand
             HelpName = "B1,B2,...",
         };
                 var seeds = new Option<int>("--seeds") { Description = "Training runs per candidate with seeds 1..N (default 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
-        var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example (default 64; --task qa: {QaDefaultMaxLength})", HelpName = "N" };
+        var maxLength = new Option<int?>("--max-length") { Description = $"Tokens per example (default 64; --task qa: {QaDefaultMaxLength}, summarize: {SummarizeDefaultMaxLength}, translate: {TranslateDefaultMaxLength}, chat: {ChatDefaultMaxLength})", HelpName = "N" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per training step (default 16)", HelpName = "N", DefaultValueFactory = _ => 16 };
         var report = new Option<string?>("--report") { Description = choose ? "Directory for report.html, report.md, report.json and charts (default ./gptbert-report)" : "Directory for report.html, report.md, report.json and charts", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (verdict, reasons, candidates, ...) instead of the text summary" };
@@ -127,7 +142,10 @@ public static class CompareCommand
                 "search" => CompareTask.Search,
                 "qa" => CompareTask.Qa,
                 "ner" => CompareTask.Ner,
-                var other => throw new UsageException($"unknown --task '{other}'; use classify, generate, search, qa or ner"),
+                "summarize" => CompareTask.Summarize,
+                "translate" => CompareTask.Translate,
+                "chat" => CompareTask.Chat,
+                var other => throw new UsageException($"unknown --task '{other}'; use classify, generate, search, qa, ner, summarize, translate or chat"),
             };
             string? trainPath = r.GetValue(train), testPath = r.GetValue(test), validationPath = r.GetValue(validation);
             bool builtIn = choose && trainPath is null && testPath is null;
@@ -144,6 +162,19 @@ public static class CompareCommand
                     ? $"data: {dataset} (shipped; derived by rules from the KJV and State of the Union addresses, answers are spans by construction)"
                     : $"data: {dataset} (shipped; silver PER/LOC tags from gazetteers over the KJV and State of the Union addresses)";
             }
+            if (compareTask is CompareTask.Summarize or CompareTask.Translate or CompareTask.Chat && trainPath is null && testPath is null)
+            {
+                var (dataset, what) = compareTask switch
+                {
+                    CompareTask.Summarize => (SummarizeDataset, "AppStream descriptions → one-line summaries"),
+                    CompareTask.Translate => (TranslateDataset, "English → French program messages from Debian's gettext catalogues"),
+                    _ => (ChatDataset, "conversations derived from the fortunes"),
+                };
+                var dataDir = FindShipped(dataset, "train.jsonl");
+                (trainPath, testPath) = (Path.Combine(dataDir, "train.jsonl"), Path.Combine(dataDir, "test.jsonl"));
+                validationPath ??= Path.Combine(dataDir, "validation.jsonl");
+                shippedNote = $"data: {dataset} (shipped; {what})";
+            }
             string? gptArg = r.GetValue(gpt), bertArg = r.GetValue(bert);
             bool fromScratch = r.GetValue(scratch);
             long? budgetSteps = steps.GetValue(r);
@@ -152,7 +183,7 @@ public static class CompareCommand
             var sweepBudgets = r.GetValue(sweep) is string sw ? ParseSweep(sw) : null;
             if (sweepBudgets is not null && (budgetSteps is not null || budgetTime is not null || budgetTokens is not null))
                 throw new UsageException("give --budget-sweep or one budget (--max-tokens, --max-steps, --max-time), not both");
-            if (builtIn && compareTask is CompareTask.Qa or CompareTask.Ner)
+            if (builtIn && compareTask is CompareTask.Qa or CompareTask.Ner or CompareTask.Summarize or CompareTask.Translate or CompareTask.Chat)
             {
                 if (gptArg is null && bertArg is null && !fromScratch) { fromScratch = true; bertArg = ModelHub.MiniLm; }
                 if (budgetSteps is null && budgetTime is null && budgetTokens is null && sweepBudgets is null) budgetTokens = DefaultTokens;
@@ -190,7 +221,11 @@ public static class CompareCommand
                 Task = compareTask, Train = trainPath, Validation = validationPath, Test = testPath, Gpt = gptArg, Bert = bertArg, GptBert = r.GetValue(gptBert),
                 FromScratch = fromScratch, ScratchParameters = scratchParams, ScratchVocabSize = Check.AtLeast(r.GetValue(vocab), 300, "--vocab-size"),
                 BudgetSteps = budgetSteps, BudgetTokens = budgetTokens, BudgetTime = budgetTime, Seeds = Check.AtLeast(r.GetValue(seeds), 1, "--seeds"),
-                MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length") ?? (compareTask == CompareTask.Qa ? QaDefaultMaxLength : 64), BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
+                MaxLength = Check.AtLeast(r.GetValue(maxLength), 8, "--max-length") ?? compareTask switch
+                {
+                    CompareTask.Qa => QaDefaultMaxLength, CompareTask.Summarize => SummarizeDefaultMaxLength,
+                    CompareTask.Translate => TranslateDefaultMaxLength, CompareTask.Chat => ChatDefaultMaxLength, _ => 64,
+                }, BatchSize = Check.AtLeast(r.GetValue(batch), 1, "--batch-size"),
                 Device = r.GetValue(device), Isolation = ChildRunner(), Format = format.Build(r, ctx), WorkDirectory = workDir, Baselines = !r.GetValue(noBaselines),
                 Requirements = new Requirements
                 {

@@ -228,6 +228,9 @@ public static class ReportFormat
             CompareTask.Search => ["recall@1", "recall@5", "recall@10", "mrr"],
             CompareTask.Qa => ["squad_f1", "squad_exact_match"],
             CompareTask.Ner => ["entity_f1", "entity_precision", "entity_recall", "token_accuracy"],
+            CompareTask.Summarize => ["rougeL", "rouge1", "rouge2"],
+            CompareTask.Translate => ["bleu", "chrf"],
+            CompareTask.Chat => ["loss_per_token", "perplexity"],
             _ => [],
         };
         var all = Columns(r).SelectMany(c => c.Quality.Keys).Distinct(StringComparer.Ordinal).ToList();

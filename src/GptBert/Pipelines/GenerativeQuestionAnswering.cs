@@ -19,6 +19,12 @@ public interface IQuestionAnswerer : IDisposable
 /// the first newline or end-of-text. The answer is free text, not necessarily a span of the context; SQuAD exact match
 /// and F1 score it all the same. A prompt longer than the model's window loses its start (the context's first tokens),
 /// in training as in answering, so the question and "Answer:" are always seen.
+/// <para>Fine-tuning records in config.json (<see cref="WindowKey"/>) its max length and the room it kept for answers (the
+/// longest training answer + end-of-text); every training prompt was cut to max length − room tokens, whatever its own
+/// answer's length. The answerer cuts prompts the same way and writes at most up to max length: positions past it were
+/// never trained (an answer written there came out as a fragment, "grap" for "grape"), and a cut that depended on the
+/// answer would have told the model the answer's length. Without the record (other GPT-2s) the generator's rule applies:
+/// the prompt's oldest tokens go so that prompt + MaxNewTokens fit n_positions.</para>
 /// </summary>
 public sealed class GenerativeAnswerer : IQuestionAnswerer
 {
@@ -28,7 +34,25 @@ public sealed class GenerativeAnswerer : IQuestionAnswerer
     readonly ModelHandle handle;
     readonly Generator generator;
     readonly GenerationOptions options;
+    readonly (int MaxLength, int AnswerRoom)? window;
     public ModelHandle Handle => handle;
+
+    /// <summary>The config.json field fine-tuning writes: {"max_length": tokens of prompt + answer in training, "answer_room": tokens kept for the answer}.</summary>
+    public const string WindowKey = "gptbert_generative_qa";
+
+    /// <summary>Records the fine-tuning window in <paramref name="config"/> (saved with the model as <see cref="WindowKey"/>).</summary>
+    public static void RecordWindow(ModelConfig config, int maxLength, int answerRoom)
+    {
+        config.Extra ??= [];
+        config.Extra[WindowKey] = System.Text.Json.JsonSerializer.SerializeToElement(new { max_length = maxLength, answer_room = answerRoom });
+    }
+
+    /// <summary>The recorded window, or null when config.json has none.</summary>
+    public static (int MaxLength, int AnswerRoom)? WindowOf(ModelConfig config) =>
+        config.Extra?.GetValueOrDefault(WindowKey) is { ValueKind: System.Text.Json.JsonValueKind.Object } w
+        && w.TryGetProperty("max_length", out var m) && m.TryGetInt32(out int max) && w.TryGetProperty("answer_room", out var r) && r.TryGetInt32(out int room)
+        && max >= 2 && room >= 1 && room < max
+            ? (Math.Min(max, config.MaxPositions), room) : null;
 
     readonly GenerateThenRerank? reranking;
 
@@ -43,6 +67,7 @@ public sealed class GenerativeAnswerer : IQuestionAnswerer
         handle = ModelHub.Load(modelDir, "GPT2LMHeadModel", tokenizer, device);
         generator = new Generator(handle) { Warn = null };
         options = new GenerationOptions { Greedy = true, MaxNewTokens = maxNewTokens, Stop = ["\n"], StopAtEos = true };
+        window = WindowOf(handle.Config);
     }
 
     /// <summary>The prompt of one question.</summary>
@@ -58,14 +83,25 @@ public sealed class GenerativeAnswerer : IQuestionAnswerer
     /// </summary>
     public string Answer(string question, string context)
     {
-        string prompt = Prompt(question, context);
         if (reranking is not null)
-            return CandidateReranking.GenerateAndPick(o => FirstLine(generator.Generate(prompt, o).Text), options, reranking.Candidates, context, reranking.Judge).Best;
-        return FirstLine(generator.Generate(prompt, options).Text);
+            return CandidateReranking.GenerateAndPick(o => Generate(question, context, o), options, reranking.Candidates, context, reranking.Judge).Best;
+        return Generate(question, context, options);
     }
 
-    static string FirstLine(string text)
+    /// <summary>The continuation of the question's prompt under <paramref name="o"/>, up to the first newline, trimmed.</summary>
+    string Generate(string question, string context, GenerationOptions o)
     {
+        string text;
+        if (window is { } w)
+        {
+            // The prompt cut as fine-tuning cut it (the answer gets the room it had in training, at trained positions).
+            var (maxLength, room) = w;
+            var ids = handle.Tokenizer.Encode(Prompt(question, context), addSpecialTokens: false).Ids;
+            int keep = Math.Min(ids.Length, maxLength - room);
+            var prompt = ids[(ids.Length - keep)..];
+            text = generator.GenerateTextAsync(prompt, o with { MaxNewTokens = Math.Min(o.MaxNewTokens, maxLength - keep) }).GetAwaiter().GetResult().Text;
+        }
+        else text = generator.Generate(Prompt(question, context), o).Text;
         int newline = text.IndexOf('\n');
         return (newline >= 0 ? text[..newline] : text).Trim();
     }

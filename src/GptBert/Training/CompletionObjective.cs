@@ -104,19 +104,29 @@ public static class CompletionData
     /// A generative question-answering example of at most <paramref name="maxLength"/> tokens: the prompt of
     /// <see cref="GenerativeAnswerer.Prompt"/> (not trained), the answer and the end-of-text token (trained). When it is too
     /// long, tokens are dropped from the start of the prompt, as the generator drops them from a prompt that does not fit.
+    /// With <paramref name="answerRoom"/> the prompt keeps at most maxLength − answerRoom tokens whatever this answer's length
+    /// (<see cref="GenerativeAnswerer"/> does the same, knowing no answer): a cut that depended on the answer would tell the
+    /// model the answer's length, which it cannot be told when answering.
     /// </summary>
-    public static CompletionExample QuestionAnswering(ITextTokenizer tokenizer, QaExample example, int maxLength)
+    public static CompletionExample QuestionAnswering(ITextTokenizer tokenizer, QaExample example, int maxLength, int answerRoom = 0)
     {
         var prompt = tokenizer.Encode(GenerativeAnswerer.Prompt(example.Question, example.Context), addSpecialTokens: false).Ids;
         var answer = tokenizer.Encode(GenerativeAnswerer.Completion(example), addSpecialTokens: false).Ids;
         int[] completion = [.. answer, .. tokenizer.EosId is int e ? new[] { e } : []];
         if (completion.Length >= maxLength) completion = completion[..(maxLength - 1)];
-        int keep = Math.Min(prompt.Length, maxLength - completion.Length);
+        int keep = Math.Min(prompt.Length, maxLength - Math.Max(completion.Length, Math.Min(answerRoom, maxLength - 1)));
         int[] ids = [.. prompt[(prompt.Length - keep)..], .. completion];
         var trained = new bool[ids.Length];
         for (int i = keep; i < ids.Length; i++) trained[i] = true;
         return new CompletionExample(ids, trained);
     }
+
+    /// <summary>
+    /// The room generative QA keeps for answers: the longest answer + end-of-text of <paramref name="examples"/> in tokens,
+    /// at most half of <paramref name="maxLength"/> (a longer answer keeps its own room).
+    /// </summary>
+    public static int AnswerRoom(ITextTokenizer tokenizer, IEnumerable<QaExample> examples, int maxLength) =>
+        Math.Min(maxLength / 2, examples.Select(e => tokenizer.Encode(GenerativeAnswerer.Completion(e), addSpecialTokens: false).Ids.Length + 1).DefaultIfEmpty(1).Max());
 
     /// <summary>
     /// A conversation through the chat template, the assistant turns trained: each assistant message is the text between

@@ -396,8 +396,11 @@ public static class TrainingRuns
         }
         using var _m = model;
         int maxLength = Math.Min(spec.MaxLength, model.transformer.Cfg.NPositions);
-        var train = trainSet.Select(e => CompletionData.QuestionAnswering(tok, e, maxLength)).ToList();
-        var validation = validationSet.Select(e => CompletionData.QuestionAnswering(tok, e, maxLength)).ToList();
+        // Every prompt is cut to the same maxLength − room, whatever its answer; the answerer reads both from config.json.
+        int room = CompletionData.AnswerRoom(tok, trainSet, maxLength);
+        GenerativeAnswerer.RecordWindow(model.Config, maxLength, room);
+        var train = trainSet.Select(e => CompletionData.QuestionAnswering(tok, e, maxLength, room)).ToList();
+        var validation = validationSet.Select(e => CompletionData.QuestionAnswering(tok, e, maxLength, room)).ToList();
         model.to(device);
         model.train();
         var objective = new CompletionObjective(model, train, validation, spec.Training.Seed, device, tok.PadId ?? tok.EosId ?? 0);

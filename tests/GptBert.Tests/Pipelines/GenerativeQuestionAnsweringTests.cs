@@ -86,6 +86,44 @@ public class GenerativeQuestionAnsweringTests
         Assert.Single(plain.StdoutLines);
     }
 
+    /// <summary>
+    /// A GPT whose context is as long as its training examples (what `compare --task qa` trains: n_positions = max length):
+    /// every answer must be whole. Training kept max length − answer tokens of each prompt; answering must keep as much,
+    /// not max length − MaxNewTokens (which cut the context to its last few tokens, and answers to fragments such as "grap").
+    /// </summary>
+    [Fact]
+    public void AnswersAreWholeWhenTheContextIsAsLongAsTrainingExamples()
+    {
+        var dir = TestUtil.TempDir("gqa-ctx");
+        var tokDir = Path.Combine(dir, "tok");
+        var rows = TaskComparisonTests.FruitQuestions(400, 1);
+        // A small vocabulary learned from the questions and contexts only (as compare learns one): "Context" takes several
+        // tokens and most fruits two or three, so answers are multi-token.
+        var tok = TokenizerTraining.TrainAndSave(TokenizerTraining.Bpe, rows.SelectMany(r => new[] { r.Q, r.C }), tokDir, new TokenizerTrainingOptions { VocabSize = 300 });
+        var train = TaskComparisonTests.WriteQa(Path.Combine(dir, "train.jsonl"), rows);
+        var dev = TaskComparisonTests.FruitQuestions(30, 2);
+        var output = Path.Combine(dir, "out");
+        // Prompts of 34-36 tokens: with their answer and end-of-text most exceed the fine-tuning length, so training cut
+        // their first tokens ("Context:"), and an answerer that keeps the whole prompt writes past every trained position.
+        const int maxLength = 36;
+        int Length(string q, string c) => tok.Encode(GenerativeAnswerer.Prompt(q, c), addSpecialTokens: false).Ids.Length;
+        int Answer(string a) => tok.Encode(" " + a, addSpecialTokens: false).Ids.Length;
+        Assert.True(dev.Count(d => Length(d.Q, d.C) + Answer(d.A) + 1 > maxLength) >= dev.Count / 3, string.Join(" ", dev.Select(d => $"{Length(d.Q, d.C)}+{Answer(d.A)}")));
+        TestUtil.Init(1);
+        TrainingRuns.Finetune(new FinetuneSpec
+        {
+            Task = "qa", Arch = "gpt", Shape = new ModelShape(Layers: 2, Hidden: 64, Heads: 2, MaxLength: maxLength, Dropout: 0), Tokenizer = tokDir,
+            Train = train, Output = output, MaxLength = maxLength,
+            Training = new TrainingOptions { MaxSteps = 150, BatchSize = 32, LearningRate = 3e-3, Seed = 1, EvalEvery = 0, SaveEvery = 0, LogEvery = 50 },
+        });
+        using var answerer = new GenerativeAnswerer(output);
+        Assert.Equal(128, answerer.Handle.Config.MaxPositions);  // a from-scratch GPT has at least 128 positions
+        var answers = dev.Select(d => answerer.Answer(d.Q, d.C)).ToList();
+        double em = dev.Select((d, i) => answers[i] == d.A ? 1.0 : 0.0).Average();
+        var wrong = dev.Select((d, i) => (d, a: answers[i])).Where(x => x.a != x.d.A).Take(5).Select(x => $"'{x.d.C}' → '{x.a}' (gold '{x.d.A}')");
+        Assert.True(em >= 0.8, $"exact match {em}; {string.Join("; ", wrong)}");
+    }
+
     [Theory]
     [InlineData("qa", "--model", "m", "--data", "d.jsonl", "--question", "Who?")]
     [InlineData("qa", "--model", "m", "--data", "d.jsonl", "--jsonl")]
