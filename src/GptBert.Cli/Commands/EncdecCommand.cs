@@ -47,13 +47,14 @@ public static class EncdecCommand
         var encoder = new Option<string>("--encoder") { Description = "BERT to read the source: a built-in (minilm, arctic-xs) or a BERT directory", HelpName = "NAME|DIR", Required = true };
         var decoder = new Option<string>("--decoder") { Description = "GPT-2 language model directory to write the target", HelpName = "DIR", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "New directory for the encoder-decoder (must not exist or be empty)", HelpName = "DIR", Required = true };
+        var seed = new Option<long>("--seed") { Description = "Random seed of the new cross-attention weights (default: 1)", HelpName = "N", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (output, tensors copied, newly initialised) instead of text" };
-        foreach (var o in new Option[] { encoder, decoder, output, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { encoder, decoder, output, seed, json }) command.Options.Add(o);
         command.SetAction(r =>
         {
             string enc = r.GetValue(encoder)!, dec = r.GetValue(decoder)!, outDir = r.GetValue(output)!;
             if (File.Exists(outDir)) throw new UsageException($"--output {outDir} is a file; give a new directory");
-            var report = Seq2Seq.WarmStart(enc, dec, outDir);
+            var report = Seq2Seq.WarmStart(enc, dec, outDir, r.GetValue(seed));
             var c = report.Config;
             if (r.GetValue(json))
             {

@@ -1,3 +1,4 @@
+using GptBert.Engine;
 using GptBert.Models;
 using GptBert.Tokenizers;
 using static TorchSharp.torch;
@@ -66,8 +67,9 @@ public static class Seq2Seq
     /// initialises them (N(0, initializer_range), c_proj scaled by 1/√(2·n_layer), LayerNorm 1/0); enc_to_dec_proj is added
     /// when the hidden sizes differ. decoder_start_token_id is the decoder's bos token and pad_token_id its pad (else eos),
     /// as bert2gpt2 recipes set them. Writes <paramref name="output"/> (which must not exist or be empty) with both tokenizers.
+    /// <paramref name="seed"/> fixes the new layers' initial weights.
     /// </summary>
-    public static WarmStartReport WarmStart(string encoder, string decoder, string output)
+    public static WarmStartReport WarmStart(string encoder, string decoder, string output, long seed = 1)
     {
         string encDir = ModelHub.ExistingDirectory(encoder), decDir = ModelHub.ExistingDirectory(decoder);
         var encConfig = ModelConfig.Load(Path.Combine(encDir, "config.json"));
@@ -92,6 +94,7 @@ public static class Seq2Seq
         config.DecoderStartTokenId ??= decTok.BosId ?? decTok.EosId;
         config.PadTokenId ??= decTok.PadId ?? decTok.EosId;
         config.Validate("warm start");
+        TorchRuntime.Seed(seed);
         using var model = new EncoderDecoderModel(config);
         var own = model.state_dict();
         var copied = new HashSet<string>(StringComparer.Ordinal);

@@ -251,6 +251,7 @@ public static class TrainingRuns
             tok = TokenizerLoader.Load(spec.Tokenizer ?? TokenizerLoader.Gpt2);
             var config = (Gpt2Config)spec.Shape.Config("gpt", tok);
             config.Validate("model shape");
+            TorchRuntime.Seed(spec.Training.Seed); // the initial weights are part of what the seed fixes
             model = new GPT2LMHeadModel(config);
         }
         else
@@ -384,6 +385,7 @@ public static class TrainingRuns
             tok = TokenizerLoader.Load(spec.Tokenizer ?? TokenizerLoader.Gpt2);
             var config = (Gpt2Config)spec.Shape.Config("gpt", tok);
             config.Validate("model shape");
+            TorchRuntime.Seed(spec.Training.Seed); // the initial weights are part of what the seed fixes
             model = new GPT2LMHeadModel(config);
         }
         else

@@ -33,7 +33,7 @@ public class TranslatorTests
         File.WriteAllLines(test, Pairs.Select(p => JsonSerializer.Serialize(new { source = p.En, target = p.Fr })));
         string output = Path.Combine(dir, "out");
         var r = CliHarness.Run(null, "finetune", "--arch", "gpt", "--layers", "2", "--hidden", "32", "--heads", "2", "--max-length", "32",
-            "--train", train, "--output", output, "--max-steps", "150", "--batch-size", "8", "--lr", "5e-3", "--seed", "1", "--threads", "2");
+            "--train", train, "--output", output, "--max-steps", "250", "--batch-size", "8", "--lr", "5e-3", "--seed", "1", "--threads", "2"); // 250: seeds 1-3 all memorise (150 left seed 1 at BLEU 89)
         Assert.True(r.ExitCode == 0, r.ToString());
 
         var eval = CliHarness.Run(null, "translate", "--model", output, "--data", test, "--json", "--threads", "2");
