@@ -330,8 +330,15 @@ public static class ComparisonRunner
     }
 
     /// <summary>Bytes of a model's weights, whichever checkpoint format the directory holds.</summary>
+    /// <summary>Bytes of the model's weight files (model.safetensors, pytorch_model.bin and their shards), not of other files
+    /// beside them such as a distillation's cached teacher outputs.</summary>
     internal static long WeightsBytes(string dir) =>
-        Directory.GetFiles(dir).Where(f => f.EndsWith(".safetensors") || f.EndsWith(".bin")).Sum(f => new FileInfo(f).Length);
+        Directory.GetFiles(dir).Where(IsWeightFile).Sum(f => new FileInfo(f).Length);
+
+    static bool IsWeightFile(string path) => Path.GetFileName(path) is var n
+        && (n is "model.safetensors" or "pytorch_model.bin"
+            || (n.StartsWith("model-", StringComparison.Ordinal) && n.EndsWith(".safetensors", StringComparison.Ordinal))
+            || (n.StartsWith("pytorch_model-", StringComparison.Ordinal) && n.EndsWith(".bin", StringComparison.Ordinal)));
 
     internal static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
 
