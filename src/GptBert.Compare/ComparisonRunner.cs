@@ -330,15 +330,9 @@ public static class ComparisonRunner
     }
 
     /// <summary>Bytes of a model's weights, whichever checkpoint format the directory holds.</summary>
-    /// <summary>Bytes of the model's weight files (model.safetensors, pytorch_model.bin and their shards), not of other files
-    /// beside them such as a distillation's cached teacher outputs.</summary>
-    internal static long WeightsBytes(string dir) =>
-        Directory.GetFiles(dir).Where(IsWeightFile).Sum(f => new FileInfo(f).Length);
-
-    static bool IsWeightFile(string path) => Path.GetFileName(path) is var n
-        && (n is "model.safetensors" or "pytorch_model.bin"
-            || (n.StartsWith("model-", StringComparison.Ordinal) && n.EndsWith(".safetensors", StringComparison.Ordinal))
-            || (n.StartsWith("pytorch_model-", StringComparison.Ordinal) && n.EndsWith(".bin", StringComparison.Ordinal)));
+    /// <summary>Bytes of the model's weight files (<see cref="Optimizer.WeightFiles"/>), not of other files beside them such
+    /// as a distillation's cached teacher outputs.</summary>
+    internal static long WeightsBytes(string dir) => Optimizer.WeightFiles(dir).Sum(f => new FileInfo(Path.Combine(dir, f)).Length);
 
     internal static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
 
