@@ -73,6 +73,33 @@ public sealed unsafe class Int8Weights
 
     /// <summary>W[n, k] read back from the packed layout.</summary>
     public sbyte this[int n, int k] => packed[(n / 8 * KGroups + k / 4) * 32 + n % 8 * 4 + k % 4];
+
+    /// <summary>
+    /// Writes W[n, k] · scale[n] as float32 to <paramref name="dst"/>: (N, K) row-major, or (K, N) with <paramref name="transposed"/>.
+    /// Reads the packed layout in order (panel, group of 4 along K, column, k).
+    /// </summary>
+    public void Dequantize(Span<float> dst, ReadOnlySpan<float> scale, bool transposed)
+    {
+        if (dst.Length != (long)N * K || scale.Length != N) throw new ArgumentException($"need {N}×{K} outputs and {N} scales");
+        int groups = KGroups;
+        for (int panel = 0; panel < Panels; panel++)
+            for (int g = 0; g < groups; g++)
+            {
+                int src = (panel * groups + g) * 32;
+                for (int lane = 0; lane < 8; lane++)
+                {
+                    int n = panel * 8 + lane;
+                    if (n >= N) break;
+                    float s = scale[n];
+                    for (int j = 0; j < 4; j++)
+                    {
+                        int k = g * 4 + j;
+                        if (k >= K) break;
+                        dst[transposed ? k * N + n : n * K + k] = packed[src + lane * 4 + j] * s;
+                    }
+                }
+            }
+    }
 }
 
 /// <summary>

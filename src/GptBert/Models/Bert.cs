@@ -260,6 +260,7 @@ public sealed class BertModel : PretrainedModel
 
     internal static void InitBertWeights(nn.Module m, ModelConfig c)
     {
+        if (WeightInit.Skipped) return; // every tensor comes from a checkpoint
         using var _ = no_grad();
         foreach (var (name, p) in m.named_parameters())
         {

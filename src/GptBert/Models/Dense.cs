@@ -20,6 +20,7 @@ public sealed class Dense : Module<Tensor, Tensor>
         weight = new Parameter(empty(outFeatures, inFeatures));
         if (hasBias) bias = new Parameter(empty(outFeatures));
         RegisterComponents();
+        if (WeightInit.Skipped) return; // every tensor comes from a checkpoint
         using var _ = no_grad();
         // PyTorch's defaults: Kaiming-uniform weights (a = √5), bias uniform in ±1/√in.
         nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
@@ -28,9 +29,17 @@ public sealed class Dense : Module<Tensor, Tensor>
 
     /// <summary>
     /// The int8 form of this layer in a quantized model (<see cref="Int8Quantization"/>), used for CPU inference; a property, not a
-    /// registered module, so the state dict stays nn.Linear's (weight holds the dequantized values for every other path).
+    /// registered module, so the state dict keeps nn.Linear's names. Then <c>weight</c> holds no float values (a zero-stride
+    /// placeholder of its shape): inputs the int8 kernels do not take (a GPU, mixed precision, gradients, a weight-only layer
+    /// given many rows) run the float product on weights dequantized for that call.
     /// </summary>
     public QuantizedLinear? Quantized { get; set; }
 
-    public override Tensor forward(Tensor x) => Quantized?.TryForward(x, bias) ?? Ops.Linear(x, weight, bias);
+    public override Tensor forward(Tensor x)
+    {
+        if (Quantized is not { } q) return Ops.Linear(x, weight, bias);
+        if (q.TryForward(x, bias) is { } y) return y;
+        using var w = q.Dequantize(inOut: false, x.device);
+        return Ops.Linear(x, w, bias);
+    }
 }

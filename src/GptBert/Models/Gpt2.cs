@@ -81,7 +81,10 @@ public sealed class Conv1D : Module<Tensor, Tensor>
     {
         var shape = x.shape; // (..., nx)
         var flat = x.reshape(-1, shape[^1]);
-        var y = Quantized?.TryForward(flat, bias) ?? Ops.LinearInOut(flat, weight, bias); // (N, nf)
+        Tensor y; // (N, nf)
+        if (Quantized is not { } q) y = Ops.LinearInOut(flat, weight, bias);
+        else if (q.TryForward(flat, bias) is { } yq) y = yq;
+        else { using var w = q.Dequantize(inOut: true, x.device); y = Ops.LinearInOut(flat, w, bias); } // see Dense.Quantized
         shape[^1] = weight.shape[1];
         return y.view(shape);
     }
@@ -417,6 +420,7 @@ public sealed class GPT2Model : PretrainedModel
 
     void InitWeights()
     {
+        if (WeightInit.Skipped) return; // every tensor comes from a checkpoint
         using var _ = no_grad();
         double std = Cfg.InitializerRange;
         foreach (var (name, p) in named_parameters())

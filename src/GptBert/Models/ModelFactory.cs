@@ -59,6 +59,8 @@ public static class ModelFactory
                 $"unknown architecture '{arch}' for model_type {config.ModelType}; supported: {string.Join(", ", ArchitecturesOf(config))}");
         var state = CheckpointFiles.LoadStateDict(directory);
         PretrainedModel model;
+        // An int8 model's float matrices are never initialised nor read (released in Attach), so never resident.
+        using (config.Quantization is not null ? WeightInit.Skip() : null)
         try
         {
             // A bare BertModel saved without its pooler (add_pooling_layer=False, e.g. arctic-embed-xs) loads without one,
@@ -70,11 +72,12 @@ public static class ModelFactory
         catch { foreach (var t in state.Values) t.Dispose(); throw; }
         try
         {
-            if (config.Quantization is { } quantization) Int8Quantization.Attach(model, state, quantization, directory);
+            var inPlace = config.Quantization is { } quantization ? Int8Quantization.Attach(model, state, quantization, directory) : null;
             var use = dropHead
                 ? state.Where(kv => !kv.Key.StartsWith("classifier.") && !kv.Key.StartsWith("score.")).ToDictionary(kv => kv.Key, kv => kv.Value)
                 : state;
-            var report = model.LoadStateDict(use, directory);
+            var report = model.LoadStateDict(use, directory, inPlace);
+            if (config.Quantization is not null) WeightInit.InitMissing(model, report.NewlyInitialized);
             model.eval();
             return (model, report);
         }

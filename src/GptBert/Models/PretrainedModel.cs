@@ -32,11 +32,13 @@ public abstract class PretrainedModel : nn.Module
     static readonly string[] KnownBasePrefixes = ["transformer.", "bert."];
 
     /// <summary>Copies a state dict into this model with HF key forms and strict shape checks.</summary>
-    public LoadReport LoadStateDict(IReadOnlyDictionary<string, Tensor> checkpoint, string source)
+    /// <param name="inPlace">checkpoint keys whose values are already in the model (int8 layers): checked, not copied.</param>
+    public LoadReport LoadStateDict(IReadOnlyDictionary<string, Tensor> checkpoint, string source, IReadOnlySet<string>? inPlace = null)
     {
         var own = state_dict();
         var mapped = new Dictionary<string, Tensor>();
         var unused = new List<string>();
+        var skip = new HashSet<string>();
         string prefix = BasePrefix.Length > 0 ? BasePrefix + "." : "";
         foreach (var (key, tensor) in checkpoint)
         {
@@ -49,6 +51,7 @@ public abstract class PretrainedModel : nn.Module
             var want = own[target].shape;
             if (!want.SequenceEqual(tensor.shape))
                 throw new GptBertException($"{source}: tensor '{key}' has shape [{string.Join(", ", tensor.shape)}] but the config needs [{string.Join(", ", want)}]; the checkpoint and config.json disagree");
+            if (inPlace?.Contains(key) == true) skip.Add(target);
             if (!mapped.TryAdd(target, tensor))
                 throw new GptBertException($"{source}: tensor '{target}' appears twice (with and without the '{BasePrefix}.' prefix)");
         }
@@ -64,13 +67,16 @@ public abstract class PretrainedModel : nn.Module
                 : $"{source}: checkpoint lacks {missingBase.Count} {family} tensor(s), e.g. '{missingBase[0]}'; the checkpoint is incomplete or for another architecture");
         }
         using (no_grad())
-            foreach (var (k, t) in mapped) own[k].copy_(t);
+            foreach (var (k, t) in mapped)
+                if (!skip.Contains(k)) own[k].copy_(t);
         return new LoadReport(missing, unused);
     }
 
     /// <summary>Writes config.json and model.safetensors in the Hugging Face layout (tied weights stored once, as HF does).</summary>
     public void SavePretrained(string directory)
     {
+        if (Config.Quantization is not null)
+            throw new GptBertException("an int8-quantized model in memory holds no float weights to save; save the fp32 model, or write int8 with gptbert quantize");
         Directory.CreateDirectory(directory);
         Config.Architectures = [Architecture];
         Config.TorchDtype ??= "float32";

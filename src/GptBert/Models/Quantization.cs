@@ -97,6 +97,19 @@ public sealed unsafe class QuantizedLinear
     /// <summary>The scale of output channel <paramref name="n"/>.</summary>
     public float Scale(int n) => scales[n];
 
+    /// <summary>
+    /// The float weights W[n, k] · scale[n] this layer stands for, as a new tensor on <paramref name="device"/>: (N, K) as
+    /// nn.Linear holds them, or (K, N) with <paramref name="inOut"/> (GPT-2's Conv1D). For the paths the int8 kernels do not
+    /// take; the model itself keeps only the int8 weights.
+    /// </summary>
+    public Tensor Dequantize(bool inOut, Device? device = null)
+    {
+        var w = inOut ? empty(K, N, ScalarType.Float32) : empty(N, K, ScalarType.Float32);
+        packed.Dequantize(new Span<float>((void*)SmallGemm.Data(w), N * K), scales, inOut);
+        if (device is null || device.type == DeviceType.CPU) return w;
+        using (w) return w.to(device);
+    }
+
     /// <summary>From an int8 tensor in (N, K) layout, or (K, N) with <paramref name="inOut"/> (GPT-2's Conv1D), and its (N) scales.</summary>
     public static QuantizedLinear FromTensors(Tensor q, Tensor scale, bool inOut, bool weightOnly)
     {
@@ -237,11 +250,14 @@ public static class Int8Quantization
 
     /// <summary>
     /// Before a quantized checkpoint is copied into <paramref name="model"/>: builds the int8 layers from the I8 weights and their
-    /// scales, and replaces those entries of <paramref name="state"/> by their dequantized fp32 values (so the strict loader
-    /// checks every shape, and paths that do not run the int8 kernels compute with the same weights).
+    /// scales and releases the float storage of those layers' weights (each becomes a zero-stride placeholder of its shape, so
+    /// an int8 model holds its linear layers in int8 only; the float paths dequantize per call, see <see cref="Dense.Quantized"/>).
+    /// Those entries of <paramref name="state"/> become placeholders of the same shape, so the strict loader still checks every
+    /// shape; the returned keys are the ones already in place, which the loader must not copy.
     /// </summary>
-    public static void Attach(PretrainedModel model, Dictionary<string, Tensor> state, QuantizationConfig config, string source)
+    public static HashSet<string> Attach(PretrainedModel model, Dictionary<string, Tensor> state, QuantizationConfig config, string source)
     {
+        var held = new HashSet<string>();
         config.Validate(source);
         // The scope keeps every temporary alive until the end: a tensor no longer referenced can be finalized while libtorch
         // still reads it (large pinned allocations below make collections, and so finalizers, likelier).
@@ -265,9 +281,15 @@ public static class Int8Quantization
             if (module is not null)
             {
                 var layer = QuantizedLinear.FromTensors(q, s, inOut, config.IsWeightOnly);
-                if (module is Dense d) d.Quantized = layer; else ((Conv1D)module).Quantized = layer;
+                Tensor weight;
+                if (module is Dense d) { d.Quantized = layer; weight = d.weight; } else { var c = (Conv1D)module; c.Quantized = layer; weight = c.weight; }
+                if (!weight.shape.SequenceEqual(q.shape))
+                    throw new GptBertException($"{source}: tensor '{key}' has shape [{string.Join(", ", q.shape)}] but the config needs [{string.Join(", ", weight.shape)}]; the checkpoint and config.json disagree");
+                ReleaseFloat(weight);
+                state[key] = Placeholder(q.shape).MoveToOuterDisposeScope();
+                held.Add(key);
             }
-            state[key] = Dequantize(q, s, inOut ? 1 : 0).MoveToOuterDisposeScope();
+            else state[key] = Dequantize(q, s, inOut ? 1 : 0).MoveToOuterDisposeScope(); // a head this model lacks: unused
             q.Dispose(); s.Dispose();
         }
         if (state.ContainsKey(QuantizationConfig.LmHeadKey) && state[QuantizationConfig.LmHeadKey].dtype == ScalarType.Int8)
@@ -280,6 +302,38 @@ public static class Int8Quantization
         var stray = state.FirstOrDefault(kv => kv.Value.dtype == ScalarType.Int8);
         if (stray.Key is not null)
             throw new GptBertException($"{source}: tensor '{stray.Key}' is int8 but quantization_config does not list its module; re-run gptbert quantize");
+        return held;
+    }
+
+    /// <summary>A float32 tensor of <paramref name="shape"/> whose every element is one stored zero (stride 0: 4 bytes).</summary>
+    static Tensor Placeholder(long[] shape)
+    {
+        using var one = zeros(1, ScalarType.Float32);
+        return one.expand(shape);
+    }
+
+    /// <summary>Points a weight at a placeholder of its shape, freeing its float storage.</summary>
+    static void ReleaseFloat(Tensor weight)
+    {
+        using var _ = no_grad();
+        using var placeholder = Placeholder(weight.shape);
+        weight.set_(placeholder); // returns weight itself: not to be disposed
+    }
+
+    /// <summary>
+    /// The model's state dict with every int8 layer's weight dequantized to float32 (new tensors, in the layer's own layout): what
+    /// a float consumer (the ONNX exporter) reads from a quantized model. A float model's state dict is returned as it is.
+    /// </summary>
+    public static Dictionary<string, Tensor> FloatStateDict(PretrainedModel model)
+    {
+        var state = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        if (model.Config.Quantization is null) return state;
+        foreach (var (name, module) in LinearLayers(model))
+        {
+            if (module is Dense { Quantized: { } dq }) state[name + ".weight"] = dq.Dequantize(inOut: false);
+            else if (module is Conv1D { Quantized: { } cq }) state[name + ".weight"] = cq.Dequantize(inOut: true);
+        }
+        return state;
     }
 
     static (Tensor Q, Tensor Scale) Take(Dictionary<string, Tensor> state, string key, string scaleKey, string source)

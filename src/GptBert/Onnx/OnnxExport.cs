@@ -67,7 +67,7 @@ public static class OnnxExporter
             throw new GptBertException($"{model.Architecture} cannot be exported to ONNX; exportable heads: {string.Join(", ", Tasks.Keys)}") { Parameter = "Architecture" };
         var g = new OnnxGraph(model.Architecture);
         using var scope = NewDisposeScope();
-        var weights = model.state_dict();
+        var weights = Int8Quantization.FloatStateDict(model); // a quantized model's int8 layers, dequantized
         var b = new Builder(g, weights, options.Int8);
         var (inputs, outputs, usePast) = model switch
         {

@@ -391,7 +391,7 @@ public static class DistillationRuns
     public static int[] CopyTeacherLayers(PretrainedModel student, PretrainedModel teacher, int teacherLayers, int studentLayers)
     {
         var map = Enumerable.Range(0, studentLayers).Select(i => (int)((long)i * teacherLayers / studentLayers)).ToArray();
-        var source = teacher.state_dict();
+        var source = Int8Quantization.FloatStateDict(teacher); // an int8 teacher's layers, dequantized
         using var _ = no_grad();
         foreach (var (key, value) in student.state_dict())
         {

@@ -83,6 +83,8 @@ public static class PruningRuns
         bool needsData = spec.Data is not null || spec.Validation is not null || spec.Train is not null;
         using var handle = ModelHub.Load(spec.Model, null, spec.Tokenizer, spec.Device, requireHead: false, requireTokenizer: needsData);
         var model = handle.Model;
+        if (model.Config.Quantization is not null)
+            throw new GptBertException($"{spec.Model} is int8-quantized; prune the fp32 model it came from, then quantize the pruned one") { Parameter = "Model" };
         var tok = handle.OptionalTokenizer;
         int maxLength = Math.Min(spec.MaxLength, model.Config.MaxPositions);
         void Info(string m) => reporting?.Info?.Invoke(m);

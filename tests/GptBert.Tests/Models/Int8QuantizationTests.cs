@@ -58,11 +58,13 @@ public class Int8QuantizationTests(Xunit.Abstractions.ITestOutputHelper output)
         return dir;
     }
 
-    /// <summary>Drops every int8 layer, so the model computes in fp32 with the dequantized weights.</summary>
+    /// <summary>Drops every int8 layer, so the model computes in fp32 with the dequantized weights (put back in place).</summary>
     static void Dequantized(PretrainedModel m)
     {
+        using var _ = no_grad();
         foreach (var (_, module) in Int8Quantization.LinearLayers(m))
-            if (module is Dense d) d.Quantized = null; else ((Conv1D)module).Quantized = null;
+            if (module is Dense d) { using var w = d.Quantized!.Dequantize(inOut: false); d.weight.set_(w); d.Quantized = null; }
+            else { var c = (Conv1D)module; using var w = c.Quantized!.Dequantize(inOut: true); c.weight.set_(w); c.Quantized = null; }
         if (m is GPT2LMHeadModel lm) lm.LmHead = null;
     }
 
@@ -218,6 +220,49 @@ public class Int8QuantizationTests(Xunit.Abstractions.ITestOutputHelper output)
         foreach (var t in file.Values) t.Dispose();
     }
 
+    [Theory]
+    [InlineData("dynamic")]
+    [InlineData("weight-only")]
+    public void AnInt8ModelHoldsNoFloatCopyAndItsFloatPathsUseTheFileIntegers(string scheme)
+    {
+        TestUtil.Init(7);
+        using var _ = no_grad();
+        using var fp = new GPT2LMHeadModel(TinyGpt());
+        fp.eval();
+        var dir = Quantize(fp, SaveFp32(fp), scheme);
+        var file = SafeTensors.Load(Path.Combine(dir, "model.safetensors"));
+        var (loaded, _) = ModelFactory.Load(dir);
+        using var q = (GPT2LMHeadModel)loaded;
+
+        // Every quantized layer's float weight keeps its shape (the state dict's contract) but no storage: stride 0 everywhere.
+        foreach (var (name, module) in Int8Quantization.LinearLayers(q))
+        {
+            var w = ((Conv1D)module).weight;
+            Assert.Equal(file[name + ".weight"].shape, w.shape);
+            Assert.All(w.stride(), s => Assert.Equal(0, s));
+        }
+        // What a float consumer reads (the ONNX exporter, a distillation student's initialisation) is the file's integers times
+        // their per-output-channel scales, exactly (Conv1D: (in, out), one scale per column).
+        var floats = Int8Quantization.FloatStateDict(q);
+        const string key = "transformer.h.1.mlp.c_fc.weight";
+        var expected = file[key].to(ScalarType.Float32) * file[key + "_scale"].unsqueeze(0);
+        Assert.Equal(0, TestUtil.MaxAbsDiff(floats[key], expected));
+
+        // The float path (taken here because gradients are wanted: the int8 kernels are inference only) computes
+        // x · (q · scale) + b: the same explicit product.
+        var layer = (Conv1D)q.named_modules().Single(m => m.name == "transformer.h.1.mlp.c_fc").module;
+        var x = randn(3, 64);
+        Tensor y;
+        using (enable_grad()) { var xg = x.clone().requires_grad_(true); y = layer.forward(xg).detach(); }
+        var reference = x.matmul(expected) + file["transformer.h.1.mlp.c_fc.bias"];
+        Assert.True(TestUtil.MaxAbsDiff(y, reference) < 1e-5, $"float path vs explicit product: {TestUtil.MaxAbsDiff(y, reference)}");
+
+        // A model in memory without float weights is not saved as if it had them, and pruning asks for the fp32 model.
+        var save = Assert.Throws<GptBertException>(() => q.SavePretrained(TestUtil.TempDir("int8-save")));
+        Assert.Contains("gptbert quantize", save.Message);
+        foreach (var t in file.Values) t.Dispose();
+    }
+
     [Fact]
     public void MiniLmEmbeddingsKeepCosineAbove099()
     {
@@ -263,6 +308,8 @@ public class Int8QuantizationTests(Xunit.Abstractions.ITestOutputHelper output)
         File.WriteAllText(train, "text,label\n" + string.Join("\n", Enumerable.Range(0, 20).Select(i => $"text {i},{(i % 2 == 0 ? "a" : "b")}")));
         var finetune = Run(null, "finetune", "--model", qdir, "--tokenizer", "gpt2", "--train", train, "--output", TestUtil.TempDir("int8-ft"), "--max-steps", "1");
         Assert.Contains("int8-quantized", AssertOneLineError(finetune));
+        var prune = Run(null, "prune", "--model", qdir, "--output", TestUtil.TempDir("int8-prune"), "--heads", "0.25");
+        Assert.Contains("int8-quantized", AssertOneLineError(prune));
         var again = Run(null, "quantize", "--model", qdir, "--output", TestUtil.TempDir("int8-again"));
         Assert.Contains("already quantized", AssertOneLineError(again));
     }
