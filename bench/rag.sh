@@ -40,7 +40,7 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
   "$g" finetune "${gpt_args[@]}" --tokenizer "$work/tok" --train "$root/data/qa/train.jsonl" --validation "$root/data/qa/validation.jsonl" \
     --output "$work/gpt" --max-time "$budget" > "$work/finetune.log" 2>&1
   t_train=$(( $(date +%s) - t0 ))
-  steps=$(grep -oE "[0-9]+ steps" "$work/finetune.log" | tail -1 || true)
+  steps=$(grep -oE "[0-9,]+ steps" "$work/finetune.log" | tail -1 || true)
   gen="$work/gpt"
 fi
 
