@@ -19,6 +19,23 @@ public static class EmbedBench
         return ids;
     }
 
+    /// <summary>
+    /// With BENCH_PADDED=1 (embed --padded), rows of a batch have real lengths t, 7t/8, 3t/4, 5t/8 in turn (the rest padding,
+    /// mask 0), as a batch of real texts of different lengths; otherwise every position is real.
+    /// </summary>
+    public static bool Padded => Environment.GetEnvironmentVariable("BENCH_PADDED") == "1";
+
+    static long[] Mask(int b, int t)
+    {
+        var mask = new long[b * t];
+        for (int i = 0; i < b; i++)
+        {
+            int real = Padded && b > 1 ? t - i % 4 * t / 8 : t;
+            for (int j = 0; j < real; j++) mask[i * t + j] = 1;
+        }
+        return mask;
+    }
+
     /// <summary>Median milliseconds of <paramref name="run"/> after warm-up, repeated for about <paramref name="seconds"/>.</summary>
     static double Time(Action run, double seconds)
     {
@@ -40,7 +57,7 @@ public static class EmbedBench
         using var opts = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(BuiltIn.ReadMiniLmResource("model.onnx"), opts);
         var ids = Ids(b, t);
-        var mask = Enumerable.Repeat(1L, b * t).ToArray();
+        var mask = Mask(b, t);
         var types = new long[b * t];
         int[] dims = [b, t];
         var inputs = new List<NamedOnnxValue>();
@@ -60,7 +77,7 @@ public static class EmbedBench
             for (int bi = 0; bi < b; bi++)
             {
                 Array.Clear(pooled);
-                for (int ti = 0; ti < t; ti++) for (int k = 0; k < h; k++) pooled[k] += hidden[bi, ti, k];
+                for (int ti = 0; ti < t; ti++) if (mask[bi * t + ti] != 0) for (int k = 0; k < h; k++) pooled[k] += hidden[bi, ti, k];
                 double n = Math.Sqrt(pooled.Sum(x => (double)x * x));
                 for (int k = 0; k < h; k++) pooled[k] = (float)(pooled[k] / n);
             }
@@ -75,7 +92,7 @@ public static class EmbedBench
         var (model, _) = ModelFactory.Load(dir, "BertModel");
         var bert = (BertModel)model;
         var ids = tensor(Ids(b, t), [b, t]);
-        var mask = ones(b, t, dtype: ScalarType.Int64);
+        var mask = tensor(Mask(b, t), [b, t]);
         return Time(() =>
         {
             using var _ = inference_mode();
