@@ -27,12 +27,16 @@ declare -A data=([qa]="data/qa" [ner]="data/ner" [summarize]="data/summarization
 declare -A extra=([qa]="" [ner]="" [summarize]="--bert minilm" [translate]="" [chat]="")
 for task in $tasks; do
   dir="$root/${data[$task]}"
-  test="$dir/test.jsonl"
-  if [ -n "$limit" ]; then head -n "$limit" "$test" > "$work/$task-test.jsonl"; test="$work/$task-test.jsonl"; fi
+  ext=jsonl; [ "$task" = ner ] && ext=conll
+  test="$dir/test.$ext"
+  if [ -n "$limit" ]; then
+    if [ "$ext" = conll ]; then awk -v n="$limit" 'BEGIN{RS="";ORS="\n\n"} NR<=n' "$test" > "$work/$task-test.$ext"; else head -n "$limit" "$test" > "$work/$task-test.$ext"; fi
+    test="$work/$task-test.$ext"
+  fi
   if [ "$task" = qa ] || [ "$task" = ner ]; then size=(--params "$qn_params" --max-steps "$qn_steps"); else size=(--params "$params" --max-tokens "$budget"); fi
   echo "== $task: ${size[*]}, $seeds seed(s)" >&2
   # shellcheck disable=SC2086
-  "$root/gptbert" compare --task "$task" --train "$dir/train.jsonl" --validation "$dir/validation.jsonl" --test "$test" \
+  "$root/gptbert" compare --task "$task" --train "$dir/train.$ext" --validation "$dir/validation.$ext" --test "$test" \
     --from-scratch "${size[@]}" --seeds "$seeds" ${extra[$task]} \
     --report "$results/compare-$task" --json > "$work/$task.json"
   cp "$work/$task.json" "$results/compare-$task/compare.json"   # the --json output, kept beside the report
@@ -42,7 +46,9 @@ python3 - "$work" "$results/compare-tasks.md" "$budget" "$seeds" "$params" "${li
 import json, sys, datetime, platform, os
 work, out, budget, seeds, params, limit, tasks, qn_steps, qn_params = sys.argv[1:]
 tasks = tasks.split()
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+info = open("/proc/cpuinfo").read().split("\n")
+field = lambda name: next((l.split(":", 1)[1].strip() for l in info if l.startswith(name)), "?")
+cpu = f"{field('model name')} (family {field('cpu family')}, model {field('model' + chr(9))})"
 avx = "AVX-512" if " avx512f" in open("/proc/cpuinfo").read() else "AVX2 only"
 prefix = "" if tasks == "qa ner summarize translate chat".split() else 'TASKS="' + " ".join(tasks) + '" '
 lines = ["# GPT vs BERT on the seed's applications (`gptbert compare`)", "",
@@ -51,8 +57,13 @@ lines = ["# GPT vs BERT on the seed's applications (`gptbert compare`)", "",
          f"qa/ner {qn_steps} optimizer steps (batch 16) and {qn_params} parameters; {seeds} seed(s) per candidate; test items: {limit}.", "",
          f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC (end). Machine: {cpu}, {avx}, {os.cpu_count()} cores; "
          f"load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}.", ""]
-for task in tasks:
-    r = json.load(open(os.path.join(work, task + ".json")))
+results = os.path.dirname(out)
+for task in "qa ner summarize translate chat".split():
+    path = os.path.join(results, "compare-" + task, "compare.json")
+    if task not in tasks and not os.path.exists(path): continue
+    r = json.load(open(path if task not in tasks else os.path.join(work, task + ".json")))
+    if task not in tasks:
+        lines += [f"(`{task}` from an earlier run of this script, `{os.path.relpath(path, results)}`.)", ""]
     metric = r["primary_metric"]
     lines += [f"## {task}", "", f"Verdict: **{r['verdict']}** (primary metric: {metric}).", "",
               "| candidate | family | " + metric + " | training s | latency p50 ms | parameters |", "|---|---|---|---|---|---|"]
