@@ -5,8 +5,10 @@
 #       the rules data/rag keeps (begat, lived-after, son-of, son-of-chain, king-of, sons-of: they name the people asked
 #       about); data/rag/test comes from data/qa/test, and training rows whose question text is a test question (data/qa
 #       splits by verse, so a question can recur with another verse) are dropped, then checked absent;
-#   (b) hard negatives: `gptbert index negatives` ranks the other pairs' passages with the bi-encoder (MiniLM) and keeps the
-#       NEG best-ranked non-relevant ones per question (a mined passage that also holds the question's gold verse is dropped);
+#   (b) hard negatives: `gptbert index negatives --index` ranks the index's passages with its own hybrid search (MiniLM
+#       bi-encoder + BM25, the first stage the reranker follows) and keeps the NEG best-ranked passages per question that do
+#       not hold its gold verse (NEGPOOL=pairs instead mines among the other pairs' passages by MiniLM cosine alone, as
+#       `index negatives` does without --index: see the results file for why that fails);
 #   (c) the cross-encoder: `gptbert finetune --model minilm` on those rows (text = question, text_pair = passage, label 1/0);
 #   (d) `gptbert rag --data` without and with `--rerank-with` (the cross-encoder, and MiniLM's cosine as a bi-encoder rerank).
 # Writes bench/results/cross-encoder.md (or $OUT).
@@ -64,7 +66,12 @@ cat "$work/pairs.txt" >&2
 
 # (b) hard negatives mined with the bi-encoder; drop a "negative" passage that holds the question's own gold verse.
 t0=$(date +%s)
-"$g" index negatives --pairs "$work/pairs.jsonl" --output "$work/mined.jsonl" --negatives "$neg" 2> "$work/negatives.log"
+if [ "${NEGPOOL:-index}" = pairs ]; then
+  mine_args=(); mined_from="the other pairs' passages, ranked by MiniLM cosine"
+else
+  mine_args=(--index "$index" --mode hybrid); mined_from="the index's passages, ranked by its hybrid search (MiniLM + BM25)"
+fi
+"$g" index negatives --pairs "$work/pairs.jsonl" "${mine_args[@]}" --output "$work/mined.jsonl" --negatives "$neg" 2> "$work/negatives.log"
 t_mine=$(( $(date +%s) - t0 )); cat "$work/negatives.log" >&2
 python3 - "$work/mined.jsonl" "$work/gold.json" "$work/train.jsonl" > "$work/rows.txt" <<'PY'
 import json, sys
@@ -118,12 +125,12 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)
 cat > "$out" <<MD
 # A cross-encoder reranker trained here: retrieve → rerank on data/rag/test.jsonl
 
-- Command: \`${INDEX:+INDEX=$INDEX }bash bench/cross-encoder.sh $epochs $neg $depth\`
+- Command: \`${INDEX:+INDEX=$INDEX }${NEGPOOL:+NEGPOOL=$NEGPOOL }bash bench/cross-encoder.sh $epochs $neg $depth\``
 - Date: $(date -u +"%Y-%m-%d %H:%M") UTC; commit $(git -C "$root" rev-parse --short HEAD)
 - Machine: $cpu, $(nproc) cores, CPU only; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 - Index: \`gptbert index build --input data/bible-kjv\` (MiniLM, 128-token passages, 16-token overlap, BM25)${INDEX:+, reused from \`$INDEX\`} (${t_index}s here).
 - Training pairs: $(cat "$work/pairs.txt").
-- Hard negatives: \`gptbert index negatives --negatives $neg\` (MiniLM bi-encoder over the pairs' passages; ${t_mine}s): $(cat "$work/rows.txt").
+- Hard negatives: \`gptbert index negatives ${mine_args[*]} --negatives $neg\`, from $mined_from (${t_mine}s): $(cat "$work/rows.txt").
 - Cross-encoder: \`gptbert finetune ${ft_args[*]}\` on those rows (a two-label BertForSequenceClassification; its score is
   P(label 1), 10% of the rows held out for choosing the best epoch), ${steps:-steps not reported}, ${t_train}s.
 - Reranking: \`gptbert rag --data ... --rerank-with XENC --rerank-depth $depth\`: the top $depth hybrid passages reordered by the

@@ -101,6 +101,35 @@ public class RagRerankingTests
     }
 
     [Fact]
+    public void HardNegativesFromAnIndexAreItsBestRankedPassagesThatDoNotHoldTheRelevantOne()
+    {
+        var (dir, indexDir, _) = Corpus();
+        using var index = SearchIndex.Load(indexDir);
+        using var h = ModelHub.Load("minilm", architecture: null, tokenizer: null, device: "cpu", requireHead: false);
+        var embedder = new Embedder(h);
+        // The relevant document is the gold sentence, not the passage: the passage that contains it is not a negative.
+        (string, string)[] pairs = [("Who polished the lighthouse lamp?", "The lighthouse keeper  Oswin\npolished the lamp."), ("What vibrates?", "Quartz crystals vibrate")];
+        var rows = NegativeMining.Mine(index, embedder, pairs, negatives: 5, mode: SearchMode.Dense);
+        foreach (var (query, relevant) in pairs)
+        {
+            Assert.Equal([relevant], rows.Where(r => r.Query == query && r.Relevant).Select(r => r.Document));
+            // Reference: the index's own dense ranking of all three passages, less the one holding the relevant text.
+            var expected = index.Search(embedder, query, 3, SearchMode.Dense).Select(x => x.Chunk.Text)
+                .Where(t => !RagEvaluation.CollapseWhitespace(t).Contains(RagEvaluation.CollapseWhitespace(relevant), StringComparison.Ordinal)).ToList();
+            Assert.Equal(2, expected.Count);
+            Assert.Equal(expected, rows.Where(r => r.Query == query && !r.Relevant).Select(r => r.Document));
+        }
+        Assert.Single(NegativeMining.Mine(index, embedder, pairs, negatives: 1, skipTop: 1, mode: SearchMode.Dense), r => r.Query == "What vibrates?" && !r.Relevant);
+
+        string jsonl = Path.Combine(dir, "pairs.jsonl"), output = Path.Combine(dir, "train.jsonl");
+        File.WriteAllLines(jsonl, pairs.Select(p => System.Text.Json.JsonSerializer.Serialize(new { text = p.Item1, text_pair = p.Item2 })));
+        var cli = CliHarness.Run(null, "index", "negatives", "--pairs", jsonl, "--index", indexDir, "--mode", "dense", "--negatives", "1", "--output", output, "--threads", "2");
+        Assert.True(cli.ExitCode == 0, cli.ToString());
+        Assert.Equal(4, GptBert.Data.LabeledDataset.Load(output).Count); // 2 positives, 1 negative each
+        CliHarness.AssertOneLineError(CliHarness.Run(null, "index", "negatives", "--pairs", jsonl, "--mode", "dense", "--output", output), 2);
+    }
+
+    [Fact]
     public void CliAddsARerankedRowScoredWithTheCrossEncoder()
     {
         var (dir, index, questions) = Corpus();
