@@ -15,7 +15,8 @@
 # Usage: bash bench/cross-encoder.sh [EPOCHS] [NEG] [DEPTH]   (default 2 epochs, 4 negatives, depth 20; about 15 minutes on
 #        2 idle cores: ~2-7 min to embed the ~2,900 passages unless INDEX=DIR reuses an index of data/bible-kjv, a few
 #        minutes of training, ~1 min of evaluation)
-# INDEX=DIR reuses (or, if missing, builds there) the KJV index; XENC=DIR uses that cross-encoder instead of training one.
+# INDEX=DIR reuses (or, if missing, builds there) the KJV index; XENC=DIR uses that cross-encoder instead of training one;
+# KEEP=DIR keeps a copy of the cross-encoder trained here.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 epochs="${1:-2}"; neg="${2:-4}"; depth="${3:-20}"
@@ -97,6 +98,7 @@ else
   steps=$(grep -oE "[0-9]+ steps" "$work/finetune.log" | tail -1 || true)
   tail -3 "$work/finetune.log" >&2
   xenc="$work/xenc"
+  if [ -n "${KEEP:-}" ]; then rm -rf "$KEEP"; cp -r "$xenc" "$KEEP"; rm -rf "$KEEP"/checkpoint-*; fi
 fi
 
 # (d) retrieval without and with reranking (one call: dense, bm25, hybrid, hybrid+rerank), the bi-encoder rerank, and the
@@ -125,7 +127,7 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)
 cat > "$out" <<MD
 # A cross-encoder reranker trained here: retrieve → rerank on data/rag/test.jsonl
 
-- Command: \`${INDEX:+INDEX=$INDEX }${NEGPOOL:+NEGPOOL=$NEGPOOL }bash bench/cross-encoder.sh $epochs $neg $depth\``
+- Command: \`${INDEX:+INDEX=$INDEX }${NEGPOOL:+NEGPOOL=$NEGPOOL }bash bench/cross-encoder.sh $epochs $neg $depth\`
 - Date: $(date -u +"%Y-%m-%d %H:%M") UTC; commit $(git -C "$root" rev-parse --short HEAD)
 - Machine: $cpu, $(nproc) cores, CPU only; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 - Index: \`gptbert index build --input data/bible-kjv\` (MiniLM, 128-token passages, 16-token overlap, BM25)${INDEX:+, reused from \`$INDEX\`} (${t_index}s here).
