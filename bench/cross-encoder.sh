@@ -16,7 +16,7 @@
 #        2 idle cores: ~2-7 min to embed the ~2,900 passages unless INDEX=DIR reuses an index of data/bible-kjv, a few
 #        minutes of training, ~1 min of evaluation)
 # INDEX=DIR reuses (or, if missing, builds there) the KJV index; XENC=DIR uses that cross-encoder instead of training one;
-# KEEP=DIR keeps a copy of the cross-encoder trained here.
+# KEEP=DIR keeps a copy of the cross-encoder trained here; LR sets the fine-tuning learning rate (default 3e-5).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 epochs="${1:-2}"; neg="${2:-4}"; depth="${3:-20}"
@@ -24,7 +24,7 @@ questions="${QUESTIONS:-$root/data/rag/test.jsonl}"
 out="${OUT:-$root/bench/results/cross-encoder.md}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 g="$root/gptbert"
-ft_args=(--model minilm --epochs "$epochs" --batch-size 16 --lr 3e-5 --max-length 192 --seed 1 --max-time 10m)
+ft_args=(--model minilm --epochs "$epochs" --batch-size 16 --lr "${LR:-3e-5}" --max-length 192 --seed 1 --max-time 10m)
 
 index="${INDEX:-$work/kjv.index}"
 t0=$(date +%s)
@@ -123,11 +123,11 @@ for m in rows:
 depth = c["retrieval"][0]["depth"]
 print(f"\nThe first stage (hybrid) finds the gold verse within its top {depth} for {c['retrieval'][0][f'recall@{depth}']:.3f} of the questions: the ceiling of any reranker at depth {depth}.")
 PY
-cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)$(grep -q avx512f /proc/cpuinfo || echo ", AVX2 only")
 cat > "$out" <<MD
 # A cross-encoder reranker trained here: retrieve → rerank on data/rag/test.jsonl
 
-- Command: \`${INDEX:+INDEX=$INDEX }${NEGPOOL:+NEGPOOL=$NEGPOOL }bash bench/cross-encoder.sh $epochs $neg $depth\`
+- Command: \`${INDEX:+INDEX=$INDEX }${NEGPOOL:+NEGPOOL=$NEGPOOL }${LR:+LR=$LR }bash bench/cross-encoder.sh $epochs $neg $depth\`
 - Date: $(date -u +"%Y-%m-%d %H:%M") UTC; commit $(git -C "$root" rev-parse --short HEAD)
 - Machine: $cpu, $(nproc) cores, CPU only; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 - Index: \`gptbert index build --input data/bible-kjv\` (MiniLM, 128-token passages, 16-token overlap, BM25)${INDEX:+, reused from \`$INDEX\`} (${t_index}s here).
