@@ -12,19 +12,19 @@
 #   (c) the cross-encoder: `gptbert finetune --model minilm` on those rows (text = question, text_pair = passage, label 1/0);
 #   (d) `gptbert rag --data` without and with `--rerank-with` (the cross-encoder, and MiniLM's cosine as a bi-encoder rerank).
 # Writes bench/results/cross-encoder.md (or $OUT).
-# Usage: bash bench/cross-encoder.sh [EPOCHS] [NEG] [DEPTH]   (default 2 epochs, 4 negatives, depth 20; about 15 minutes on
-#        2 idle cores: ~2-7 min to embed the ~2,900 passages unless INDEX=DIR reuses an index of data/bible-kjv, a few
+# Usage: bash bench/cross-encoder.sh [EPOCHS] [NEG] [DEPTH]   (default 3 epochs, 4 negatives, depth 20; about 15 minutes on
+#        2 idle cores: ~2-7 min to embed the ~2,900 passages unless INDEX=DIR reuses an index of data/bible-kjv, ~7
 #        minutes of training, ~1 min of evaluation)
 # INDEX=DIR reuses (or, if missing, builds there) the KJV index; XENC=DIR uses that cross-encoder instead of training one;
-# KEEP=DIR keeps a copy of the cross-encoder trained here; LR sets the fine-tuning learning rate (default 3e-5).
+# KEEP=DIR keeps a copy of the cross-encoder trained here; LR sets the fine-tuning learning rate (default 5e-5).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-epochs="${1:-2}"; neg="${2:-4}"; depth="${3:-20}"
+epochs="${1:-3}"; neg="${2:-4}"; depth="${3:-20}"
 questions="${QUESTIONS:-$root/data/rag/test.jsonl}"
 out="${OUT:-$root/bench/results/cross-encoder.md}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 g="$root/gptbert"
-ft_args=(--model minilm --epochs "$epochs" --batch-size 16 --lr "${LR:-3e-5}" --max-length 192 --seed 1 --max-time 10m)
+ft_args=(--model minilm --epochs "$epochs" --batch-size 16 --lr "${LR:-5e-5}" --max-length 192 --seed 1 --max-time 10m)
 
 index="${INDEX:-$work/kjv.index}"
 t0=$(date +%s)
@@ -134,7 +134,8 @@ cat > "$out" <<MD
 - Training pairs: $(cat "$work/pairs.txt").
 - Hard negatives: \`gptbert index negatives ${mine_args[*]} --negatives $neg\`, from $mined_from (${t_mine}s): $(cat "$work/rows.txt").
 - Cross-encoder: \`gptbert finetune ${ft_args[*]}\` on those rows (a two-label BertForSequenceClassification; its score is
-  P(label 1), 10% of the rows held out for choosing the best epoch), ${steps:-steps not reported}, ${t_train}s.
+  P(label 1); 10% of the rows held out, stratified, for the validation score at the end), ${steps:-steps not reported}, ${t_train}s;
+  validation: $(grep -m1 "best validation" "$work/finetune.log" 2>/dev/null | sed 's/best validation: *//' || echo "n/a") (all-negative would score accuracy $(grep -oE "[0-9]+ hard negatives" "$work/rows.txt" | head -1 | cut -d' ' -f1)/$(grep -oE "^[0-9]+ training rows" "$work/rows.txt" | cut -d' ' -f1) of the rows).
 - Reranking: \`gptbert rag --data ... --rerank-with XENC --rerank-depth $depth\`: the top $depth hybrid passages reordered by the
   cross-encoder, then scored like the other rows (recall@k is defined for k ≤ $depth; MRR over the first 10). ${t_eval}s for the
   whole call (all rows). Latency: cross-encoder time per question for $depth (question, passage) pairs, batch 32, on this machine.
