@@ -77,6 +77,7 @@ public static class CliErrors
         ["Data"] = "--data",
         ["Cutoffs"] = "--recall-at",
         ["NumCandidates"] = "--num-candidates",
+        ["RerankDepth"] = "--rerank-depth",
         // export
         ["Opset"] = "--opset",
         ["Backend"] = "--backend",

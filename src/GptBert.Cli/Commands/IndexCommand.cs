@@ -156,17 +156,23 @@ public static class IndexCommand
             pair as a positive, plus for each query the --negatives documents of the other pairs that the bi-encoder
             (--model, default 'minilm') ranks highest but that are not relevant to it (hard negatives). Fine-tune a
             cross-encoder on the result with 'gptbert finetune --train OUT', then use it with 'gptbert rerank --model'.
+            With --index DIR the negatives are that index's passages instead, ranked by its own search (--mode, default
+            hybrid, with the index's encoder): the passages a reranker in 'gptbert rag --rerank-with' will be shown; a
+            passage that contains one of the query's relevant documents is never a negative.
             """).WithSummary("Mine hard negatives for training a cross-encoder reranker")
             .WithExamples("""
                 gptbert index negatives --pairs qa-pairs.csv --output rerank-train.jsonl --negatives 3
                 gptbert finetune --model minilm --train rerank-train.jsonl --output runs/cross-encoder --epochs 2
+                gptbert index negatives --pairs question-passage.jsonl --index kjv.index --output rerank-train.jsonl --negatives 4
                 """);
         var pairsFile = new Option<string>("--pairs") { Description = "Query → relevant document pairs (columns text, text_pair)", HelpName = "FILE", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "JSON Lines file to write", HelpName = "FILE", Required = true };
         var negatives = new Option<int>("--negatives") { Description = "Hard negatives per query (default: 3)", HelpName = "N", DefaultValueFactory = _ => 3 };
         var skipTop = new Option<int>("--skip-top") { Description = "Leave out this many best-ranked non-relevant documents (likely unlabelled positives; default: 0)", HelpName = "N", DefaultValueFactory = _ => 0 };
         var model = ModelOptions.Model(defaultModel: ModelHub.MiniLm);
-        foreach (var o in new Option[] { pairsFile, output, negatives, skipTop, model }) command.Options.Add(o);
+        var index = new Option<string?>("--index") { Description = "Mine the negatives from this index's passages (from index build), ranked by its search, instead of from the pairs' documents", HelpName = "DIR" };
+        var mode = new Option<string?>("--mode") { Description = "With --index: dense, bm25 or hybrid (default: hybrid when the index has BM25, else dense)", HelpName = "MODE" };
+        foreach (var o in new Option[] { pairsFile, output, negatives, skipTop, model, index, mode }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
         command.SetAction(r =>
         {
@@ -177,8 +183,13 @@ public static class IndexCommand
             var data = GptBert.Data.LabeledDataset.Load(path, new GptBert.Data.LabeledFormatOptions { RequireLabel = false, RequireTwoLabels = false });
             var pairs = data.Where(e => e.Pair is not null).Select(e => (e.Text, e.Pair!)).ToList();
             if (pairs.Count == 0) throw new UsageException($"--pairs {path}: no rows with both text (query) and text_pair (relevant document)");
-            using var handle = common.LoadModel(r, r.GetValue(model)!, architecture: null, requireHead: false);
-            var rows = NegativeMining.Mine(new Embedder(handle) { Warn = ctx.Warn }, pairs, n, skip);
+            string? indexDir = r.GetValue(index);
+            if (indexDir is null && r.GetValue(mode) is not null) throw new UsageException("--mode applies to mining from an index; add --index DIR");
+            if (indexDir is not null && r.GetResult(model) is { Implicit: false }) throw new UsageException("--index mines with the index's own encoder; drop --model");
+            using var idx = indexDir is null ? null : OpenIndex(indexDir);
+            using var handle = common.LoadModel(r, idx?.Model ?? r.GetValue(model)!, architecture: null, requireHead: false);
+            var embedder = new Embedder(handle) { Warn = ctx.Warn };
+            var rows = idx is null ? NegativeMining.Mine(embedder, pairs, n, skip) : NegativeMining.Mine(idx, embedder, pairs, n, skip, ParseMode(r.GetValue(mode), idx));
             var sb = new StringBuilder();
             foreach (var row in rows)
                 sb.Append(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["text"] = row.Query, ["text_pair"] = row.Document, ["label"] = row.Relevant ? "1" : "0" })).Append('\n');

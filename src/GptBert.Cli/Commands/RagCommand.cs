@@ -19,13 +19,21 @@ public static class RagCommand
             the prompt of a GPT fine-tuned with 'finetune --task qa --arch gpt' ({context}: the passages joined by spaces).
             Generation stops at a blank line (a newline with --template qa) unless --stop says otherwise.
 
+            Reranking: --rerank-with DIR retrieves --rerank-depth passages (default: 20) by --mode, rescores each against
+            the question as 'gptbert rerank' does (a cross-encoder, i.e. a sequence classifier fine-tuned on question/passage
+            pairs: P(relevant); any other model, e.g. 'minilm': the cosine of sentence embeddings) and quotes the best
+            --top of the new order. Train a cross-encoder with 'gptbert index negatives' and 'gptbert finetune' (see
+            bench/cross-encoder.sh).
+
             Evaluation: --data QUESTIONS.jsonl (QA JSON Lines {"question", "context", "answer", "answer_start"} whose
             context is the gold passage, like data/rag/test.jsonl over an index of data/bible-kjv) searches the index for
             every question and prints recall@1/5/10 (--recall-at) and MRR for each retrieval mode (dense, and bm25 and
             hybrid when the index has BM25), and, with --generator, answers every question (--mode, --top passages) and
             prints SQuAD exact match and F1. A retrieved passage is a hit when its text contains the whole gold passage
             (whitespace runs collapsed); "reachable" counts the questions whose gold passage lies whole in some passage
-            of the index, the ceiling of recall.
+            of the index, the ceiling of recall. With --rerank-with, a row "MODE+rerank" follows: the first --rerank-depth
+            passages of MODE in the reranker's order (so the recall cutoffs must be at most the depth), and the answers
+            quote the reranked passages.
             """).WithSummary("Answer questions from an index's passages with a GPT-2 model; evaluate retrieval and answers")
             .WithExamples("""
                 gptbert rag --index moby.index --generator ./gpt2-qa --question "Who is Ahab?"
@@ -33,6 +41,7 @@ public static class RagCommand
                 gptbert index build --input data/bible-kjv --output kjv.index
                 gptbert rag --index kjv.index --data data/rag/test.jsonl
                 gptbert rag --index kjv.index --data data/rag/test.jsonl --generator runs/qa-gpt --template qa --top 1 --json
+                gptbert rag --index kjv.index --data data/rag/test.jsonl --rerank-with runs/cross-encoder --rerank-depth 20
                 """);
         var index = new Option<string>("--index") { Description = "Index directory (from index build)", HelpName = "DIR", Required = true };
         var generatorDir = new Option<string>("--generator", "-g") { Description = "GPT-2 language model directory that writes the answer (--tokenizer overrides its tokenizer); optional with --data (then only retrieval is scored)", HelpName = "DIR" };
@@ -47,7 +56,9 @@ public static class RagCommand
         var sample = new Option<bool>("--sample") { Description = "Sample the answer (temperature 0.7, top-p 0.9) instead of the greedy default" };
         var seed = new Option<int?>("--seed") { Description = "Random seed with --sample", HelpName = "N" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object: question, answer, finish_reason, prompt_tokens, sources" };
-        foreach (var o in new Option[] { index, generatorDir, question, data, recallAt, top, mode, maxNew, template, stop, sample, seed, json }) command.Options.Add(o);
+        var rerankWith = new Option<string?>("--rerank-with") { Description = "Rerank the retrieved passages with this model: a cross-encoder directory (a sequence classifier; P(relevant)) or a sentence encoder (cosine), as 'gptbert rerank' scores them", HelpName = "NAME|DIR" };
+        var rerankDepth = new Option<int>("--rerank-depth") { Description = $"With --rerank-with: passages the first stage retrieves for the reranker (default: {RerankOptions.DefaultDepth}); at least --top and the recall cutoffs", HelpName = "N", DefaultValueFactory = _ => RerankOptions.DefaultDepth };
+        foreach (var o in new Option[] { index, generatorDir, question, data, recallAt, top, mode, maxNew, template, stop, sample, seed, json, rerankWith, rerankDepth }) command.Options.Add(o);
         var common = CommonOptions.AddTo(command, input: false, jsonl: false, noTruncate: false);
         command.SetAction(r =>
         {
@@ -69,19 +80,32 @@ public static class RagCommand
             catch (GptBertException e) { throw CliErrors.Usage(e); }
             string promptTemplate = r.GetValue(template) is "qa" ? Rag.QaTemplate : r.GetValue(template)?.Replace("\\n", "\n") ?? Rag.DefaultTemplate;
             var cutoffs = dataPath is null ? [] : ParseCutoffs(r.GetValue(recallAt)!);
+            string? rerankSource = r.GetValue(rerankWith);
+            int depth = Check.AtLeast(r.GetValue(rerankDepth), 1, "--rerank-depth");
+            if (rerankSource is null && r.GetResult(rerankDepth) is { Implicit: false }) throw new UsageException("--rerank-depth applies to reranking; add --rerank-with DIR (a cross-encoder)");
+            if (rerankSource is not null)
+            {
+                if (dataPath is not null && cutoffs.Max() > depth)
+                    throw new UsageException($"--rerank-depth {depth} is below the largest --recall-at cutoff ({cutoffs.Max()}); reranking only reorders what the first stage retrieved, so use --rerank-depth {cutoffs.Max()} or more");
+                if (generatorPath is not null && k > depth)
+                    throw new UsageException($"--rerank-depth {depth} is below --top {k}; rerank at least as many passages as the prompt quotes");
+            }
             var questions = dataPath is null ? null : LoadQuestions(ctx, dataPath);
             using var idx = IndexCommand.OpenIndex(r.GetValue(index)!);
             var searchMode = IndexCommand.ParseMode(r.GetValue(mode), idx);
             // The index's own encoder and tokenizer (--tokenizer, like --device's model, is the generator's).
             using var encoder = ModelHub.Load(idx.Model, architecture: null, tokenizer: null, device: common.DeviceName(r), requireHead: false);
             using var decoder = generatorPath is null ? null : common.LoadModel(r, generatorPath, "GPT2LMHeadModel", requireHead: true);
+            // The judge of 'gptbert rerank' and generate-then-rerank: a cross-encoder when the model is a sequence classifier.
+            using var judge = rerankSource is null ? null : RerankCommand.OpenJudge(common, r, rerankSource, ctx);
+            var rerank = judge is null ? null : new RerankOptions(judge.Scorer, depth);
             if (questions is not null)
                 return Evaluate(ctx, dataPath!, questions, idx, new Embedder(encoder), decoder is null ? null : new Generator(decoder) { Warn = ctx.Warn },
-                    options, k, r.GetResult(mode) is { Implicit: false } ? searchMode : null, searchMode, promptTemplate, cutoffs, r.GetValue(json));
+                    options, k, r.GetResult(mode) is { Implicit: false } ? searchMode : null, searchMode, promptTemplate, cutoffs, rerank, r.GetValue(json));
             q ??= "";
             var generator = new Generator(decoder!) { Warn = ctx.Warn };
             bool asJson = r.GetValue(json);
-            var answer = Rag.Answer(idx, new Embedder(encoder), generator, q, options, k, searchMode, promptTemplate);
+            var answer = Rag.Answer(idx, new Embedder(encoder), generator, q, options, k, searchMode, promptTemplate, rerank);
             if (answer.Prompt.Dropped.Count > 0)
                 ctx.Warn($"note: {answer.Prompt.Dropped.Count} of {k} passages did not fit the generator's {decoder!.Config.MaxPositions}-token window with a {options.MaxNewTokens}-token answer");
             if (asJson)
@@ -144,13 +168,18 @@ public static class RagCommand
     }
 
     static int Evaluate(CliContext ctx, string dataPath, List<QaExample> questions, SearchIndex idx, Embedder embedder, Generator? generator,
-        GenerationOptions options, int top, SearchMode? onlyMode, SearchMode answerMode, string template, IReadOnlyList<int> cutoffs, bool asJson)
+        GenerationOptions options, int top, SearchMode? onlyMode, SearchMode answerMode, string template, IReadOnlyList<int> cutoffs, RerankOptions? rerank, bool asJson)
     {
         var modes = onlyMode is SearchMode m ? [m] : idx.HasLexical ? new[] { SearchMode.Dense, SearchMode.Lexical, SearchMode.Hybrid } : [SearchMode.Dense];
         int reachable = RagEvaluation.Reachable(idx, questions);
         var retrieval = modes.Select(mode => RagEvaluation.EvaluateRetrieval(idx, embedder, questions, mode, cutoffs)).ToList();
-        var answers = generator is null ? null : RagEvaluation.EvaluateAnswers(idx, embedder, generator, questions, options, top, answerMode, template);
-        static string Name(SearchMode mode) => mode switch { SearchMode.Lexical => "bm25", _ => mode.ToString().ToLowerInvariant() };
+        // The reranked row: the first stage is the mode the answers use (--mode, default hybrid).
+        if (rerank is not null)
+        {
+            try { retrieval.Add(RagEvaluation.EvaluateRetrieval(idx, embedder, questions, answerMode, cutoffs, rerank)); }
+            catch (GptBertException e) { throw CliErrors.Usage(e); }
+        }
+        var answers = generator is null ? null : RagEvaluation.EvaluateAnswers(idx, embedder, generator, questions, options, top, answerMode, template, rerank);
         if (asJson)
         {
             ctx.Out.JsonPretty(j =>
@@ -163,17 +192,22 @@ public static class RagCommand
                 foreach (var e in retrieval)
                 {
                     j.WriteStartObject();
-                    j.WriteString("mode", Name(e.Mode));
+                    j.WriteString("mode", e.Name);
                     foreach (var (kk, v) in e.Score.Recall) j.WriteNumber($"recall@{kk}", v);
                     j.WriteNumber("mrr", e.Score.Mrr);
                     j.WriteNumber("depth", e.Score.Depth);
+                    if (e.RerankDepth is int d)
+                    {
+                        j.WriteNumber("rerank_depth", d);
+                        j.WriteNumber("rerank_ms_per_question", e.RerankTime.TotalMilliseconds / questions.Count);
+                    }
                     j.WriteEndObject();
                 }
                 j.WriteEndArray();
                 if (answers is not null)
                 {
                     j.WriteStartObject("answers");
-                    j.WriteString("mode", Name(answers.Mode));
+                    j.WriteString("mode", answers.Name);
                     j.WriteNumber("top", top);
                     j.WriteNumber("exact_match", answers.Score.ExactMatch);
                     j.WriteNumber("f1", answers.Score.F1);
@@ -195,11 +229,14 @@ public static class RagCommand
             return ExitCodes.Ok;
         }
         ctx.Out.Line($"{questions.Count} questions from {dataPath}; {idx.Chunks.Count} passages; {reachable} questions have their gold passage whole in a passage (the recall ceiling)");
-        ctx.Out.Line($"{"retrieval",-10}" + string.Concat(retrieval[0].Score.Recall.Keys.Select(kk => $"{"recall@" + kk,11}")) + $"{"MRR",8}");
+        int width = Math.Max(10, retrieval.Max(e => e.Name.Length) + 1);
+        ctx.Out.Line("retrieval".PadRight(width) + string.Concat(retrieval[0].Score.Recall.Keys.Select(kk => $"{"recall@" + kk,11}")) + $"{"MRR",8}");
         foreach (var e in retrieval)
-            ctx.Out.Line($"{Name(e.Mode),-10}" + string.Concat(e.Score.Recall.Values.Select(v => $"{Output.Score(v),11}")) + $"{Output.Score(e.Score.Mrr),8}");
+            ctx.Out.Line(e.Name.PadRight(width) + string.Concat(e.Score.Recall.Values.Select(v => $"{Output.Score(v),11}")) + $"{Output.Score(e.Score.Mrr),8}");
+        foreach (var e in retrieval.Where(e => e.RerankDepth is not null))
+            ctx.Out.Line($"{e.Name}: the first {e.RerankDepth} {RagEvaluation.ModeName(e.Mode)} passages reordered by the reranker ({e.RerankTime.TotalMilliseconds / questions.Count:F0} ms a question)");
         if (answers is not null)
-            ctx.Out.Line($"answers ({Name(answers.Mode)}, top {top}): exact match {answers.Score.ExactMatch:F1}, F1 {answers.Score.F1:F1} (SQuAD, percent)");
+            ctx.Out.Line($"answers ({answers.Name}, top {top}): exact match {answers.Score.ExactMatch:F1}, F1 {answers.Score.F1:F1} (SQuAD, percent)");
         ctx.Out.Flush();
         return ExitCodes.Ok;
     }

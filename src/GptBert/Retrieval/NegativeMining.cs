@@ -42,4 +42,40 @@ public static class NegativeMining
         }
         return rows;
     }
+
+    /// <summary>
+    /// Hard negatives from an index's passages, ranked by the index's own search (<paramref name="mode"/>: the first stage
+    /// a reranker will follow), so that the negatives look like what the reranker will be shown. A passage is relevant to
+    /// a query (never a negative) when it contains one of the query's relevant documents, whitespace collapsed (the hit
+    /// rule of <see cref="RagEvaluation.IsHit"/>); each pair is kept as a positive, as given.
+    /// </summary>
+    /// <remarks>
+    /// Negatives drawn only from the other pairs' documents (<see cref="Mine(Embedder, IReadOnlyList{ValueTuple{string, string}}, int, int, CancellationToken)"/>)
+    /// make every training document mostly a negative: a small model can then learn "a document like these is not
+    /// relevant" instead of matching query and document, and rank unseen kinds of passage above the gold one.
+    /// </remarks>
+    public static IReadOnlyList<RelevancePair> Mine(SearchIndex index, Embedder embedder, IReadOnlyList<(string Query, string Document)> pairs, int negatives = 3,
+        int skipTop = 0, SearchMode mode = SearchMode.Hybrid, CancellationToken cancellationToken = default)
+    {
+        if (negatives < 0) throw new GptBertException($"Negatives must be ≥ 0 (got {negatives})") { Parameter = "Negatives" };
+        if (skipTop < 0) throw new GptBertException($"SkipTop must be ≥ 0 (got {skipTop})") { Parameter = "SkipTop" };
+        if (pairs.Count == 0) throw new GptBertException("no query → document pairs to mine from") { Parameter = "Input" };
+        var relevant = pairs.GroupBy(p => p.Query, StringComparer.Ordinal)
+            .Select(g => (Query: g.Key, Documents: g.Select(p => p.Document).Distinct(StringComparer.Ordinal).ToList())).ToList();
+        var rows = new List<RelevancePair>();
+        foreach (var (query, documents) in relevant)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            foreach (var d in documents) rows.Add(new RelevancePair(query, d, true));
+            if (negatives == 0) continue;
+            var gold = documents.Select(RagEvaluation.CollapseWhitespace).Where(d => d.Length > 0).ToList();
+            // Enough to fill the quota after the relevant passages (a document may lie in a few overlapping passages).
+            int want = Math.Min(index.Chunks.Count, skipTop + negatives + 4 * documents.Count + 8);
+            var hits = index.Search(embedder, query, want, mode);
+            foreach (var h in hits.Where(h => { string t = RagEvaluation.CollapseWhitespace(h.Chunk.Text); return !gold.Any(g => t.Contains(g, StringComparison.Ordinal)); })
+                         .Skip(skipTop).Take(negatives))
+                rows.Add(new RelevancePair(query, h.Chunk.Text, false));
+        }
+        return rows;
+    }
 }

@@ -60,13 +60,17 @@ public static class Rag
         return new RagPrompt(Fill(used), tokens, used, hits.Skip(used.Count).ToList());
     }
 
-    /// <summary>Searches <paramref name="index"/>, builds the prompt within the generator's window and generates the answer.</summary>
+    /// <summary>
+    /// Searches <paramref name="index"/> (with <paramref name="rerank"/>: <see cref="RerankOptions.Depth"/> passages, reordered
+    /// by its scorer, of which the best <paramref name="topK"/> are kept), builds the prompt within the generator's window
+    /// and generates the answer.
+    /// </summary>
     public static RagAnswer Answer(SearchIndex index, Embedder embedder, Generator generator, string question, GenerationOptions options,
-        int topK = 4, SearchMode mode = SearchMode.Dense, string template = DefaultTemplate, Action<GeneratedToken>? onToken = null,
-        CancellationToken cancellationToken = default)
+        int topK = 4, SearchMode mode = SearchMode.Dense, string template = DefaultTemplate, RerankOptions? rerank = null,
+        Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        var hits = index.Search(embedder, question, topK, mode);
+        var hits = Retrieve(index, embedder, question, topK, mode, rerank, cancellationToken);
         var model = generator.Model;
         // Prompts are encoded without special tokens (as Generator.EncodePrompt does), so this count is the prompt's length.
         var prompt = BuildPrompt(t => model.Tokenizer.Encode(t, addSpecialTokens: false).Length,
@@ -74,4 +78,9 @@ public static class Rag
         var result = generator.Generate(prompt.Text, options, onToken, cancellationToken);
         return new RagAnswer(question, result.Text.Trim(), result.Finish, prompt);
     }
+
+    /// <summary>The passages RAG quotes, best first: the index's top <paramref name="topK"/>, or with <paramref name="rerank"/> the reranked top of its depth.</summary>
+    public static IReadOnlyList<SearchHit> Retrieve(SearchIndex index, Embedder embedder, string question, int topK, SearchMode mode, RerankOptions? rerank = null,
+        CancellationToken cancellationToken = default) =>
+        rerank is null ? index.Search(embedder, question, topK, mode) : Reranking.Search(index, embedder, question, topK, mode, rerank, cancellationToken);
 }

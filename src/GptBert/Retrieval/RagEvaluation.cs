@@ -11,10 +11,20 @@ namespace GptBert.Retrieval;
 public sealed record RankingScore(IReadOnlyDictionary<int, double> Recall, double Mrr, int Depth, int Count);
 
 /// <summary>One retrieval method's score and, per question, the rank of its first hit (0: none within the depth).</summary>
-public sealed record RetrievalEvaluation(SearchMode Mode, RankingScore Score, IReadOnlyList<int> FirstHitRanks);
+/// <param name="RerankDepth">With a reranking stage: the passages the first stage (<paramref name="Mode"/>) retrieved per question for the reranker; null without one.</param>
+/// <param name="RerankTime">With a reranking stage: the time spent scoring passages with the reranker, all questions together.</param>
+public sealed record RetrievalEvaluation(SearchMode Mode, RankingScore Score, IReadOnlyList<int> FirstHitRanks, int? RerankDepth = null, TimeSpan RerankTime = default)
+{
+    /// <summary>The method's name: dense, bm25 or hybrid, with "+rerank" after a reranking stage.</summary>
+    public string Name => RagEvaluation.ModeName(Mode) + (RerankDepth is null ? "" : "+rerank");
+}
 
 /// <summary>The answers of a RAG system to a question set, scored with SQuAD exact match and F1 (percent).</summary>
-public sealed record RagAnswerEvaluation(SearchMode Mode, SquadScore Score, IReadOnlyList<RagAnswer> Answers);
+public sealed record RagAnswerEvaluation(SearchMode Mode, SquadScore Score, IReadOnlyList<RagAnswer> Answers, bool Reranked = false)
+{
+    /// <summary>The retrieval that fed the prompts: dense, bm25 or hybrid, with "+rerank" after a reranking stage.</summary>
+    public string Name => RagEvaluation.ModeName(Mode) + (Reranked ? "+rerank" : "");
+}
 
 /// <summary>
 /// Evaluation of retrieval-augmented generation on questions with a gold passage (QA data whose context is the passage
@@ -32,6 +42,9 @@ public sealed record RagAnswerEvaluation(SearchMode Mode, SquadScore Score, IRea
 /// </remarks>
 public static class RagEvaluation
 {
+    /// <summary>A retrieval mode as the CLI names it: dense, bm25 or hybrid.</summary>
+    public static string ModeName(SearchMode mode) => mode switch { SearchMode.Lexical => "bm25", _ => mode.ToString().ToLowerInvariant() };
+
     /// <summary>The cutoffs reported by default.</summary>
     public static readonly IReadOnlyList<int> DefaultCutoffs = [1, 5, 10];
 
@@ -86,39 +99,60 @@ public static class RagEvaluation
         return questions.Count(q => { string gold = CollapseWhitespace(q.Context); return chunks.Any(c => c.Contains(gold, StringComparison.Ordinal)); });
     }
 
-    /// <summary>Searches <paramref name="index"/> for every question (its text alone; the context is the gold passage) and scores the rankings.</summary>
+    /// <summary>
+    /// Searches <paramref name="index"/> for every question (its text alone; the context is the gold passage) and scores the
+    /// rankings. With <paramref name="rerank"/>, the first stage retrieves <see cref="RerankOptions.Depth"/> passages, the
+    /// reranker reorders them, and the first (largest cutoff) of the new order are scored like any ranking, so MRR is
+    /// MRR@(largest cutoff) for every method; the cutoffs must not exceed the depth (reranking only reorders what the first
+    /// stage found).
+    /// </summary>
     public static RetrievalEvaluation EvaluateRetrieval(SearchIndex index, Embedder embedder, IReadOnlyList<QaExample> questions, SearchMode mode,
-        IReadOnlyList<int>? cutoffs = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<int>? cutoffs = null, RerankOptions? rerank = null, CancellationToken cancellationToken = default)
     {
         cutoffs ??= DefaultCutoffs;
         CheckQuestions(questions);
         int depth = cutoffs.Count == 0 ? 1 : cutoffs.Max();
+        if (rerank is not null)
+        {
+            rerank.Validate();
+            if (depth > rerank.Depth)
+                throw new GptBertException($"RerankDepth {rerank.Depth} is below the largest recall cutoff ({depth}); reranking only reorders the passages the first stage retrieved, so rerank at least {depth}") { Parameter = "RerankDepth" };
+        }
         var ranks = new List<int>(questions.Count);
+        var rerankTime = new System.Diagnostics.Stopwatch();
         foreach (var q in questions)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var hits = index.Search(embedder, q.Question, depth, mode);
+            IReadOnlyList<SearchHit> hits;
+            if (rerank is null) hits = index.Search(embedder, q.Question, depth, mode);
+            else
+            {
+                var first = index.Search(embedder, q.Question, rerank.Depth, mode);
+                rerankTime.Start();
+                hits = Reranking.Rerank(first, q.Question, rerank.Scorer, cancellationToken).Take(depth).ToList();
+                rerankTime.Stop();
+            }
             ranks.Add(FirstHitRank(hits.Select(h => h.Chunk.Text).ToList(), q.Context));
         }
-        return new RetrievalEvaluation(mode, Score(ranks, cutoffs, depth), ranks);
+        return new RetrievalEvaluation(mode, Score(ranks, cutoffs, depth), ranks, rerank?.Depth, rerankTime.Elapsed);
     }
 
     /// <summary>Answers every question with <see cref="Rag.Answer"/> and scores the answers against the gold ones (SQuAD EM/F1, percent).</summary>
     public static RagAnswerEvaluation EvaluateAnswers(SearchIndex index, Embedder embedder, Generator generator, IReadOnlyList<QaExample> questions,
-        GenerationOptions options, int topK, SearchMode mode, string template = Rag.DefaultTemplate, Action<int, RagAnswer>? onAnswer = null,
-        CancellationToken cancellationToken = default)
+        GenerationOptions options, int topK, SearchMode mode, string template = Rag.DefaultTemplate, RerankOptions? rerank = null,
+        Action<int, RagAnswer>? onAnswer = null, CancellationToken cancellationToken = default)
     {
         CheckQuestions(questions);
         var answers = new List<RagAnswer>(questions.Count);
         foreach (var q in questions)
         {
-            var a = Rag.Answer(index, embedder, generator, q.Question, options, topK, mode, template, cancellationToken: cancellationToken);
+            var a = Rag.Answer(index, embedder, generator, q.Question, options, topK, mode, template, rerank, cancellationToken: cancellationToken);
             answers.Add(a);
             onAnswer?.Invoke(answers.Count - 1, a);
         }
         var score = SquadMetrics.Compute(answers.Select(a => FirstLine(a.Answer)).ToList(),
             questions.Select(q => (IReadOnlyList<string>)q.Answers.Select(s => s.Text).ToList()).ToList());
-        return new RagAnswerEvaluation(mode, score, answers);
+        return new RagAnswerEvaluation(mode, score, answers, rerank is not null);
     }
 
     /// <summary>The answer up to its first newline (a generator may run on past it when its stop text is not a newline).</summary>
