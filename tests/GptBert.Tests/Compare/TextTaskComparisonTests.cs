@@ -120,6 +120,19 @@ public class TextTaskComparisonTests
         var bert = report.Candidates.Single(c => c.Family == "bert");
         Assert.False(bert.Supported);
         Assert.Contains("no decoder", bert.NotSupportedReason);
+        Assert.Contains("encoder-decoder", bert.NotSupportedReason);
+        // BERT's way in: the encoder-decoder from scratch, trained, scored and probed like the GPTs, about --params in all
+        // (each half matched within the cost model's 10%, plus the cross-attention the decoder's half pays for and the
+        // encoder→decoder projection when the widths differ).
+        var encdec = report.Candidates.Single(c => c.Family == "encdec");
+        Assert.Equal("BERT→GPT encoder-decoder from scratch", encdec.Name);
+        Assert.Equal("EncoderDecoderModel", encdec.Architecture);
+        Assert.True(encdec.Supported);
+        Assert.Equal([1], encdec.Seeds);
+        Assert.InRange(encdec.Quality["bleu"].Mean, 0, 1);
+        Assert.InRange(encdec.Quality["chrf"].Mean, 0, 1);
+        Assert.True(encdec.TrainingSeconds!.Mean > 0 && encdec.LatencyP50Ms > 0 && encdec.SizeOnDiskBytes > 0);
+        Assert.InRange(encdec.Parameters, 150_000, 250_000);
         // No English word is a French word here: the copy baseline shares no n-gram with any reference.
         var copy = Assert.Single(report.Baselines);
         Assert.Equal("copy source", copy.Name);
@@ -129,6 +142,10 @@ public class TextTaskComparisonTests
         Assert.Equal("translate", json.GetProperty("task").GetString());
         Assert.Equal("bleu", json.GetProperty("primary_metric").GetString());
         Assert.Contains(json.GetProperty("reasons").EnumerateArray(), r => r.GetString()!.Contains("BERT is excluded"));
+        // Shown as a third family; the verdict stays GPT vs BERT, and says the encoder-decoder is BERT's way in.
+        Assert.Contains(json.GetProperty("reasons").EnumerateArray(), r => r.GetString()!.Contains("third family") && r.GetString()!.Contains("BERT's way into the task"));
+        Assert.NotEqual("encdec", json.GetProperty("verdict").GetString());
+        Assert.Contains("encdec", MarkdownReport.Render(report, []));
     }
 
     [Fact]
