@@ -67,7 +67,8 @@ public class TextTaskComparisonTests
         var dir = TestUtil.TempDir("cmp-sum");
         var train = Documents(Path.Combine(dir, "train.jsonl"), 150, 1);
         var test = Documents(Path.Combine(dir, "test.jsonl"), 12, 2);
-        var spec = Spec(dir, CompareTask.Summarize, train, test) with { Bert = TinyBert(Path.Combine(dir, "bert")) };
+        // 120k parameters: 60k a side still matches an encoder and a decoder on this vocabulary.
+        var spec = Spec(dir, CompareTask.Summarize, train, test) with { Bert = TinyBert(Path.Combine(dir, "bert")), ScratchParameters = 120_000 };
         var report = ComparisonRunner.Run(spec, new RunReporting(Progress: TextWriter.Null));
 
         var gpt = report.Candidates.Single(c => c.Family == "gpt");
@@ -75,6 +76,10 @@ public class TextTaskComparisonTests
         Assert.Equal("GPT2LMHeadModel", gpt.Architecture);
         Assert.Equal("BertModel", bert.Architecture);
         Assert.Empty(bert.Seeds);                         // extractive: used as it is, no training run
+        // The encoder-decoder from scratch writes its summaries from the bare document, scored by the same ROUGE.
+        var encdec = report.Candidates.Single(c => c.Family == "encdec");
+        Assert.Equal("EncoderDecoderModel", encdec.Architecture);
+        Assert.Equal([1], encdec.Seeds);
         Assert.All(report.Candidates, c =>
         {
             foreach (var m in new[] { "rougeL", "rouge1", "rouge2" }) Assert.InRange(c.Quality[m].Mean, 0, 1);
