@@ -124,7 +124,7 @@ static partial class TaskComparison
         {
             Unsupported = [NotApplicable("BertModel", "BERT is an encoder: it reads the source but has no decoder to write the translation; "
                 + (spec.FromScratch ? "its way in is the encoder-decoder (BERT encoder + GPT-2 decoder), measured as its own row"
-                    : "its way in is an encoder-decoder (BERT encoder + GPT-2 decoder), a candidate with --from-scratch"))],
+                    : "its way in is an encoder-decoder (BERT encoder + GPT-2 decoder), a candidate when FromScratch is set"))],
             Baselines = test.All(p => p.Source is not null)
                 ? () =>
                 {
