@@ -75,6 +75,7 @@ public static class CostModel
     {
         Gpt2Config g => Parameters(g, head),
         BertConfig b => Parameters(b, head),
+        EncoderDecoderConfig e => Parameters(e),
         _ => throw new GptBertException($"no cost model for model_type {config.ModelType}; GptBert supports gpt2 and bert"),
     };
 
@@ -117,6 +118,19 @@ public static class CostModel
         };
     }
 
+    /// <summary>
+    /// An encoder-decoder (bert2gpt2): the BERT encoder with its pooler, the GPT-2 language model, and per decoder block the
+    /// cross-attention (q_attn d·d+d, c_attn d·2d+2d, c_proj d·d+d) and ln_cross_attn 2d, plus enc_to_dec_proj
+    /// (H·d+d) when the widths differ.
+    /// </summary>
+    public static long Parameters(EncoderDecoderConfig c)
+    {
+        long d = c.Decoder.NEmbd, H = c.Encoder.HiddenSize;
+        long cross = c.Decoder.NLayer * (4 * d * d + 4 * d + 2 * d);
+        long projection = H == d ? 0 : H * d + d;
+        return Parameters(c.Encoder, ModelHead.Pooling) + Parameters(c.Decoder, ModelHead.LanguageModel) + cross + projection;
+    }
+
     // ------------------------------------------------------------------ FLOPs (estimates)
 
     /// <summary>
@@ -126,6 +140,10 @@ public static class CostModel
     public static double ForwardFlopsPerToken(ModelConfig config, ModelHead head, int seqLength)
     {
         if (seqLength < 1) throw new GptBertException($"sequence length must be at least 1 (got {seqLength})");
+        // An encoder-decoder: the encoder's and the decoder's forward, plus the cross-attention's linear layers (4·d² per block).
+        if (config is EncoderDecoderConfig e)
+            return ForwardFlopsPerToken(e.Encoder, ModelHead.Base, seqLength) + ForwardFlopsPerToken(e.Decoder, ModelHead.LanguageModel, seqLength)
+                + e.Decoder.NLayer * (2.0 * 4.0 * e.Decoder.NEmbd * e.Decoder.NEmbd + 2.0 * 2.0 * seqLength * e.Decoder.NEmbd);
         var (layers, d, inner, vocab, labels) = Dims(config);
         double T = seqLength;
         double linear = 2.0 * (4.0 * d * d + 2.0 * d * inner);
@@ -175,6 +193,9 @@ public static class CostModel
     /// </remarks>
     public static double ActivationBytes(ModelConfig config, ModelHead head, int batch, int seqLength, bool training = false)
     {
+        // An encoder-decoder holds the encoder's output while the decoder runs: both, summed (an upper bound).
+        if (config is EncoderDecoderConfig e)
+            return ActivationBytes(e.Encoder, ModelHead.Base, batch, seqLength, training) + ActivationBytes(e.Decoder, ModelHead.LanguageModel, batch, seqLength, training);
         var (layers, d, inner, vocab, _) = Dims(config);
         double heads = config is Gpt2Config g ? g.NHead : ((BertConfig)config).NumAttentionHeads;
         double tokens = Math.Max(1, batch) * (double)seqLength;

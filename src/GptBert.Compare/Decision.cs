@@ -164,9 +164,13 @@ public static class Decision
         {
             string? family = FamilyOf(c);
             if (family is null)
-                reasons.Add(c.Family == "gpt-bert"
-                    ? $"{c.Name} is measured as a third family (GPT-BERT) and shown in the table; the verdict itself chooses between GPT and BERT."
-                    : $"{c.Name} is left out: its family \"{c.Family}\" is neither gpt nor bert.");
+                reasons.Add(c.Family switch
+                {
+                    "gpt-bert" => $"{c.Name} is measured as a third family (GPT-BERT) and shown in the table; the verdict itself chooses between GPT and BERT.",
+                    "encdec" => $"{c.Name} is measured as a third family (a BERT encoder feeding a GPT-2 decoder) and shown in the table; the verdict itself chooses between GPT and BERT."
+                        + (task == CompareTask.Translate ? " BERT alone cannot write a translation: this encoder-decoder is BERT's way into the task." : ""),
+                    _ => $"{c.Name} is left out: its family \"{c.Family}\" is neither gpt nor bert.",
+                });
             else if (generation && family == "bert")
                 reasons.Add($"{Label(c)} is excluded: BERT is an encoder; it does not generate text"
                             + (task == CompareTask.Generate ? "." : ", and the requirements say text generation is needed."));

@@ -32,6 +32,8 @@ static partial class TaskComparison
     sealed record Plan(string Name, string Family, string Source, string? Model, string? Arch, ModelShape Shape, string? Tokenizer, double LearningRate, ModelHead Head)
     {
         public bool Untrained { get; init; }
+        /// <summary>Builds the starting model of one seed (the encoder-decoder's warm start from fresh halves) and returns its directory, used as Model.</summary>
+        public Func<int, string>? Build { get; init; }
     }
 
     /// <summary>What differs between the tasks: the data's texts, scoring a trained directory, and one inference call on test items.</summary>
@@ -75,7 +77,7 @@ static partial class TaskComparison
             var seconds = new List<double>(); var cpu = new List<double>(); var peaks = new List<double>(); var curves = new List<TrainingCurve>();
             string? firstDir = null;
             // The metric each run selects its model by: validation exact match (extractive QA), token accuracy (NER), loss (generative QA).
-            string curveMetric = (spec.Task == CompareTask.Qa || parts.Generative) && plan.Family == "gpt" ? "loss" : parts.CurveMetric;
+            string curveMetric = (spec.Task == CompareTask.Qa || parts.Generative) && plan.Family is "gpt" or EncoderDecoderFamily ? "loss" : parts.CurveMetric;
             if (plan.Untrained)
             {
                 results.Add(Untrained(plan, parts, spec, Info, ref workSeconds));
@@ -89,9 +91,10 @@ static partial class TaskComparison
                 Info($"[{plan.Name}] seed {seed}/{spec.Seeds}: fine-tuning ({(parts.Generative ? "prompt → completion" : parts.FinetuneTask)})");
                 bool measured = PeakMemory.Reset(); // the run's peak resident memory, measured from here
                 var clock = CpuClock.Start();
+                string? model = plan.Build?.Invoke(seed) ?? plan.Model; // built inside the clock: the warm start is part of its training cost
                 TrainingRuns.Finetune(new FinetuneSpec
                 {
-                    Task = parts.FinetuneTask, Model = plan.Model, Arch = plan.Arch, Shape = plan.Shape, Tokenizer = plan.Tokenizer,
+                    Task = parts.FinetuneTask, Model = model, Arch = plan.Arch, Shape = plan.Shape, Tokenizer = plan.Tokenizer,
                     Train = spec.Train, Validation = spec.Validation, Output = dir, MaxLength = spec.MaxLength, Device = spec.Device,
                     Training = new TrainingOptions
                     {

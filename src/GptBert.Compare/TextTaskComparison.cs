@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GptBert.Compare.Report;
+using GptBert.Engine;
 using GptBert.Models;
 using GptBert.Pipelines;
 using GptBert.Reporting;
@@ -61,10 +62,11 @@ static partial class TaskComparison
         var validation = spec.Validation is null ? null : JsonlStrings(spec.Validation, "document");
         var profile = DatasetProfiler.ProfileCorpus(JsonlStrings(spec.Train, "document"), validation, test.Select(e => e.Document!)) with { TestExamples = test.Count };
         var references = test.Select(e => e.Reference).ToList();
-        Summarizer Make(ModelHandle h) => IsGpt(h.Directory)
+        // A GPT or the encoder-decoder writes the summary (the encoder-decoder reads the bare document); a BERT extracts it.
+        Summarizer Make(ModelHandle h) => IsGpt(h.Directory) || h.Model is EncoderDecoderModel
             ? Summarizer.Abstractive(h, new GenerationOptions { MaxNewTokens = MaxNewTokens })
             : Summarizer.Extractive(new Embedder(h) { Warn = null }, SummarySentences);
-        ModelHandle Load(string dir) => ModelHub.Load(dir, IsGpt(dir) ? "GPT2LMHeadModel" : null, device: spec.Device);
+        ModelHandle Load(string dir) => ModelHub.Load(dir, IsGpt(dir) || Seq2Seq.IsEncoderDecoder(dir) ? Seq2Seq.GeneratorArchitecture(dir) : null, device: spec.Device);
         var parts = TextParts(spec, train, profile, test.Count,
             evaluate: dir =>
             {
@@ -102,23 +104,27 @@ static partial class TaskComparison
         var validation = spec.Validation is null ? null : Pairs(spec.Validation);
         var profile = DatasetProfiler.ProfileCorpus(train.Select(p => p.Prompt), validation?.Select(p => p.Prompt), test.Select(p => p.Prompt)) with { TestExamples = test.Count };
         var references = test.Select(p => (IReadOnlyList<string>)[p.Reference]).ToList();
+        // The encoder-decoder reads each line's source as fine-tuning read it (Seq2SeqData.Pair: source, document or prompt).
+        var encoderInputs = JsonlObjects(spec.Test).Select(o => Seq2SeqData.Pair(o)?.Source).ToList();
+        string Input(PromptCompleter c, int i) => c.IsSeq2Seq ? encoderInputs[i] ?? test[i].Prompt : test[i].Prompt;
         var parts = TextParts(spec, [.. train.SelectMany(p => new[] { p.Prompt, p.Reference })], profile, test.Count,
             evaluate: dir =>
             {
-                using var h = ModelHub.Load(dir, "GPT2LMHeadModel", device: spec.Device);
+                using var h = ModelHub.Load(dir, Seq2Seq.GeneratorArchitecture(dir), device: spec.Device);
                 var completer = new PromptCompleter(h, new GenerationOptions { MaxNewTokens = MaxNewTokens });
-                return Bleu(test.Select(p => completer.Complete(p.Prompt)).ToList(), references);
+                return Bleu(test.Select((p, i) => completer.Complete(Input(completer, i))).ToList(), references);
             },
             open: dir =>
             {
-                var h = ModelHub.Load(dir, "GPT2LMHeadModel", device: spec.Device);
+                var h = ModelHub.Load(dir, Seq2Seq.GeneratorArchitecture(dir), device: spec.Device);
                 var completer = new PromptCompleter(h, new GenerationOptions { MaxNewTokens = MaxNewTokens });
-                return new Opened(h, items => { foreach (var i in items) completer.Complete(test[i].Prompt); });
+                return new Opened(h, items => { foreach (var i in items) completer.Complete(Input(completer, i)); });
             });
         return parts with
         {
             Unsupported = [NotApplicable("BertModel", "BERT is an encoder: it reads the source but has no decoder to write the translation; "
-                + "an encoder-decoder (BERT encoder + GPT-2 decoder) is not among compare's candidates yet")],
+                + (spec.FromScratch ? "its way in is the encoder-decoder (BERT encoder + GPT-2 decoder), measured as its own row"
+                    : "its way in is an encoder-decoder (BERT encoder + GPT-2 decoder), a candidate when FromScratch is set"))],
             Baselines = test.All(p => p.Source is not null)
                 ? () =>
                 {
@@ -241,8 +247,58 @@ static partial class TaskComparison
                 }
                 plans.Add(new Plan(name, "gpt", "scratch", null, "gpt", shape, tokDir, spec.ScratchLearningRate, ModelHead.LanguageModel));
             }
+            if (spec.Task is CompareTask.Translate or CompareTask.Summarize)
+            {
+                try { plans.Add(EncoderDecoderPlan(spec, tok, info)); }
+                catch (GptBertException e) { info($"{EncoderDecoderName} left out: {e.Message}"); }
+            }
         }
         return plans;
+    }
+
+    /// <summary>The encoder-decoder candidate's family: measured and shown as a third family; the verdict chooses between GPT and BERT.</summary>
+    internal const string EncoderDecoderFamily = "encdec";
+    const string EncoderDecoderName = "BERT→GPT encoder-decoder from scratch";
+
+    /// <summary>
+    /// The BERT→GPT encoder-decoder from scratch (bert2gpt2, <see cref="Seq2Seq.WarmStart"/> from two fresh halves): a BERT
+    /// encoder and a GPT-2 decoder, both on the GPT candidates' BPE vocabulary, sized so the whole model has about
+    /// ScratchParameters. The budget is split in half: the encoder gets one half; the decoder gets the other half less its
+    /// cross-attention (4d² + 6d per block, sized once at half to know d and the blocks, then again at half minus that).
+    /// Each seed seeds the fresh weights before they are built, then fine-tunes like the other candidates.
+    /// </summary>
+    static Plan EncoderDecoderPlan(CompareSpec spec, ITextTokenizer tok, Action<string> info)
+    {
+        long half = spec.ScratchParameters / 2;
+        var encoder = CostModel.MatchedShape("bert", half, tok.VocabSize, spec.MaxLength) with { MaxLength = spec.MaxLength };
+        var first = CostModel.MatchedShape("gpt", half, tok.VocabSize, spec.MaxLength, ModelHead.LanguageModel);
+        long cross = first.Layers * (4L * first.Hidden * first.Hidden + 6L * first.Hidden);
+        var decoder = CostModel.MatchedShape("gpt", Math.Max(1, half - cross), tok.VocabSize, spec.MaxLength, ModelHead.LanguageModel) with { MaxLength = spec.MaxLength };
+        info($"{EncoderDecoderName}: encoder {encoder.Layers}×{encoder.Hidden}, decoder {decoder.Layers}×{decoder.Hidden} (+ cross-attention), "
+            + $"about {spec.ScratchParameters / 2:N0} parameters each side");
+        string Build(int seed)
+        {
+            string root = Path.Combine(spec.WorkDirectory, ComparisonRunner.Slug(EncoderDecoderName), $"init-{seed}");
+            if (Directory.Exists(root)) Directory.Delete(root, true);
+            string encDir = Path.Combine(root, "encoder"), decDir = Path.Combine(root, "decoder"), output = Path.Combine(root, "encdec");
+            var encConfig = (BertConfig)encoder.Config("bert", tok);
+            var decConfig = (Gpt2Config)decoder.Config("gpt", tok);
+            encConfig.Validate("encoder shape");
+            decConfig.Validate("decoder shape");
+            TorchRuntime.Seed(seed); // fresh weights differ by seed and repeat with it
+            using (var bert = new BertModel(encConfig)) bert.SavePretrained(encDir);
+            tok.SaveForModel(encDir, encConfig.MaxPositionEmbeddings);
+            using (var gpt = new GPT2LMHeadModel(decConfig)) gpt.SavePretrained(decDir);
+            tok.SaveForModel(decDir, decConfig.NPositions);
+            Seq2Seq.WarmStart(encDir, decDir, output, seed);
+            Directory.Delete(encDir, true);
+            Directory.Delete(decDir, true);
+            return output;
+        }
+        return new Plan(EncoderDecoderName, EncoderDecoderFamily, "scratch", null, null, decoder, null, spec.ScratchLearningRate, ModelHead.LanguageModel)
+        {
+            Build = Build,
+        };
     }
 
     static CandidateResult NotApplicable(string architecture, string reason) => new()

@@ -57,7 +57,9 @@ public static class CompareCommand
                 --task summarize compares BERT extractive summaries (--bert: the most central sentence, no training) with a GPT
                 fine-tuned to write them and the lead-1 baseline by ROUGE-1/2/L F1 (default data data/summarization);
                 --task translate compares GPTs fine-tuned on prompt → translation (two sizes with --from-scratch, and --gpt)
-                with copying the source, by BLEU and chrF (default data data/translation/en-fr; BERT alone has no decoder);
+                with copying the source, by BLEU and chrF (default data data/translation/en-fr; BERT alone has no decoder).
+                For both, --from-scratch also trains a BERT→GPT encoder-decoder (about --params in all, half a side),
+                shown as a third family (encdec): BERT's way into generation; the verdict stays GPT vs BERT;
                 --task chat fine-tunes a GPT on {"messages": [...]} conversations and reports its loss per assistant token
                 (default data data/chat; BERT: not applicable, encoders do not generate).
                 The verdict uses no requirements; see 'gptbert choose' for those.

@@ -52,6 +52,22 @@ public class CostModelTests
     }
 
     [Fact]
+    public void EncoderDecoderParameterCountsEqualTheRealModels()
+    {
+        TestUtil.Init();
+        // Same widths (no enc_to_dec_proj) and different widths (a 32→48 projection).
+        foreach (var (enc, dec) in new[] { (TinyBert(), TinyGpt()), (TinyBert(), TinyGpt() with { NEmbd = 48, NHead = 6, NLayer = 3 }) })
+        {
+            var c = EncoderDecoderConfig.From(enc with { Architectures = null }, dec);
+            Assert.Equal(Real(new EncoderDecoderModel(c)), CostModel.Parameters(c, ModelHead.LanguageModel));
+            // The halves' own counts, plus per decoder block the cross-attention and its LayerNorm (4d² + 6d), plus the projection.
+            long d = dec.NEmbd, proj = enc.HiddenSize == d ? 0 : enc.HiddenSize * d + d;
+            Assert.Equal(Real(new BertModel(enc)) + Real(new GPT2LMHeadModel(dec)) + dec.NLayer * (4 * d * d + 6 * d) + proj, CostModel.Parameters(c, ModelHead.LanguageModel));
+            Assert.True(CostModel.ForwardFlopsPerToken(c, ModelHead.LanguageModel, 16) > CostModel.ForwardFlopsPerToken(dec, ModelHead.LanguageModel, 16));
+        }
+    }
+
+    [Fact]
     public void ParameterCountsOfPublishedModels()
     {
         TestUtil.Init();

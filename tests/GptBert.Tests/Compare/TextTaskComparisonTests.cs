@@ -67,7 +67,8 @@ public class TextTaskComparisonTests
         var dir = TestUtil.TempDir("cmp-sum");
         var train = Documents(Path.Combine(dir, "train.jsonl"), 150, 1);
         var test = Documents(Path.Combine(dir, "test.jsonl"), 12, 2);
-        var spec = Spec(dir, CompareTask.Summarize, train, test) with { Bert = TinyBert(Path.Combine(dir, "bert")) };
+        // 120k parameters: 60k a side still matches an encoder and a decoder on this vocabulary.
+        var spec = Spec(dir, CompareTask.Summarize, train, test) with { Bert = TinyBert(Path.Combine(dir, "bert")), ScratchParameters = 120_000 };
         var report = ComparisonRunner.Run(spec, new RunReporting(Progress: TextWriter.Null));
 
         var gpt = report.Candidates.Single(c => c.Family == "gpt");
@@ -75,6 +76,10 @@ public class TextTaskComparisonTests
         Assert.Equal("GPT2LMHeadModel", gpt.Architecture);
         Assert.Equal("BertModel", bert.Architecture);
         Assert.Empty(bert.Seeds);                         // extractive: used as it is, no training run
+        // The encoder-decoder from scratch writes its summaries from the bare document, scored by the same ROUGE.
+        var encdec = report.Candidates.Single(c => c.Family == "encdec");
+        Assert.Equal("EncoderDecoderModel", encdec.Architecture);
+        Assert.Equal([1], encdec.Seeds);
         Assert.All(report.Candidates, c =>
         {
             foreach (var m in new[] { "rougeL", "rouge1", "rouge2" }) Assert.InRange(c.Quality[m].Mean, 0, 1);
@@ -120,6 +125,19 @@ public class TextTaskComparisonTests
         var bert = report.Candidates.Single(c => c.Family == "bert");
         Assert.False(bert.Supported);
         Assert.Contains("no decoder", bert.NotSupportedReason);
+        Assert.Contains("encoder-decoder", bert.NotSupportedReason);
+        // BERT's way in: the encoder-decoder from scratch, trained, scored and probed like the GPTs, about --params in all
+        // (each half matched within the cost model's 10%, plus the cross-attention the decoder's half pays for and the
+        // encoder→decoder projection when the widths differ).
+        var encdec = report.Candidates.Single(c => c.Family == "encdec");
+        Assert.Equal("BERT→GPT encoder-decoder from scratch", encdec.Name);
+        Assert.Equal("EncoderDecoderModel", encdec.Architecture);
+        Assert.True(encdec.Supported);
+        Assert.Equal([1], encdec.Seeds);
+        Assert.InRange(encdec.Quality["bleu"].Mean, 0, 1);
+        Assert.InRange(encdec.Quality["chrf"].Mean, 0, 1);
+        Assert.True(encdec.TrainingSeconds!.Mean > 0 && encdec.LatencyP50Ms > 0 && encdec.SizeOnDiskBytes > 0);
+        Assert.InRange(encdec.Parameters, 150_000, 250_000);
         // No English word is a French word here: the copy baseline shares no n-gram with any reference.
         var copy = Assert.Single(report.Baselines);
         Assert.Equal("copy source", copy.Name);
@@ -129,6 +147,37 @@ public class TextTaskComparisonTests
         Assert.Equal("translate", json.GetProperty("task").GetString());
         Assert.Equal("bleu", json.GetProperty("primary_metric").GetString());
         Assert.Contains(json.GetProperty("reasons").EnumerateArray(), r => r.GetString()!.Contains("BERT is excluded"));
+        // Shown as a third family; the verdict stays GPT vs BERT, and says the encoder-decoder is BERT's way in.
+        Assert.Contains(json.GetProperty("reasons").EnumerateArray(), r => r.GetString()!.Contains("third family") && r.GetString()!.Contains("BERT's way into the task"));
+        Assert.NotEqual("encdec", json.GetProperty("verdict").GetString());
+        Assert.Contains("encdec", MarkdownReport.Render(report, []));
+    }
+
+    [Fact]
+    public void TheEncoderDecoderCandidateLearnsToCopyItsSource()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("cmp-copy");
+        string[] words = ["one", "two", "three", "four", "five"];
+        string Write(string name, int n, int seed)
+        {
+            var rng = new Random(seed);
+            return WriteJsonl(Path.Combine(dir, name), Enumerable.Range(0, n).Select(_ =>
+            {
+                // Five words: BLEU needs 4-grams.
+                string s = string.Join(' ', Enumerable.Range(0, 5).Select(_ => words[rng.Next(words.Length)]));
+                // The GPTs train on prompt → completion; the encoder-decoder reads source → target (Seq2SeqData's first pair).
+                return new { prompt = $"English: {s}\nFrench:", completion = " " + s, source = s, target = s };
+            }));
+        }
+        var report = ComparisonRunner.Run(Spec(dir, CompareTask.Translate, Write("train.jsonl", 150, 1), Write("test.jsonl", 12, 2))
+            with { ScratchParameters = 200_000, BudgetSteps = 120 }, new RunReporting(Progress: TextWriter.Null));
+
+        // The target is the source by construction: copying it scores BLEU 1, and so does a model that learned to copy.
+        Assert.Equal(1, Assert.Single(report.Baselines).Quality["bleu"].Mean, 9);
+        var encdec = report.Candidates.Single(c => c.Family == "encdec");
+        // (It copies all 12 test lines exactly after 120 steps; the bar leaves room for a word or two.)
+        Assert.True(encdec.Quality["bleu"].Mean > 0.8 && encdec.Quality["chrf"].Mean > 0.9, $"chrF {encdec.Quality["chrf"].Mean:F3}, BLEU {encdec.Quality["bleu"].Mean:F3}");
     }
 
     [Fact]
