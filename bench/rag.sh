@@ -4,13 +4,15 @@
 # answers (SQuAD EM/F1) of a tiny GPT trained from scratch for generative QA on data/qa/train.jsonl, reading the top
 # passage of each retrieval mode — next to the
 # same GPT given the gold verse (the ceiling of retrieval). Writes bench/results/rag.md (or $OUT).
-# Usage: bash bench/rag.sh [TRAIN_TIME] [CORPUS...]   (default 10m and data/bible-kjv; about 20 minutes on 2 idle cores:
+# Usage: bash bench/rag.sh [TRAIN_TIME|Nsteps] [CORPUS...]   (default 10m and data/bible-kjv; about 20 minutes on 2 idle cores:
 #        ~7 min to embed the ~2,900 passages, TRAIN_TIME of training, ~1 min of evaluation)
 # GENERATOR=DIR uses that GPT instead of training one (then TRAIN_TIME is ignored).
 # Smoke: QUESTIONS=data/rag/validation.jsonl OUT=/tmp/rag.md bash bench/rag.sh 15s data/bible-kjv/17-esther.txt
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 budget="${1:-10m}"; shift || true
+# A step budget ("1200steps") repeats on any machine; a time budget ("10m") buys fewer steps on a busy or slower one.
+if [[ "$budget" == *steps ]]; then budget_flag=(--max-steps "${budget%steps}"); else budget_flag=(--max-time "$budget"); fi
 corpus=("$@"); [ ${#corpus[@]} -gt 0 ] || corpus=("$root/data/bible-kjv")
 questions="${QUESTIONS:-$root/data/rag/test.jsonl}"
 out="${OUT:-$root/bench/results/rag.md}"
@@ -38,7 +40,7 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
   "$g" tokenizer train --kind bpe --data "$work/train.txt" --vocab-size 4096 --output "$work/tok" > /dev/null
   t0=$(date +%s)
   "$g" finetune "${gpt_args[@]}" --tokenizer "$work/tok" --train "$root/data/qa/train.jsonl" --validation "$root/data/qa/validation.jsonl" \
-    --output "$work/gpt" --max-time "$budget" > "$work/finetune.log" 2>&1
+    --output "$work/gpt" "${budget_flag[@]}" > "$work/finetune.log" 2>&1
   t_train=$(( $(date +%s) - t0 ))
   steps=$(grep -oE "[0-9,]+ steps" "$work/finetune.log" | tail -1 || true)
   gen="$work/gpt"
@@ -80,7 +82,7 @@ cat > "$out" <<MD
 - A retrieved passage is a **hit** when its text contains the whole gold verse (whitespace collapsed); recall@k is the
   fraction of questions with a hit in the first k, MRR@10 the mean of 1/rank of the first hit (0 when none in 10).
 - Generator: GPT-2 from scratch (\`${gpt_args[*]}\`, a 4,096-token BPE learnt from data/qa/train), fine-tuned for
-  generative QA on data/qa/train.jsonl for \`--max-time $budget\` (${steps:-steps not reported}; ${t_train}s); the RAG prompt is
+  generative QA on data/qa/train.jsonl for \`${budget_flag[*]}\` (${steps:-steps not reported}; ${t_train}s); the RAG prompt is
   \`--template qa\` ("Context: {context}\\nQuestion: {question}\\nAnswer:", the format it was trained on) with the top-1
   passage; greedy, at most 16 new tokens; ${t_answer}s for the three modes. EM/F1: SQuAD's, in percent.
 

@@ -5,13 +5,15 @@
 # the same GPT's greedy summary ("abstractive"), one random sample ("sample-1", candidate 0 of the same draw) and the
 # candidate with the best ROUGE-L against the reference ("oracle-N", the ceiling of any judge), for several sampling
 # seeds (the mean and the spread over seeds). Writes bench/results/rerank.md (or $OUT).
-# Usage: bash bench/rerank.sh [TRAIN_TIME] [N] [SEEDS]   (default 10m, 8 candidates, seeds "1 2 3"; about 25 minutes on
+# Usage: bash bench/rerank.sh [TRAIN_TIME|Nsteps] [N] [SEEDS]   (default 10m, 8 candidates, seeds "1 2 3"; about 25 minutes on
 #        2 idle cores: TRAIN_TIME of training, then ~4 minutes per seed)
 # GENERATOR=DIR uses that GPT instead of training one (then TRAIN_TIME is ignored).
 # Smoke: LIMIT=5 OUT=/tmp/rerank.md bash bench/rerank.sh 15s 3 "1 2"
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 budget="${1:-10m}"; n="${2:-8}"; seeds="${3:-1 2 3}"
+# A step budget ("1200steps") repeats on any machine; a time budget ("10m") buys fewer steps on a busy or slower one.
+if [[ "$budget" == *steps ]]; then budget_flag=(--max-steps "${budget%steps}"); else budget_flag=(--max-time "$budget"); fi
 data="$root/data/summarization"
 out="${OUT:-$root/bench/results/rerank.md}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
@@ -35,7 +37,7 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
   "$g" tokenizer train --kind bpe --data "$work/train.txt" --vocab-size 4096 --output "$work/tok" > /dev/null
   t0=$(date +%s)
   "$g" finetune "${gpt_args[@]}" --tokenizer "$work/tok" --train "$data/train.jsonl" --validation "$data/validation.jsonl" \
-    --output "$work/gpt" --max-time "$budget" > "$work/finetune.log" 2>&1
+    --output "$work/gpt" "${budget_flag[@]}" > "$work/finetune.log" 2>&1
   t_train=$(( $(date +%s) - t0 ))
   steps=$(grep -oE "[0-9,]+ steps" "$work/finetune.log" | tail -1 || true)
   gen="$work/gpt"
@@ -73,7 +75,7 @@ cat > "$out" <<MD
 - Date: $(date -u +"%Y-%m-%d %H:%M") UTC
 - Machine: $cpu, $(nproc) cores, CPU only
 - Generator: GPT-2 from scratch (\`${gpt_args[*]}\`, a 4,096-token BPE learnt from the training split), fine-tuned on
-  data/summarization/train.jsonl (loss on the summary only) for \`--max-time $budget\` (${steps:-steps not reported}; ${t_train}s).
+  data/summarization/train.jsonl (loss on the summary only) for \`${budget_flag[*]}\` (${steps:-steps not reported}; ${t_train}s).
 - Per document ($count documents): the greedy summary, and $n samples (temperature 0.8, top-p 0.95, candidate i with seed
   S + i) of at most 40 tokens, cut at the first newline. The judge is the built-in MiniLM: the candidate with the highest
   cosine similarity to the document wins (\`summarize --num-candidates $n --rerank-with minilm\`). ${t_eval}s for all seeds.
