@@ -19,7 +19,9 @@ if (argList.FirstOrDefault() == "child")
     string engine = argList[1]; int threads = int.Parse(argList[2]);
     foreach (var (b, t) in shapes)
     {
-        if (engine == "torch-mkl") GptBert.Engine.SmallGemm.Enabled = false; // every product through libtorch (MKL)
+        // Every product through libtorch (MKL). Through the options: EmbedBench.Torch's Configure(threads) would switch a bare flag back on.
+        if (engine == "torch-mkl") GptBert.Engine.TorchRuntime.Configure(GptBert.Engine.TorchRuntime.Options with { SmallKernels = false });
+        if (engine == "torch-small") GptBert.Engine.BlockedGemm.Enabled = false; // SmallGemm up to 256 rows, MKL above (before BlockedGemm)
         double ms = engine == "ort" ? EmbedBench.Ort(b, t, threads, seconds)
             : engine == "torch-int8" ? EmbedBench.Torch(b, t, threads, seconds, Int8Bench.QuantizedMiniLm())
             : EmbedBench.Torch(b, t, threads, seconds);
@@ -65,24 +67,43 @@ if (argList.FirstOrDefault() == "train")
     return 0;
 }
 
+if (argList.FirstOrDefault() == "profile")
+{
+    // profile [--batch B] [--tokens T] [--threads N]: each kind of op of a MiniLM-shaped forward, timed alone.
+    int threads = int.Parse(Opt("--threads", Environment.ProcessorCount.ToString()));
+    int b = int.Parse(Opt("--batch", "32")), tk = int.Parse(Opt("--tokens", "128"));
+    Console.WriteLine($"| op ({b}x{tk}) | 1 thread ms | {threads} threads ms |");
+    Console.WriteLine("|---|---:|---:|");
+    foreach (var (op, ms1, msN) in ForwardProfile.Run(b, tk, threads)) Console.WriteLine($"| {op} | {ms1:F1} | {msN:F1} |");
+    return 0;
+}
+
 if (argList.FirstOrDefault() == "gemm")
 {
-    // gemm [--threads N]: MiniLM's products at 16..1024 rows, SmallGemm vs libtorch/MKL, one process.
+    // gemm [--threads N]: MiniLM's products at 16..4096 rows, SmallGemm vs BlockedGemm vs libtorch/MKL, one process.
     int threads = int.Parse(Opt("--threads", Environment.ProcessorCount.ToString()));
     GptBert.Engine.TorchRuntime.Configure(threads);
     const double flopsPerRow = 2.0 * 6 * (4 * 384 * 384 + 2 * 384 * 1536);
     var t = new System.Text.StringBuilder();
-    t.AppendLine("# Small-batch matrix products: GptBert's SmallGemm vs libtorch (MKL)");
+    t.AppendLine("# Matrix products: GptBert's SmallGemm and BlockedGemm vs libtorch (MKL)");
     t.AppendLine();
     t.AppendLine($"- Command: `dotnet run -c Release --project bench/GptBert.Bench -- gemm --threads {threads}`");
     t.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
     t.AppendLine($"- Machine: {EmbedBench.Machine()}");
-    t.AppendLine("- What is timed: MiniLM's 36 encoder products (random fp32 weights, 42 MB) with bias, at M rows, no gradient; median of 30 passes, the two variants alternated 3 times (middle value).");
+    t.AppendLine($"- Load average before: {Int8Bench.LoadAverage()}");
+    t.AppendLine("- What is timed: MiniLM's 36 encoder products (random fp32 weights, 42 MB) with bias, at M rows, no gradient; median of 30 passes, the variants alternated 3 times (middle value). SmallGemm = the unpacked few-row kernels at every size; BlockedGemm = the packed AVX-512 kernel at every size; MKL = libtorch's F.linear.");
     t.AppendLine();
-    t.AppendLine("| rows | SmallGemm ms | GFLOPS | MKL ms | GFLOPS | SmallGemm vs MKL |");
-    t.AppendLine("|---:|---:|---:|---:|---:|---:|");
-    foreach (var (m, ours, mkl) in GemmBench.Run([16, 32, 64, 128, 256, 512, 1024]))
-        t.AppendLine($"| {m} | {ours:F2} | {flopsPerRow * m / ours / 1e6:F0} | {mkl:F2} | {flopsPerRow * m / mkl / 1e6:F0} | {mkl / ours:F2}x |");
+    bool hasBlocked = GptBert.Engine.BlockedGemm.Supported;
+    t.AppendLine(hasBlocked ? "| rows | SmallGemm ms | GFLOPS | BlockedGemm ms | GFLOPS | MKL ms | GFLOPS | best vs MKL |" : "| rows | SmallGemm ms | GFLOPS | MKL ms | GFLOPS | SmallGemm vs MKL |");
+    t.AppendLine(hasBlocked ? "|---:|---:|---:|---:|---:|---:|---:|---:|" : "|---:|---:|---:|---:|---:|---:|");
+    foreach (var (m, ms) in GemmBench.Run([16, 32, 64, 128, 256, 512, 1024, 4096]))
+    {
+        string Cell(GemmBench.Variant v) => $"{ms[v]:F2} | {flopsPerRow * m / ms[v] / 1e6:F0}";
+        double best = ms.Where(kv => kv.Key != GemmBench.Variant.Mkl).Min(kv => kv.Value);
+        t.AppendLine(hasBlocked
+            ? $"| {m} | {Cell(GemmBench.Variant.Small)} | {Cell(GemmBench.Variant.Blocked)} | {Cell(GemmBench.Variant.Mkl)} | {ms[GemmBench.Variant.Mkl] / best:F2}x |"
+            : $"| {m} | {Cell(GemmBench.Variant.Small)} | {Cell(GemmBench.Variant.Mkl)} | {ms[GemmBench.Variant.Mkl] / best:F2}x |");
+    }
     File.WriteAllText(Opt("--out", Path.Combine(FindRepoRoot(), "bench", "results", "small-batch-gemm.md")), t.ToString());
     Console.WriteLine(t.ToString());
     return 0;
@@ -279,13 +300,14 @@ var allVariants = new (string Name, string Engine, int Threads, string Wait)[]
 {
     ("ONNX Runtime (2 intra-op threads)", "ort", 2, ""),
     ("TorchSharp, 1 thread", "torch", 1, ""),
-    ("TorchSharp, 2 threads, GptBert default (SmallGemm ≤ 256 rows, GOMP_SPINCOUNT=10000)", "torch", 2, ""),
+    ("TorchSharp, 2 threads, GptBert default (SmallGemm < 64 rows, BlockedGemm from 64 where AVX-512, GOMP_SPINCOUNT=10000)", "torch", 2, ""),
+    ("TorchSharp, 2 threads, without BlockedGemm (SmallGemm ≤ 256 rows, MKL above)", "torch-small", 2, ""),
     ("TorchSharp, 2 threads, libtorch/MKL products only (SmallGemm off), GOMP_SPINCOUNT=10000", "torch-mkl", 2, ""),
     ("TorchSharp, 2 threads, OMP_WAIT_POLICY=PASSIVE", "torch", 2, "PASSIVE"),
     ("TorchSharp, 2 threads, OMP_WAIT_POLICY=ACTIVE", "torch", 2, "ACTIVE"),
 };
-// --quick: ONNX Runtime, GptBert's default and the MKL-only products (the comparison that matters, in a third of the time).
-var variants = quick ? allVariants.Where(v => v.Engine is "ort" or "torch-mkl" || v.Name.Contains("GptBert default")).ToArray() : allVariants;
+// --quick: ONNX Runtime, GptBert's default, without BlockedGemm and the MKL-only products (the comparisons that matter, in less time).
+var variants = quick ? allVariants.Where(v => v.Engine is "ort" or "torch-mkl" or "torch-small" || v.Name.Contains("GptBert default")).ToArray() : allVariants;
 // Rounds interleave the variants, so a burst of load elsewhere on the machine hits one round, not one variant;
 // each ratio is taken against ONNX Runtime of the same round, then the median over rounds is reported.
 int rounds = int.Parse(Opt("--rounds", "3"));

@@ -8,7 +8,10 @@ using static TorchSharp.torch;
 namespace GptBert.Engine;
 
 /// <summary>
-/// fp32 matrix products with few rows — one short sentence, one decoding step — for inference on x86 CPUs.
+/// fp32 inference products on x86 CPUs: the entry point for every linear layer that needs no gradient. Products of
+/// <see cref="BlockedGemm.MinRows"/> rows or more go to <see cref="BlockedGemm"/> where the CPU has AVX-512; the rest
+/// (and everything on AVX2-only CPUs up to <see cref="MaxRows"/>) run on the kernels here, made for few rows — one short
+/// sentence, one decoding step.
 /// libtorch hands every linear layer to MKL's sgemm, which at a few rows runs far below this CPU's fp32 peak
 /// (bench/results/small-batch-gemm.md), and at 1×16 tokens MiniLM's products through MKL alone take longer than
 /// ONNX Runtime's whole forward (bench/results/embedding-throughput.md). These
@@ -44,7 +47,8 @@ public static unsafe class SmallGemm
         long K = weightIsInOut ? weight.shape[0] : weight.shape[1];
         long N = weightIsInOut ? weight.shape[1] : weight.shape[0];
         long M = x.dim() == 0 || x.shape[^1] != K ? -1 : x.numel() / K;
-        if (M < 1 || M > MaxRows || K < 8 || N < 8) return null;
+        bool blocked = BlockedGemm.Enabled && M >= BlockedGemm.MinRows && M <= int.MaxValue / Math.Max(K, N);
+        if (M < 1 || M > MaxRows && !blocked || K < 8 || N < 8) return null;
         if (x.dtype != ScalarType.Float32 || weight.dtype != ScalarType.Float32 || bias is { dtype: not ScalarType.Float32 }) return null;
         if (x.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU || bias is { device_type: not DeviceType.CPU }) return null;
         if (torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias is { requires_grad: true })) return null;
@@ -59,6 +63,12 @@ public static unsafe class SmallGemm
             X = (float*)Data(xc), W = (float*)Data(weight), B = bias is null ? null : (float*)Data(bias), Y = (float*)Data(y),
             M = (int)M, N = (int)N, K = (int)K, InOut = weightIsInOut,
         };
+        if (blocked)
+        {
+            BlockedGemm.Run(job.X, job.W, job.B, job.Y, job.M, job.N, job.K, job.InOut);
+            GC.KeepAlive(xc); GC.KeepAlive(weight); GC.KeepAlive(bias);
+            return y.MoveToOuterDisposeScope();
+        }
         // Split the columns into equal runs of whole tiles, one per thread, each worth at least ~1M multiply-adds
         // (~10 µs; a fork-join costs a few µs); smaller products stay on this thread.
         int tile = weightIsInOut ? (Wide ? 32 : 16) : 4;

@@ -67,7 +67,6 @@ public class SmallGemmTests
         using (no_grad())
         {
             Assert.NotNull(SmallGemm.TryLinear(randn(4, 16), w, null));
-            Assert.Null(SmallGemm.TryLinear(randn(SmallGemm.MaxRows + 1, 16), w, null)); // many rows: MKL is faster
             Assert.Null(SmallGemm.TryLinear(randn(4, 16, dtype: ScalarType.Float64), w.detach().to(ScalarType.Float64), null));
             Assert.Null(SmallGemm.TryLinear(randn(4, 15), w, null)); // shapes disagree: libtorch reports it
         }
