@@ -28,10 +28,14 @@ public static class ForwardProfile
         var ops = new (string, Action)[]
         {
             ("36 linear products (GptBert kernels)", () => { for (int l = 0; l < layers; l++) { for (int i = 0; i < 4; i++) Ops.Linear(x, wq, bq); Ops.Linear(x, wi, bi); Ops.Linear(h4, wo, bq); } }),
-            ("6 attention (scaled_dot_product_attention, no mask)", () => { for (int l = 0; l < layers; l++) Ops.Attention(q, k, v, null, 0); }),
+            ("6 attention (GptBert's kernel where AVX-512, no mask)", () => { for (int l = 0; l < layers; l++) Ops.Attention(q, k, v, null, 0); }),
+            ("6 attention (libtorch's scaled_dot_product_attention, no mask)", () => { for (int l = 0; l < layers; l++) F.scaled_dot_product_attention(q, k, v); }),
             ("6 attention outputs to (B, T, H) (transpose + reshape copy)", () => { for (int l = 0; l < layers; l++) q.transpose(1, 2).reshape(b, t, hidden); }),
             ("6 GELU (erf) on (B, T, 1536)", () => { for (int l = 0; l < layers; l++) Activations.Apply("gelu", h4); }),
             ("13 residual add + LayerNorm (B, T, 384)", () => { for (int l = 0; l < 2 * layers + 1; l++) ln.forward(x + x); }),
+            ("13 residual add alone", () => { for (int l = 0; l < 2 * layers + 1; l++) { var t = x + x; } }),
+            ("13 LayerNorm alone", () => { for (int l = 0; l < 2 * layers + 1; l++) ln.forward(x); }),
+            ("13 F.layer_norm alone", () => { for (int l = 0; l < 2 * layers + 1; l++) F.layer_norm(x, [hidden]); }),
         };
         var results = new List<(string, double, double)>();
         foreach (var (name, op) in ops)

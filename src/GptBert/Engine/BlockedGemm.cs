@@ -61,8 +61,7 @@ public static unsafe class BlockedGemm
         int kBlocks = (K + MaxKc - 1) / MaxKc;
         int kc = (K + kBlocks - 1) / kBlocks;
         int nc = Math.Max(NR, BlockFloats / (kc * NR) * NR);
-        var buffer = packBuffer ??= GC.AllocateUninitializedArray<float>(BlockFloats + 16, pinned: true);
-        float* pack = (float*)(((nint)Unsafe.AsPointer(ref buffer[0]) + 63) & ~(nint)63); // pinned: it never moves
+        float* pack = Scratch(ref packBuffer, BlockFloats);
         for (int nStart = n0; nStart < n1; nStart += nc)
         {
             int nEnd = Math.Min(n1, nStart + nc), panels = (nEnd - nStart + NR - 1) / NR;
@@ -72,8 +71,9 @@ public static unsafe class BlockedGemm
                 for (int p = 0; p < panels; p++)
                 {
                     int c0 = nStart + p * NR;
-                    if (inOut) PackInOut(w, N, k0, kLen, c0, Math.Min(NR, nEnd - c0), pack + (long)p * kLen * NR);
-                    else PackLinear(w, K, k0, kLen, c0, Math.Min(NR, nEnd - c0), pack + (long)p * kLen * NR);
+                    int cols = Math.Min(NR, nEnd - c0);
+                    if (inOut) PackInOut(w, N, k0, kLen, c0, cols, PanelWidth(cols), pack + (long)p * kLen * NR);
+                    else PackLinear(w, K, k0, kLen, c0, cols, PanelWidth(cols), pack + (long)p * kLen * NR);
                 }
                 bool first = k0 == 0; // the first k block writes y (with the bias), the others add to it
                 for (int m = 0; m < M; m += MR)
@@ -84,23 +84,120 @@ public static unsafe class BlockedGemm
                         int c0 = nStart + p * NR, cols = Math.Min(NR, nEnd - c0);
                         float* xa = x + (long)m * K + k0, bp = pack + (long)p * kLen * NR, yc = y + (long)m * N + c0;
                         float* b = first && bias is not null ? bias + c0 : null;
-                        if (cols == NR) Kernel(xa, K, bp, kLen, yc, N, first, b, rows);
-                        else PartialPanel(xa, K, bp, kLen, yc, N, first, b, rows, cols);
+                        PartialPanel(xa, K, bp, kLen, yc, N, first, b, rows, cols);
                     }
                 }
             }
         }
     }
 
-    /// <summary>A panel with fewer than <see cref="NR"/> real columns: the kernel writes a full tile on the stack, the real part is copied.</summary>
-    static void PartialPanel(float* xa, int lda, float* bp, int kLen, float* y, int ldc, bool first, float* bias, int rows, int cols)
+    /// <summary>
+    /// <paramref name="floats"/> floats of this thread's scratch, 64-byte aligned: a pinned array kept in
+    /// <paramref name="buffer"/> (a [ThreadStatic] field of the caller), grown when too small, freed with the thread.
+    /// </summary>
+    internal static float* Scratch(ref float[]? buffer, int floats)
     {
+        if (buffer is null || buffer.Length < floats + 16) buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+        return (float*)(((nint)Unsafe.AsPointer(ref buffer[0]) + 63) & ~(nint)63); // pinned: it never moves
+    }
+
+    /// <summary>The width of the panel that holds <paramref name="cols"/> columns: 48, or 32 or 16 for the last one (zero-padded).</summary>
+    internal static int PanelWidth(int cols) => Math.Min(NR, (cols + 15) & ~15);
+
+    /// <summary>
+    /// y[0..rows, 0..cols) (+)= x · panel + bias for a panel of <see cref="PanelWidth"/>(cols) columns: straight into y when
+    /// the panel has no padding, else through a tile on the stack of which the real part is copied.
+    /// </summary>
+    internal static void PartialPanel(float* xa, int lda, float* bp, int kLen, float* y, int ldc, bool first, float* bias, int rows, int cols)
+    {
+        int width = PanelWidth(cols);
+        if (cols == width) { Kernel(xa, lda, bp, kLen, y, ldc, first, bias, rows, width); return; }
         float* tile = stackalloc float[MR * NR];
         float* b = stackalloc float[NR];
         for (int j = 0; j < NR; j++) b[j] = bias is not null && j < cols ? bias[j] : 0;
         if (!first) for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) tile[i * NR + j] = y[(long)i * ldc + j];
-        Kernel(xa, lda, bp, kLen, tile, NR, first, b, rows);
+        Kernel(xa, lda, bp, kLen, tile, NR, first, b, rows, width);
         for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) y[(long)i * ldc + j] = tile[i * NR + j];
+    }
+
+    /// <summary>The register kernel for a panel 48, 32 or 16 columns wide.</summary>
+    internal static void Kernel(float* a, int lda, float* b, int kLen, float* c, int ldc, bool first, float* bias, int rows, int width)
+    {
+        if (width == NR) Kernel(a, lda, b, kLen, c, ldc, first, bias, rows);
+        else if (width == 32) Kernel32(a, lda, b, kLen, c, ldc, first, bias, rows);
+        else Kernel16(a, lda, b, kLen, c, ldc, first, bias, rows);
+    }
+
+    /// <summary>As <see cref="Kernel(float*, int, float*, int, float*, int, bool, float*, int)"/> for a 32-column panel (16 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel32(float* a, int lda, float* b, int kLen, float* c, int ldc, bool first, float* bias, int rows)
+    {
+        float* a0 = a, a1 = a + (long)Math.Min(1, rows - 1) * lda, a2 = a + (long)Math.Min(2, rows - 1) * lda, a3 = a + (long)Math.Min(3, rows - 1) * lda;
+        float* a4 = a + (long)Math.Min(4, rows - 1) * lda, a5 = a + (long)Math.Min(5, rows - 1) * lda, a6 = a + (long)Math.Min(6, rows - 1) * lda, a7 = a + (long)Math.Min(7, rows - 1) * lda;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int k = 0; k < kLen; k++, b += 32)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var s = Vector512.Create(a0[k]); c00 = Avx512F.FusedMultiplyAdd(s, b0, c00); c01 = Avx512F.FusedMultiplyAdd(s, b1, c01);
+            s = Vector512.Create(a1[k]); c10 = Avx512F.FusedMultiplyAdd(s, b0, c10); c11 = Avx512F.FusedMultiplyAdd(s, b1, c11);
+            s = Vector512.Create(a2[k]); c20 = Avx512F.FusedMultiplyAdd(s, b0, c20); c21 = Avx512F.FusedMultiplyAdd(s, b1, c21);
+            s = Vector512.Create(a3[k]); c30 = Avx512F.FusedMultiplyAdd(s, b0, c30); c31 = Avx512F.FusedMultiplyAdd(s, b1, c31);
+            s = Vector512.Create(a4[k]); c40 = Avx512F.FusedMultiplyAdd(s, b0, c40); c41 = Avx512F.FusedMultiplyAdd(s, b1, c41);
+            s = Vector512.Create(a5[k]); c50 = Avx512F.FusedMultiplyAdd(s, b0, c50); c51 = Avx512F.FusedMultiplyAdd(s, b1, c51);
+            s = Vector512.Create(a6[k]); c60 = Avx512F.FusedMultiplyAdd(s, b0, c60); c61 = Avx512F.FusedMultiplyAdd(s, b1, c61);
+            s = Vector512.Create(a7[k]); c70 = Avx512F.FusedMultiplyAdd(s, b0, c70); c71 = Avx512F.FusedMultiplyAdd(s, b1, c71);
+        }
+        Vector512<float> z0 = default, z1 = default;
+        if (bias is not null) { z0 = Vector512.Load(bias); z1 = Vector512.Load(bias + 16); }
+        Store(c, first, c00 + z0, c01 + z1); if (rows == 1) return; c += ldc;
+        Store(c, first, c10 + z0, c11 + z1); if (rows == 2) return; c += ldc;
+        Store(c, first, c20 + z0, c21 + z1); if (rows == 3) return; c += ldc;
+        Store(c, first, c30 + z0, c31 + z1); if (rows == 4) return; c += ldc;
+        Store(c, first, c40 + z0, c41 + z1); if (rows == 5) return; c += ldc;
+        Store(c, first, c50 + z0, c51 + z1); if (rows == 6) return; c += ldc;
+        Store(c, first, c60 + z0, c61 + z1); if (rows == 7) return; c += ldc;
+        Store(c, first, c70 + z0, c71 + z1);
+    }
+
+    /// <summary>As <see cref="Kernel(float*, int, float*, int, float*, int, bool, float*, int)"/> for a 16-column panel (8 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel16(float* a, int lda, float* b, int kLen, float* c, int ldc, bool first, float* bias, int rows)
+    {
+        float* a0 = a, a1 = a + (long)Math.Min(1, rows - 1) * lda, a2 = a + (long)Math.Min(2, rows - 1) * lda, a3 = a + (long)Math.Min(3, rows - 1) * lda;
+        float* a4 = a + (long)Math.Min(4, rows - 1) * lda, a5 = a + (long)Math.Min(5, rows - 1) * lda, a6 = a + (long)Math.Min(6, rows - 1) * lda, a7 = a + (long)Math.Min(7, rows - 1) * lda;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        for (int k = 0; k < kLen; k++, b += 16)
+        {
+            var b0 = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a0[k]), b0, c0); c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a1[k]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a2[k]), b0, c2); c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a3[k]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a4[k]), b0, c4); c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a5[k]), b0, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a6[k]), b0, c6); c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a7[k]), b0, c7);
+        }
+        var z = bias is null ? default : Vector512.Load(bias);
+        Store(c, first, c0 + z); if (rows == 1) return; c += ldc;
+        Store(c, first, c1 + z); if (rows == 2) return; c += ldc;
+        Store(c, first, c2 + z); if (rows == 3) return; c += ldc;
+        Store(c, first, c3 + z); if (rows == 4) return; c += ldc;
+        Store(c, first, c4 + z); if (rows == 5) return; c += ldc;
+        Store(c, first, c5 + z); if (rows == 6) return; c += ldc;
+        Store(c, first, c6 + z); if (rows == 7) return; c += ldc;
+        Store(c, first, c7 + z);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(float* c, bool first, Vector512<float> v0, Vector512<float> v1)
+    {
+        if (!first) { v0 += Vector512.Load(c); v1 += Vector512.Load(c + 16); }
+        v0.Store(c); v1.Store(c + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(float* c, bool first, Vector512<float> v0)
+    {
+        if (!first) v0 += Vector512.Load(c);
+        v0.Store(c);
     }
 
     /// <summary>
@@ -108,7 +205,7 @@ public static unsafe class BlockedGemm
     /// eight broadcasts of x. Rows past <paramref name="rows"/> repeat the last real row and are not stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
-    static void Kernel(float* a, int lda, float* b, int kLen, float* c, int ldc, bool first, float* bias, int rows)
+    internal static void Kernel(float* a, int lda, float* b, int kLen, float* c, int ldc, bool first, float* bias, int rows)
     {
         float* a0 = a, a1 = a + (long)Math.Min(1, rows - 1) * lda, a2 = a + (long)Math.Min(2, rows - 1) * lda, a3 = a + (long)Math.Min(3, rows - 1) * lda;
         float* a4 = a + (long)Math.Min(4, rows - 1) * lda, a5 = a + (long)Math.Min(5, rows - 1) * lda, a6 = a + (long)Math.Min(6, rows - 1) * lda, a7 = a + (long)Math.Min(7, rows - 1) * lda;
@@ -146,27 +243,38 @@ public static unsafe class BlockedGemm
         v0.Store(c); v1.Store(c + 16); v2.Store(c + 32);
     }
 
-    /// <summary>dst[k·NR + j] = W[k0 + k, c0 + j] for W (K, N), zero past <paramref name="cols"/>.</summary>
-    static void PackInOut(float* w, int N, int k0, int kLen, int c0, int cols, float* dst)
+    /// <summary>
+    /// dst[k·nr + j] = W[k0 + k, c0 + j] for W (K, ·) with rows <paramref name="N"/> floats apart, zero from
+    /// <paramref name="cols"/> to the panel width <paramref name="nr"/>.
+    /// </summary>
+    internal static void PackInOut(float* w, int N, int k0, int kLen, int c0, int cols, int nr, float* dst)
     {
-        for (int k = 0; k < kLen; k++, dst += NR)
+        int full = cols & ~15;
+        for (int k = 0; k < kLen; k++, dst += nr)
         {
             float* src = w + (long)(k0 + k) * N + c0;
-            if (cols == NR) { Vector512.Load(src).Store(dst); Vector512.Load(src + 16).Store(dst + 16); Vector512.Load(src + 32).Store(dst + 32); }
-            else for (int j = 0; j < NR; j++) dst[j] = j < cols ? src[j] : 0;
+            int j = 0;
+            for (; j < full; j += 16) Vector512.Load(src + j).Store(dst + j);
+            for (; j < cols; j++) dst[j] = src[j];
+            for (; j < nr; j++) dst[j] = 0;
         }
     }
 
-    /// <summary>dst[k·NR + j] = W[c0 + j, k0 + k] for W (N, K), zero past <paramref name="cols"/>: 16 × 16 transposes in registers.</summary>
-    static void PackLinear(float* w, int K, int k0, int kLen, int c0, int cols, float* dst)
+    /// <summary>
+    /// dst[k·nr + j] = W[c0 + j, k0 + k] for W (N, ·) with rows <paramref name="K"/> floats apart, zero from
+    /// <paramref name="cols"/> to the panel width <paramref name="nr"/>: 16 × 16 transposes in registers where 16 columns and 16 k are whole.
+    /// </summary>
+    internal static void PackLinear(float* w, int K, int k0, int kLen, int c0, int cols, int nr, float* dst)
     {
-        int k = 0;
-        if (cols == NR)
-            for (; k + 16 <= kLen; k += 16)
-                for (int g = 0; g < NR; g += 16)
-                    Transpose16(w + (long)(c0 + g) * K + k0 + k, K, dst + k * NR + g, NR);
+        int full = cols & ~15, k = 0;
+        for (; k + 16 <= kLen; k += 16)
+        {
+            for (int g = 0; g < full; g += 16) Transpose16(w + (long)(c0 + g) * K + k0 + k, K, dst + k * nr + g, nr);
+            for (int kk = k; kk < k + 16; kk++)
+                for (int j = full; j < nr; j++) dst[kk * nr + j] = j < cols ? w[(long)(c0 + j) * K + k0 + kk] : 0;
+        }
         for (; k < kLen; k++)
-            for (int j = 0; j < NR; j++) dst[k * NR + j] = j < cols ? w[(long)(c0 + j) * K + k0 + k] : 0;
+            for (int j = 0; j < nr; j++) dst[k * nr + j] = j < cols ? w[(long)(c0 + j) * K + k0 + k] : 0;
     }
 
     /// <summary>dst[i·lds + j] = src[j·lss + i] for i, j &lt; 16.</summary>

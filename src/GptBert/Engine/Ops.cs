@@ -33,6 +33,7 @@ public static class Ops
     {
         // scaled_dot_product_attention scales by 1/√hs; another scale goes into q (one multiply of (B, nh, T, hs)).
         double standard = 1.0 / Math.Sqrt(q.shape[^1]);
+        if (Half(q) is null && AttentionKernel.TryAttention(q, k, v, mask, dropout, causal, scale ?? standard) is Tensor fused) return fused;
         if (scale is double s && Math.Abs(s - standard) > 1e-12 * standard) q = q * (s / standard);
         if (!fp32 && Half(q) is ScalarType t)
             return Fp32Result(() =>

@@ -96,7 +96,8 @@ public static unsafe class SmallGemm
     /// libtorch's remaining ops stay on the calling thread at every size (measured at 32x32 MiniLM tokens: 140 ms instead of 220).</param>
     public static IDisposable? ForwardScope(Tensor inputIds, bool int8 = false)
     {
-        if (!Enabled && !int8 || !int8 && inputIds.numel() > MaxRows || inputIds.device_type != DeviceType.CPU || torch.is_grad_enabled()
+        bool allOurs = int8 || BlockedGemm.Enabled && AttentionKernel.Enabled; // products and attention on our workers at every size
+        if (!Enabled && !int8 || !allOurs && inputIds.numel() > MaxRows || inputIds.device_type != DeviceType.CPU || torch.is_grad_enabled()
             || MixedPrecision.Current is not null || TorchRuntime.Threads <= 1 || !TorchRuntime.Options.SingleThreadedSmallForwards)
             return null;
         return ThreadLocalThreads.Set(1);

@@ -16,13 +16,15 @@ public sealed record RuntimeOptions
     public int? Threads { get; init; }
 
     /// <summary>
-    /// Small inference products (up to <see cref="SmallGemm.MaxRows"/> rows, no gradient) run on GptBert's own
-    /// kernels (<see cref="SmallGemm"/>) instead of libtorch's MKL path.
+    /// Inference products and attention (no gradient, fp32, CPU) run on GptBert's own kernels instead of libtorch's MKL and
+    /// scaled_dot_product_attention: <see cref="SmallGemm"/> for few rows, <see cref="BlockedGemm"/> for many and
+    /// <see cref="AttentionKernel"/> where the CPU has AVX-512 (on AVX2 only, SmallGemm up to <see cref="SmallGemm.MaxRows"/> rows).
     /// </summary>
     public bool SmallKernels { get; init; } = true;
 
     /// <summary>
-    /// During a small inference forward, libtorch's own ops run on the calling thread only, so libtorch's OpenMP workers do not spin on
+    /// During an inference forward whose products and attention run on GptBert's kernels (small ones everywhere, any size where
+    /// the CPU has AVX-512), libtorch's own ops run on the calling thread only, so libtorch's OpenMP workers do not spin on
     /// the cores <see cref="Workers"/> need. This is a per-thread setting (OpenMP's and MKL's thread-local thread counts), so
     /// other threads of the host are not affected.
     /// </summary>
@@ -80,6 +82,31 @@ public static class TorchRuntime
         // OpenMP reads the native environment when libgomp loads; .NET's SetEnvironmentVariable does not reach it.
         setenv("GOMP_SPINCOUNT", spinCount.ToString(System.Globalization.CultureInfo.InvariantCulture), 1);
     }
+
+    /// <summary>
+    /// Keeps memory that libtorch frees inside the process for its next tensors (glibc's mallopt: blocks up to 32 MiB come
+    /// from the heap, and up to 1 GiB of free heap is kept rather than returned to the kernel). By default glibc hands
+    /// large freed blocks back to the kernel, so every op of the next forward page-faults its output in again: MiniLM at
+    /// 32 × 128 tokens took 403 ms per forward that way and 339 ms with the memory kept on a 2-core Zen 5
+    /// (bench/results/embedding-throughput-zen5.md). ONNX Runtime keeps its own arena for the same reason. The peak memory
+    /// does not grow; the process only keeps its peak after a burst. Host-level, as <see cref="SetOpenMpSpinCount"/>: only
+    /// the host calls it, at start-up; a no-op off glibc and when the user set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_.
+    /// </summary>
+    public static void KeepFreedMemory()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null || Environment.GetEnvironmentVariable("MALLOC_TRIM_THRESHOLD_") is not null) return;
+        try
+        {
+            const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
+            mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's largest allowed value
+            mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { } // not glibc: its allocator, its choices
+    }
+
+    [DllImport("libc")]
+    static extern int mallopt(int param, int value);
 
     /// <summary>The intra-op thread count: the host's choice, else libtorch's (read, never set, here).</summary>
     public static int Threads
