@@ -393,7 +393,13 @@ public sealed class GPT2Model : PretrainedModel
             long S = encoderAttentionMask.shape[1];
             encMask = zeros(B, 1, 1, S, dtype: x.dtype, device: x.device).masked_fill(encoderAttentionMask.view(B, 1, 1, S).eq(0), float.MinValue);
         }
-        for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, mask, cache, i, encoderHiddenStates, encMask);
+        for (int i = 0; i < h.Count; i++)
+        {
+            // Each block's intermediates die with its scope (as BertEncoder's); a KV cache keeps tensors made inside, so not with one.
+            using var block = cache is null ? NewDisposeScope() : null;
+            x = h[i].Forward(x, mask, cache, i, encoderHiddenStates, encMask);
+            if (block is not null) x = x.MoveToOuterDisposeScope();
+        }
         return ln_f.forward(x).MoveToOuterDisposeScope();
     }
 
