@@ -19,7 +19,7 @@ if (argList.FirstOrDefault() == "child")
     string engine = argList[1]; int threads = int.Parse(argList[2]);
     // The host's process-wide choices, as the CLI makes them (each skipped where the variant set the variable itself).
     GptBert.Engine.TorchRuntime.SetOpenMpSpinCount();
-    GptBert.Engine.TorchRuntime.KeepFreedMemory();
+    GptBert.Engine.TorchRuntime.TuneMemory();
     foreach (var (b, t) in shapes)
     {
         // Every product through libtorch (MKL). Through the options: EmbedBench.Torch's Configure(threads) would switch a bare flag back on.
@@ -213,7 +213,7 @@ if (argList.FirstOrDefault() == "int8")
             var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
             foreach (var a in new[] { "child", v.Engine, "2", "--seconds", seconds.ToString() }) psi.ArgumentList.Add(a);
-            foreach (var name in new[] { "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_" }) psi.Environment.Remove(name);
+            foreach (var name in new[] { "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "THP_MEM_ALLOC_ENABLE" }) psi.Environment.Remove(name);
             using var p = Process.Start(psi)!;
             var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
             p.WaitForExit();
@@ -303,15 +303,15 @@ var allVariants = new (string Name, string Engine, int Threads, string Env)[]
 {
     ("ONNX Runtime (2 intra-op threads)", "ort", 2, ""),
     ("TorchSharp, 1 thread", "torch", 1, ""),
-    ("TorchSharp, 2 threads, GptBert default (SmallGemm < 64 rows, BlockedGemm and the attention kernel where AVX-512, GOMP_SPINCOUNT=10000, freed memory kept)", "torch", 2, ""),
-    ("TorchSharp, 2 threads, GptBert default but freed memory returned to the kernel (MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ 128 KiB)", "torch", 2, "MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072"),
+    ("TorchSharp, 2 threads, GptBert default (SmallGemm < 64 rows, BlockedGemm and the attention kernel where AVX-512, GOMP_SPINCOUNT=10000, TuneMemory)", "torch", 2, ""),
+    ("TorchSharp, 2 threads, GptBert default but glibc's and libtorch's memory defaults (freed memory returned to the kernel: MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ 128 KiB; no huge pages)", "torch", 2, "MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072 THP_MEM_ALLOC_ENABLE=0"),
     ("TorchSharp, 2 threads, without BlockedGemm (SmallGemm ≤ 256 rows, MKL above)", "torch-small", 2, ""),
     ("TorchSharp, 2 threads, libtorch/MKL products and attention only (our kernels off)", "torch-mkl", 2, ""),
     ("TorchSharp, 2 threads, OMP_WAIT_POLICY=PASSIVE", "torch", 2, "OMP_WAIT_POLICY=PASSIVE"),
     ("TorchSharp, 2 threads, OMP_WAIT_POLICY=ACTIVE", "torch", 2, "OMP_WAIT_POLICY=ACTIVE"),
 };
 // --quick: ONNX Runtime, GptBert's default, without BlockedGemm and the MKL-only products (the comparisons that matter, in less time).
-var variants = quick ? allVariants.Where(v => v.Engine is "ort" or "torch-mkl" or "torch-small" || v.Name.Contains("GptBert default") && !v.Name.Contains("returned")).ToArray() : allVariants;
+var variants = quick ? allVariants.Where(v => v.Engine is "ort" or "torch-mkl" or "torch-small" || v.Name.Contains("GptBert default") && !v.Name.Contains("memory defaults")).ToArray() : allVariants;
 // Rounds interleave the variants, so a burst of load elsewhere on the machine hits one round, not one variant;
 // each ratio is taken against ONNX Runtime of the same round, then the median over rounds is reported.
 int rounds = int.Parse(Opt("--rounds", "3"));
@@ -323,7 +323,7 @@ for (int round = 1; round <= rounds; round++)
         var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]); // run as `dotnet X.dll`
         foreach (var a in new[] { "child", v.Engine, v.Threads.ToString(), "--seconds", seconds.ToString() }) psi.ArgumentList.Add(a);
-        foreach (var name in new[] { "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_" }) psi.Environment.Remove(name);
+        foreach (var name in new[] { "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "THP_MEM_ALLOC_ENABLE" }) psi.Environment.Remove(name);
         if (padded) psi.Environment["BENCH_PADDED"] = "1"; else psi.Environment.Remove("BENCH_PADDED");
         foreach (var kv in v.Env.Split(' ', StringSplitOptions.RemoveEmptyEntries)) psi.Environment[kv.Split('=')[0]] = kv.Split('=')[1];
         using var p = Process.Start(psi)!;
@@ -357,7 +357,7 @@ foreach (var v in variants)
 }
 md.AppendLine();
 md.AppendLine($"Times are medians over {rounds} rounds; ratio = time / ONNX Runtime time of the same round, median over rounds (lower is better; goal ≤ 1.30x at every shape).");
-md.AppendLine("GptBert's inference kernels: SmallGemm (AVX2/AVX-512, unpacked weights) for products of fewer than 64 rows, BlockedGemm (packed AVX-512) from 64 rows, AttentionKernel (AVX-512) for attention; on an AVX2-only CPU, SmallGemm up to 256 rows and libtorch (MKL, scaled_dot_product_attention) for the rest. The children set libgomp's spin count and keep freed memory as the CLI does (TorchRuntime.SetOpenMpSpinCount, KeepFreedMemory).");
+md.AppendLine("GptBert's inference kernels: SmallGemm (AVX2/AVX-512, unpacked weights) for products of fewer than 64 rows, BlockedGemm (packed AVX-512) from 64 rows, AttentionKernel (AVX-512) for attention; on an AVX2-only CPU, SmallGemm up to 256 rows and libtorch (MKL, scaled_dot_product_attention) for the rest. The children set libgomp's spin count and keep freed memory as the CLI does (TorchRuntime.SetOpenMpSpinCount, TuneMemory).");
 File.WriteAllText(outFile, md.ToString());
 Console.WriteLine(md.ToString());
 return 0;

@@ -7,8 +7,8 @@ namespace GptBert.Tests
 {
     static class TestHost
     {
-        /// <summary>What the CLI's entry point does first, before libtorch loads: the host's OpenMP spin policy.</summary>
+        /// <summary>What the CLI's entry point does first, before libtorch loads: the host's OpenMP spin policy and memory tuning.</summary>
         [System.Runtime.CompilerServices.ModuleInitializer]
-        internal static void Init() => GptBert.Engine.TorchRuntime.SetOpenMpSpinCount();
+        internal static void Init() { GptBert.Engine.TorchRuntime.SetOpenMpSpinCount(); GptBert.Engine.TorchRuntime.TuneMemory(); }
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using GptBert.Checkpoints;
 
 namespace GptBert.Models;
@@ -58,30 +59,45 @@ public static class ModelFactory
             throw new GptBertException(
                 $"unknown architecture '{arch}' for model_type {config.ModelType}; supported: {string.Join(", ", ArchitecturesOf(config))}");
         var state = CheckpointFiles.LoadStateDict(directory);
-        PretrainedModel model;
-        // An int8 model's float matrices are never initialised nor read (released in Attach), so never resident.
-        using (config.Quantization is not null ? WeightInit.Skip() : null)
-        try
+        // A bare BertModel saved without its pooler (add_pooling_layer=False, e.g. arctic-embed-xs) loads without one,
+        // rather than with a random pooler that pooler_output would silently come from.
+        bool noPooler = arch == "BertModel" && config is BertConfig && !state.Keys.Any(k => k.EndsWith("pooler.dense.weight", StringComparison.Ordinal));
+        PretrainedModel Build(bool initialise)
         {
-            // A bare BertModel saved without its pooler (add_pooling_layer=False, e.g. arctic-embed-xs) loads without one,
-            // rather than with a random pooler that pooler_output would silently come from.
-            model = arch == "BertModel" && config is BertConfig bc && !state.Keys.Any(k => k.EndsWith("pooler.dense.weight", StringComparison.Ordinal))
-                ? new BertModel(bc, addPoolingLayer: false)
-                : Create(config, arch);
+            using (initialise ? null : WeightInit.Skip())
+                return noPooler ? new BertModel((BertConfig)config, addPoolingLayer: false) : Create(config, arch);
         }
-        catch { foreach (var t in state.Values) t.Dispose(); throw; }
+        var use = dropHead
+            ? state.Where(kv => !kv.Key.StartsWith("classifier.") && !kv.Key.StartsWith("score.")).ToDictionary(kv => kv.Key, kv => kv.Value)
+            : state;
+        PretrainedModel? model = null;
         try
         {
+            // Built uninitialised, as transformers does when every tensor comes from the checkpoint: the random init the file
+            // overwrites costs more than the load (MiniLM: 315 ms of 850). An int8 model's float matrices are then never written
+            // (released in Attach), so never resident.
+            using var generator = torch.random.get_rng_state(); // TorchSharp's own layers draw their default init even when ours is skipped
+            model = Build(initialise: false);
             var inPlace = config.Quantization is { } quantization ? Int8Quantization.Attach(model, state, quantization, directory) : null;
-            var use = dropHead
-                ? state.Where(kv => !kv.Key.StartsWith("classifier.") && !kv.Key.StartsWith("score.")).ToDictionary(kv => kv.Key, kv => kv.Value)
-                : state;
             var report = model.LoadStateDict(use, directory, inPlace);
-            if (config.Quantization is not null) WeightInit.InitMissing(model, report.NewlyInitialized);
+            if (report.NewlyInitialized.Count > 0)
+            {
+                if (config.Quantization is not null) WeightInit.InitMissing(model, report.NewlyInitialized);
+                else
+                {
+                    // Weights the file lacks (a new head, a decoder's cross-attention) start as the model's constructor starts
+                    // them, scaled inits included, drawing the same random numbers as a model built and then loaded.
+                    model.Dispose();
+                    model = null;
+                    torch.random.set_rng_state(generator);
+                    model = Build(initialise: true);
+                    report = model.LoadStateDict(use, directory, null);
+                }
+            }
             model.eval();
             return (model, report);
         }
-        catch { model.Dispose(); throw; }
+        catch { model?.Dispose(); throw; }
         finally { foreach (var t in state.Values) t.Dispose(); }
     }
 }

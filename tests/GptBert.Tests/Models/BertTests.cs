@@ -1,3 +1,5 @@
+using GptBert.Checkpoints;
+using GptBert.Engine;
 using GptBert.Models;
 using static TorchSharp.torch;
 
@@ -174,6 +176,27 @@ public class BertTests
             foreach (var k in a.Keys) Assert.Equal(0.0, TestUtil.MaxAbsDiff(a[k], b[k]));
             loaded.Dispose();
         }
+    }
+
+    [Fact]
+    public void AHeadTheCheckpointLacksStartsAsTheConstructorWouldStartItFromTheSameSeed()
+    {
+        TestUtil.Init();
+        var dir = TestUtil.TempDir("base");
+        using (var bare = ModelFactory.Create(Tiny(), "BertModel")) bare.SavePretrained(dir);
+        // What a load did before it built models uninitialised: build with the model's own init, then read the file.
+        TorchRuntime.Seed(7);
+        using var expected = ModelFactory.Create(ModelConfig.Load(Path.Combine(dir, "config.json")), "BertForSequenceClassification");
+        expected.LoadStateDict(CheckpointFiles.LoadStateDict(dir), dir, null);
+        var nextExpected = rand(3);
+        TorchRuntime.Seed(7);
+        var (loaded, report) = ModelFactory.Load(dir, "BertForSequenceClassification");
+        using var _ = loaded;
+        var nextLoaded = rand(3);
+        Assert.Contains("classifier.weight", report.NewlyInitialized);
+        var a = expected.state_dict(); var b = loaded.state_dict();
+        foreach (var k in a.Keys) Assert.Equal(0.0, TestUtil.MaxAbsDiff(a[k], b[k]));
+        Assert.Equal(0.0, TestUtil.MaxAbsDiff(nextExpected, nextLoaded)); // the generator is where it was: later draws (dropout) are unchanged
     }
 
     [Fact]
