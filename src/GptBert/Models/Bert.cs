@@ -114,16 +114,24 @@ public sealed class BertResidualOutput : nn.Module
     readonly Dense dense;
     readonly LayerNorm LayerNorm;
     readonly Dropout dropout;
+    readonly double eps;
 
     public BertResidualOutput(BertConfig c, int inFeatures) : base(nameof(BertResidualOutput))
     {
         dense = new Dense(inFeatures, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
         dropout = Dropout(c.HiddenDropoutProb);
+        eps = c.LayerNormEps;
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor residual) => LayerNorm.forward(dropout.forward(dense.forward(x)) + residual);
+    public Tensor Forward(Tensor x, Tensor residual)
+    {
+        var h = dropout.forward(dense.forward(x));
+        // Inference: the add and the norm in one pass on GptBert's workers (LayerNormKernel); training: libtorch's ops, for autograd.
+        if (!training && LayerNormKernel.TryAddLayerNorm(h, residual, LayerNorm.weight!, LayerNorm.bias!, eps) is Tensor y) return y;
+        return LayerNorm.forward(h + residual);
+    }
 }
 
 public sealed class BertAttention : nn.Module
