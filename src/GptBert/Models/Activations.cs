@@ -1,3 +1,4 @@
+using GptBert.Engine;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -9,8 +10,9 @@ public static class Activations
     public static Tensor Apply(string name, Tensor x) => name switch
     {
         // gelu_new (GPT-2) is the tanh approximation; "gelu" (BERT) is the exact erf form.
-        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => F.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh),
-        "gelu" => F.gelu(x),
+        // Inference on the CPU: GptBert's kernel on the workers (Engine/GeluKernel.cs); else libtorch's, for autograd and devices.
+        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => GeluKernel.TryGelu(x, tanh: true) ?? F.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh),
+        "gelu" => GeluKernel.TryGelu(x, tanh: false) ?? F.gelu(x),
         "relu" => F.relu(x),
         "tanh" => x.tanh(),
         _ => throw new GptBertException($"activation \"{name}\" is not supported (use gelu, gelu_new or relu)"),
