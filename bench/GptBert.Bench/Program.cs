@@ -18,8 +18,7 @@ if (argList.FirstOrDefault() == "child")
     // child ENGINE THREADS: prints one "B T median_ms" line per shape
     string engine = argList[1]; int threads = int.Parse(argList[2]);
     // The host's process-wide choices, as the CLI makes them (each skipped where the variant set the variable itself).
-    GptBert.Engine.TorchRuntime.SetOpenMpSpinCount();
-    GptBert.Engine.TorchRuntime.TuneMemory();
+    GptBert.Engine.TorchRuntime.PrepareProcess();
     foreach (var (b, t) in shapes)
     {
         // Every product through libtorch (MKL). Through the options: EmbedBench.Torch's Configure(threads) would switch a bare flag back on.

@@ -2,10 +2,9 @@ using System.Text;
 using GptBert.Cli;
 
 // Thin entry point: real console streams in, everything else lives in CliApp (which tests call in-process).
-// The host's process-wide choice, made before libtorch loads: libgomp's workers spin briefly, not ~300,000 rounds.
-GptBert.Engine.TorchRuntime.SetOpenMpSpinCount();
-// Freed tensors' memory stays in the process, large ones on huge pages: fewer page faults (see TuneMemory).
-GptBert.Engine.TorchRuntime.TuneMemory();
+// The host's process-wide choices, made before libtorch loads: libgomp's workers spin briefly, not ~300,000 rounds;
+// freed tensors' memory stays in the process, large ones on huge pages: fewer page faults (see TuneMemory).
+GptBert.Engine.TorchRuntime.PrepareProcess();
 // `gptbert __child WORK.json RESULT.json`: a measurement run alone in this process (the compare runner's child for peak memory).
 if (args is [GptBert.Cli.Commands.CompareCommand.ChildVerb, var work, var result]) return GptBert.Compare.ChildProcessRunner.Serve(work, result);
 var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };

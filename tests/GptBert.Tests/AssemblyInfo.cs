@@ -9,6 +9,6 @@ namespace GptBert.Tests
     {
         /// <summary>What the CLI's entry point does first, before libtorch loads: the host's OpenMP spin policy and memory tuning.</summary>
         [System.Runtime.CompilerServices.ModuleInitializer]
-        internal static void Init() { GptBert.Engine.TorchRuntime.SetOpenMpSpinCount(); GptBert.Engine.TorchRuntime.TuneMemory(); }
+        internal static void Init() => GptBert.Engine.TorchRuntime.PrepareProcess();
     }
 }

@@ -84,6 +84,16 @@ public static class TorchRuntime
     }
 
     /// <summary>
+    /// The host's process-wide choices, made first thing, before any tensor: <see cref="SetOpenMpSpinCount"/> and
+    /// <see cref="TuneMemory"/>. The CLI, the benches' child processes and the test host call this.
+    /// </summary>
+    public static void PrepareProcess()
+    {
+        SetOpenMpSpinCount();
+        TuneMemory();
+    }
+
+    /// <summary>
     /// How libtorch's tensors get their memory from the system; both choices answer the same cost, page faults, which on
     /// these VMs take microseconds each (a 32 × 128 MiniLM batch touches hundreds of MB):
     /// <list type="bullet">

@@ -50,7 +50,7 @@ public abstract class PretrainedModel : nn.Module
             if (target is null) { if (!IsIgnorable(key)) unused.Add(key); continue; }
             var want = own[target].shape;
             if (!want.SequenceEqual(tensor.shape))
-                throw new GptBertException($"{source}: tensor '{key}' has shape [{string.Join(", ", tensor.shape)}] but the config needs [{string.Join(", ", want)}]; the checkpoint and config.json disagree");
+                throw ShapeMismatch(source, key, tensor.shape, want);
             if (inPlace?.Contains(key) == true) skip.Add(target);
             if (!mapped.TryAdd(target, tensor))
                 throw new GptBertException($"{source}: tensor '{target}' appears twice (with and without the '{BasePrefix}.' prefix)");
@@ -71,6 +71,10 @@ public abstract class PretrainedModel : nn.Module
                 if (!skip.Contains(k)) own[k].copy_(t);
         return new LoadReport(missing, unused);
     }
+
+    /// <summary>The one-line error for a checkpoint tensor whose shape is not the one config.json implies.</summary>
+    internal static GptBertException ShapeMismatch(string source, string key, long[] have, long[] want) =>
+        new($"{source}: tensor '{key}' has shape [{string.Join(", ", have)}] but the config needs [{string.Join(", ", want)}]; the checkpoint and config.json disagree");
 
     /// <summary>Writes config.json and model.safetensors in the Hugging Face layout (tied weights stored once, as HF does).</summary>
     public void SavePretrained(string directory)

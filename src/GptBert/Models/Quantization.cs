@@ -284,7 +284,7 @@ public static class Int8Quantization
                 Tensor weight;
                 if (module is Dense d) { d.Quantized = layer; weight = d.weight; } else { var c = (Conv1D)module; c.Quantized = layer; weight = c.weight; }
                 if (!weight.shape.SequenceEqual(q.shape))
-                    throw new GptBertException($"{source}: tensor '{key}' has shape [{string.Join(", ", q.shape)}] but the config needs [{string.Join(", ", weight.shape)}]; the checkpoint and config.json disagree");
+                    throw PretrainedModel.ShapeMismatch(source, key, q.shape, weight.shape);
                 ReleaseFloat(weight);
                 state[key] = Placeholder(q.shape).MoveToOuterDisposeScope();
                 held.Add(key);
