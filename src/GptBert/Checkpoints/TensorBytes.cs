@@ -17,6 +17,25 @@ internal static class TensorBytes
             throw new GptBertException("checkpoint files are little-endian and this machine is big-endian; run GptBert on a little-endian (x64/arm64) machine");
     }
 
+    /// <summary>
+    /// The elements of <paramref name="tensor"/> in row-major order, copied in one block (any layout or device; the dtype
+    /// must be <typeparamref name="T"/>'s). TorchSharp's <c>data&lt;T&gt;().ToArray()</c> walks an index enumerator element
+    /// by element: 22-27 ms for MiniLM's (32, 128, 384) output until the JIT tiers it up, 1.8 ms after; this is one memcpy.
+    /// </summary>
+    public static T[] ToArray<T>(Tensor tensor) where T : unmanaged
+    {
+        var expected = default(T) switch
+        {
+            float => ScalarType.Float32, long => ScalarType.Int64, int => ScalarType.Int32, sbyte => ScalarType.Int8, byte => ScalarType.Byte,
+            _ => throw new NotSupportedException($"TensorBytes.ToArray<{typeof(T).Name}>"),
+        };
+        if (tensor.dtype != expected) throw new InvalidOperationException($"ToArray<{typeof(T).Name}> of a {tensor.dtype} tensor; convert it first");
+        if (tensor.NumberOfElements == 0) return [];
+        Tensor? dense = tensor.device_type == DeviceType.CPU && tensor.is_contiguous() ? null : tensor.cpu().contiguous();
+        try { return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>((dense ?? tensor).bytes).ToArray(); }
+        finally { dense?.Dispose(); }
+    }
+
     /// <summary>Fills a contiguous CPU tensor from <paramref name="source"/>; throws EndOfStreamException when it ends early.</summary>
     public static void ReadInto(Tensor tensor, Stream source)
     {

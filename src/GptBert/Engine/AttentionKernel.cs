@@ -76,6 +76,7 @@ public static unsafe class AttentionKernel
     }
 
     /// <summary>One (batch, head): pack kᵀ and v, then 8 query rows at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Head(Job j, int b, int h)
     {
         int Tq = j.Tq, Tk = j.Tk, hs = j.Hs;
@@ -135,7 +136,7 @@ public static unsafe class AttentionKernel
         var vm = Vector512.Create(mx);
         var sum = Vector512<float>.Zero;
         j = 0;
-        for (; j + 16 <= n; j += 16) { var e = Vector512.Exp(Vector512.Load(s + j) - vm); e.Store(s + j); sum += e; }
+        for (; j + 16 <= n; j += 16) { var e = VectorExp.Exp(Vector512.Load(s + j) - vm); e.Store(s + j); sum += e; }
         float total = Vector512.Sum(sum);
         for (; j < n; j++) { s[j] = MathF.Exp(s[j] - mx); total += s[j]; }
         var inv = Vector512.Create(1 / total);

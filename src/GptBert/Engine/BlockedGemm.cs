@@ -44,6 +44,7 @@ public static unsafe class BlockedGemm
     /// y (M, N) = x (M, K) · B + bias, B = Wᵀ for W (N, K) or B = W for W (K, N) when <paramref name="inOut"/>; all
     /// contiguous. The columns are split into equal runs of whole panels, one per thread.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run(float* x, float* w, float* bias, float* y, int M, int N, int K, bool inOut)
     {
         int panels = (N + NR - 1) / NR;
@@ -56,6 +57,7 @@ public static unsafe class BlockedGemm
     }
 
     /// <summary>Columns [n0, n1) of the product; n0 is a multiple of <see cref="NR"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns(float* x, float* w, float* bias, float* y, int M, int N, int K, bool inOut, int n0, int n1)
     {
         int kBlocks = (K + MaxKc - 1) / MaxKc;
@@ -108,6 +110,7 @@ public static unsafe class BlockedGemm
     /// y[0..rows, 0..cols) (+)= x · panel + bias for a panel of <see cref="PanelWidth"/>(cols) columns: straight into y when
     /// the panel has no padding, else through a tile on the stack of which the real part is copied.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PartialPanel(float* xa, int lda, float* bp, int kLen, float* y, int ldc, bool first, float* bias, int rows, int cols)
     {
         int width = PanelWidth(cols);
@@ -121,6 +124,7 @@ public static unsafe class BlockedGemm
     }
 
     /// <summary>The register kernel for a panel 48, 32 or 16 columns wide.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Kernel(float* a, int lda, float* b, int kLen, float* c, int ldc, bool first, float* bias, int rows, int width)
     {
         if (width == NR) Kernel(a, lda, b, kLen, c, ldc, first, bias, rows);
@@ -247,6 +251,7 @@ public static unsafe class BlockedGemm
     /// dst[k·nr + j] = W[k0 + k, c0 + j] for W (K, ·) with rows <paramref name="N"/> floats apart, zero from
     /// <paramref name="cols"/> to the panel width <paramref name="nr"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackInOut(float* w, int N, int k0, int kLen, int c0, int cols, int nr, float* dst)
     {
         int full = cols & ~15;
@@ -264,6 +269,7 @@ public static unsafe class BlockedGemm
     /// dst[k·nr + j] = W[c0 + j, k0 + k] for W (N, ·) with rows <paramref name="K"/> floats apart, zero from
     /// <paramref name="cols"/> to the panel width <paramref name="nr"/>: 16 × 16 transposes in registers where 16 columns and 16 k are whole.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackLinear(float* w, int K, int k0, int kLen, int c0, int cols, int nr, float* dst)
     {
         int full = cols & ~15, k = 0;

@@ -50,7 +50,7 @@ public static unsafe class GeluKernel
             var z = Vector256.Abs(v) * rs2;
             var t = one / (one + Vector256.Create(P) * z);
             var poly = t * (Vector256.Create(A1) + t * (Vector256.Create(A2) + t * (Vector256.Create(A3) + t * (Vector256.Create(A4) + t * Vector256.Create(A5)))));
-            var q = poly * Vector256.Exp(-(z * z)); // erfc(|x|/√2)
+            var q = poly * VectorExp.Exp(-(z * z)); // erfc(|x|/√2)
             var factor = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), q, two - q); // 1 + erf(x/√2)
             (half * v * factor).Store(y + i);
         }
@@ -72,7 +72,7 @@ public static unsafe class GeluKernel
         {
             var v = Vector256.Load(x + i);
             var inner = c * (v + k * v * v * v);
-            var th = one - two / (Vector256.Exp(two * inner) + one); // tanh; exp's overflow to ∞ gives 1, its underflow to 0 gives −1
+            var th = one - two / (VectorExp.Exp(two * inner) + one); // tanh; exp's overflow to ∞ gives 1, its underflow to 0 gives −1
             (half * v * (one + th)).Store(y + i);
         }
         for (; i < i1; i++)

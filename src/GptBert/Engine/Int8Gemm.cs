@@ -167,6 +167,7 @@ public static unsafe class Int8Gemm
         QuantizeRows(x, m, k, xq, scales, zeroPoints, single: true);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void QuantizeRows(float* x, int m, int k, byte* xq, float* scales, int* zeroPoints, bool single)
     {
         int kp = PaddedK(k);
@@ -309,6 +310,7 @@ public static unsafe class Int8Gemm
         (float)(acc - j.XZero[m] * j.W.ColumnSums[c]) * (j.XScale[m] * j.WScale[c]) + (j.Bias is null ? 0 : j.Bias[c]);
 
     /// <summary>The reference: one multiply-add at a time, reading the packed layout.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScalarPanels(Job j, int m0, int m1, int p0, int p1)
     {
         var w = j.W;
@@ -436,6 +438,7 @@ public static unsafe class Int8Gemm
     /// x[k..k+4] repeated; the scale is applied once per output. Meant for a few rows (decoding), where reading the weights
     /// is the cost; callers with many rows use a float GEMM on dequantized weights instead.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightOnlyLinear(float* x, int m, Int8Weights w, float* scale, float* bias, float* y, bool scalar = false)
     {
         int panels = w.Panels;

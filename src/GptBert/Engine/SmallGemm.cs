@@ -121,6 +121,7 @@ public static unsafe class SmallGemm
         return following.TryGetValue(weights, out var next) ? next : default;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Prefetch(byte* data, long bytes, Func<bool> stop)
     {
         for (long offset = 0; offset < bytes; offset += 64)

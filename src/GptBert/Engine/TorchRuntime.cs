@@ -91,6 +91,31 @@ public static class TorchRuntime
     {
         SetOpenMpSpinCount();
         TuneMemory();
+        CompileKernelsInBackground();
+    }
+
+    /// <summary>
+    /// Compiles the engine's own kernels (the methods marked AggressiveOptimization: the JIT compiles them fully optimised at
+    /// their first call, ~1-10 ms each, never ahead of time) on a background thread, while the host parses its arguments and
+    /// loads a model on the main one, so a first forward pass does not wait for the compiler. Host-level, like the rest of
+    /// <see cref="PrepareProcess"/>.
+    /// </summary>
+    public static void CompileKernelsInBackground()
+    {
+        var kernels = typeof(TorchRuntime).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(TorchRuntime).Namespace && !t.ContainsGenericParameters)
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance
+                | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly))
+            .Where(m => !m.ContainsGenericParameters && m.MethodImplementationFlags.HasFlag(System.Reflection.MethodImplAttributes.AggressiveOptimization))
+            .ToList();
+        new Thread(() =>
+        {
+            foreach (var m in kernels)
+            {
+                try { System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle); }
+                catch (Exception) { } // compiled at its first call instead
+            }
+        }) { IsBackground = true, Name = "gptbert-kernel-jit", Priority = ThreadPriority.BelowNormal }.Start();
     }
 
     /// <summary>

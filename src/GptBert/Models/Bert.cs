@@ -56,9 +56,9 @@ public sealed class BertEmbeddings : nn.Module
 
     public BertEmbeddings(BertConfig c) : base(nameof(BertEmbeddings))
     {
-        word_embeddings = Embedding(c.VocabSize, c.HiddenSize, padding_idx: c.PadTokenId);
-        position_embeddings = Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
-        token_type_embeddings = Embedding(c.TypeVocabSize, c.HiddenSize);
+        word_embeddings = WeightInit.Embedding(c.VocabSize, c.HiddenSize, c.PadTokenId);
+        position_embeddings = WeightInit.Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
+        token_type_embeddings = WeightInit.Embedding(c.TypeVocabSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
         dropout = Dropout(c.HiddenDropoutProb);
         RegisterComponents();

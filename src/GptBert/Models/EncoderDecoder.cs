@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 // A BERT encoder and a GPT-2 decoder joined by cross-attention: transformers' EncoderDecoderModel ("bert2gpt2", Rothe et al.
 // 2020, "Leveraging Pre-trained Checkpoints for Sequence Generation Tasks"). config.json and state-dict keys are exactly those
 // of transformers 4.40's modeling_encoder_decoder.py: encoder.* (BertModel), decoder.* (GPT2LMHeadModel with
@@ -161,7 +162,7 @@ public sealed class EncoderDecoderModel : PretrainedModel
             var input = useCache ? seq[.., ^1..] : seq;
             var logits = Decode(enc, attentionMask, input, cache: cache); // (B, t', V)
             var next = logits[.., -1, ..].argmax(-1); // (B)
-            var ids = next.data<long>().ToArray();
+            var ids = TensorBytes.ToArray<long>(next);
             for (int b = 0; b < B; b++)
             {
                 if (done[b]) continue;

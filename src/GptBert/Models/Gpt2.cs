@@ -351,8 +351,8 @@ public sealed class GPT2Model : PretrainedModel
     public GPT2Model(Gpt2Config c) : base(nameof(GPT2Model))
     {
         Cfg = c;
-        wte = Embedding(c.VocabSize, c.NEmbd);
-        wpe = Embedding(c.NPositions, c.NEmbd);
+        wte = WeightInit.Embedding(c.VocabSize, c.NEmbd);
+        wpe = WeightInit.Embedding(c.NPositions, c.NEmbd);
         drop = Dropout(c.EmbdPdrop);
         h = new ModuleList<Gpt2Block>(Enumerable.Range(0, c.NLayer).Select(i => new Gpt2Block(c, i)).ToArray());
         ln_f = LayerNorm(c.NEmbd, c.LayerNormEpsilon);

@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using System.Text.RegularExpressions;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -87,7 +88,7 @@ public static class Pruning
 
     /// <summary>Sums a (rows or cols) of <paramref name="w"/> into <paramref name="units"/> equal slices along dim.</summary>
     static float[] SliceSums(Tensor w, int dim, int units) =>
-        w.movedim([dim], [0]).reshape(units, -1).sum(1).to(float32).data<float>().ToArray();
+        TensorBytes.ToArray<float>(w.movedim([dim], [0]).reshape(units, -1).sum(1).to(float32));
 
     /// <summary>
     /// Measures importance. <paramref name="losses"/> yields one closure per batch returning the loss (the model is put

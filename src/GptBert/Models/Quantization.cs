@@ -116,7 +116,7 @@ public sealed unsafe class QuantizedLinear
         using var scope = NewDisposeScope();
         var nk = (inOut ? q.t() : q).contiguous().cpu();
         int n = (int)nk.shape[0], k = (int)nk.shape[1];
-        return new QuantizedLinear(nk.data<sbyte>().ToArray(), n, k, scale.to(ScalarType.Float32).contiguous().cpu().data<float>().ToArray(), weightOnly);
+        return new QuantizedLinear(TensorBytes.ToArray<sbyte>(nk), n, k, TensorBytes.ToArray<float>(scale.to(ScalarType.Float32).contiguous().cpu()), weightOnly);
     }
 
     /// <summary>y = x·Wᵀ + b through the int8 kernels, or null when this input takes the float path.</summary>

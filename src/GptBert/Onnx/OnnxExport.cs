@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 // ONNX export of GPT-2 and BERT, built node by node from the model's weights. Input and output names, dynamic axes and
 // the "with past" decoder follow Hugging Face Optimum's exporter (optimum/exporters/onnx/config.py and base.py:
 // TextEncoderOnnxConfig, TextDecoderOnnxConfig, OnnxConfigWithPast.add_past_key_values), so tools written for Optimum's
@@ -499,8 +500,8 @@ public static class OnnxExporter
             if (transposed) q = q.t();                                                               // back to the state dict's (out, in)
             q = q.contiguous();
             long outF = scale.shape[0];
-            var qBytes = q.data<sbyte>().ToArray();
-            var scales = scale.contiguous().data<float>().ToArray();
+            var qBytes = TensorBytes.ToArray<sbyte>(q);
+            var scales = TensorBytes.ToArray<float>(scale.contiguous());
             string stored = g.Raw(key + "_quantized", OnnxGraph.Int8, q.shape, System.Runtime.InteropServices.MemoryMarshal.AsBytes(qBytes.AsSpan()));
             string inOut = transposed ? g.Op("Transpose", [stored], ("perm", new long[] { 1, 0 })) : stored;
             var names = (stored, inOut, g.Raw(key + "_scale", OnnxGraph.Float, [outF], System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan())), outF);

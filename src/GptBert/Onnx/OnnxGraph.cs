@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Onnx;
@@ -84,7 +85,7 @@ public sealed class OnnxGraph
         if (!initializers.Add(name)) return name;
         using var scope = NewDisposeScope();
         var cpu = tensor.detach().to(ScalarType.Float32).cpu().contiguous();
-        var data = cpu.data<float>().ToArray();
+        var data = TensorBytes.ToArray<float>(cpu);
         graph.Initializer.Add(TensorOf(name, Float, cpu.shape, MemoryMarshal.AsBytes(data.AsSpan())));
         return name;
     }

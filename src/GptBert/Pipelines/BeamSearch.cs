@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using GptBert.Models;
 using GptBert.Tokenizers;
 using static TorchSharp.torch;
@@ -136,7 +137,7 @@ public static class BeamSearch
             // Every beam starts from the prompt: one row of cache and scores, repeated.
             var first = zeros(B, dtype: ScalarType.Int64, device: device);
             cache.SelectRows(first);
-            logProbs = logits.log_softmax(-1).index_select(0, first).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+            logProbs = TensorBytes.ToArray<float>(logits.log_softmax(-1).index_select(0, first).to(ScalarType.Float32).cpu().contiguous());
         }
         int curLen = promptLen; // length of every running sequence
         while (true)
@@ -187,7 +188,7 @@ public static class BeamSearch
             cache.SelectRows(tensor(nextFrom.Select(i => (long)i).ToArray(), device: device));
             var step = tensor(nextTokens.Select(i => (long)i).ToArray(), [B, 1], device: device);
             var logits = forward(step); // (B, V)
-            logProbs = logits.log_softmax(-1).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+            logProbs = TensorBytes.ToArray<float>(logits.log_softmax(-1).to(ScalarType.Float32).cpu().contiguous());
         }
 
         // BeamSearchScorer.finalize: unless done, the running beams join the hypotheses; the best one wins.

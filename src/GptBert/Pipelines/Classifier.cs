@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using GptBert.Data;
 using GptBert.Models;
 using GptBert.Reporting;
@@ -79,7 +80,7 @@ public sealed class Classifier : IDisposable
             using var batch = Batching.Encode(handle, idx.Select(i => inputs[i]).ToList(), maxLength, Overflow, Warn, inputIndices: idx);
             using var logits = Logits(handle.Model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds).to(ScalarType.Float32).cpu();
             int K = (int)logits.shape[1];
-            var data = logits.data<float>().ToArray();
+            var data = TensorBytes.ToArray<float>(logits);
             for (int j = 0; j < idx.Length; j++) result[idx[j]] = data.AsSpan(j * K, K).ToArray();
         }
         return result;
@@ -113,7 +114,7 @@ public sealed class Classifier : IDisposable
     {
         using var p = logits.softmax(-1).to(ScalarType.Float32).cpu(); // (B, K)
         int B = (int)p.shape[0], K = (int)p.shape[1];
-        var data = p.data<float>().ToArray();
+        var data = TensorBytes.ToArray<float>(p);
         return Enumerable.Range(0, B).Select(b => data.AsSpan(b * K, K).ToArray()).ToArray();
     }
 

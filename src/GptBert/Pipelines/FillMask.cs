@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using GptBert.Models;
 
 namespace GptBert.Pipelines;
@@ -85,7 +86,7 @@ public sealed class FillMask(IEncoderRunner runner)
                 var input = TorchSharp.torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count], device: tr.Handle.Device);
                 var output = lm.Forward(input, bidirectional: true); // (1, T, V)
                 V = (int)output.shape[2];
-                logits = output[0].to(TorchSharp.torch.ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+                logits = TensorBytes.ToArray<float>(output[0].to(TorchSharp.torch.ScalarType.Float32).cpu().contiguous());
             }
             var result = new List<MaskPrediction>();
             foreach (var pos in positions)

@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using GptBert.Models;
@@ -134,7 +135,7 @@ public sealed class GenerationScheduler : ITextGenerator, IAsyncDisposable, IDis
                 {
                     var ids = tensor(r.PromptIds.Select(i => (long)i).ToArray(), [1, r.PromptIds.Count], device: handle.Device);
                     var output = lm.Forward(ids, cache: own); // (1, T, V)
-                    logits = output[0, -1].to(ScalarType.Float32).cpu().data<float>().ToArray();
+                    logits = TensorBytes.ToArray<float>(output[0, -1].to(ScalarType.Float32).cpu());
                 }
                 r.Emit(r.Decoder.Step(logits));
                 if (r.Decoder.Finished) { own.Dispose(); continue; }
@@ -187,7 +188,7 @@ public sealed class GenerationScheduler : ITextGenerator, IAsyncDisposable, IDis
             var input = tensor(feed, [B, 1], device: handle.Device);
             var output = lm.Forward(input, mask, cache); // (B, 1, V)
             V = output.shape[2];
-            logits = output[.., -1].to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+            logits = TensorBytes.ToArray<float>(output[.., -1].to(ScalarType.Float32).cpu().contiguous());
         }
         for (int b = 0; b < B; b++)
         {

@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using GptBert.Models;
 using GptBert.Tokenizers;
 using static TorchSharp.torch;
@@ -129,8 +130,7 @@ public sealed class TorchRunner(ModelHandle handle, bool ownsHandle = false) : I
          tensor(b.AttentionMask, [b.BatchSize, b.Length], device: handle.Device),
          tensor(b.TokenTypeIds, [b.BatchSize, b.Length], device: handle.Device));
 
-    static FloatTensor ToFloat(Tensor t) =>
-        new(t.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray(), t.shape.Select(d => (int)d).ToArray());
+    static FloatTensor ToFloat(Tensor t) => new(TensorBytes.ToArray<float>(t.to(ScalarType.Float32)), t.shape.Select(d => (int)d).ToArray());
 
     public FloatTensor LastHiddenState(TokenBatch batch)
     {
@@ -188,7 +188,7 @@ public sealed class TorchRunner(ModelHandle handle, bool ownsHandle = false) : I
         using var scope = NewDisposeScope();
         var input = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count], device: handle.Device);
         var output = lm.Forward(input, cache: kv); // (1, T, V)
-        return output[0, -1].to(ScalarType.Float32).cpu().data<float>().ToArray();
+        return TensorBytes.ToArray<float>(output[0, -1].to(ScalarType.Float32).cpu());
     }
 
     sealed class TorchCache : IDecoderCache

@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using GptBert.Models;
 using GptBert.Tokenizers;
 using static TorchSharp.torch;
@@ -251,8 +252,8 @@ public sealed class QuestionAnswerer : IQuestionAnswerer
                 var s = model.Forward(ids, mask, types);
                 using var start = s.StartLogits.to(ScalarType.Float32).cpu();
                 using var end = s.EndLogits.to(ScalarType.Float32).cpu();
-                var st = start.data<float>().ToArray();
-                var en = end.data<float>().ToArray();
+                var st = TensorBytes.ToArray<float>(start);
+                var en = TensorBytes.ToArray<float>(end);
                 int T = (int)start.shape[1];
                 for (int b = 0; b < chunk.Count; b++)
                     result.Add((st[(b * T)..((b + 1) * T)], en[(b * T)..((b + 1) * T)]));

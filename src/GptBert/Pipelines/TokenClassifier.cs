@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using System.Globalization;
 using System.Text;
 using GptBert.Models;
@@ -250,7 +251,7 @@ public sealed class TokenClassifier : IDisposable
             var (ids, mask, types, _) = Batching.ToTensors(encs.Select(e => e.Encoding).ToList(), tok.PadId ?? tok.EosId ?? 0, handle.Device);
             using var probs = Logits(handle.Model, ids, mask, types).softmax(-1).to(ScalarType.Float32).cpu(); // (B, T, K)
             int T = (int)probs.shape[1], K = (int)probs.shape[2];
-            var data = probs.data<float>().ToArray();
+            var data = TensorBytes.ToArray<float>(probs);
             for (int j = 0; j < n; j++)
             {
                 var words = sentences[start + j];

@@ -74,7 +74,7 @@ public static class TeacherCache
                     if (t.shape[0] == count)
                     {
                         int d = (int)t.shape[1];
-                        var flat = t.to(ScalarType.Float32).data<float>().ToArray();
+                        var flat = TensorBytes.ToArray<float>(t.to(ScalarType.Float32));
                         info?.Invoke($"teacher outputs: reused {path} ({count} x {d})");
                         return Enumerable.Range(0, count).Select(i => flat.AsSpan(i * d, d).ToArray()).ToArray();
                     }
@@ -238,7 +238,7 @@ public sealed class EmbeddingDistillationObjective : ITrainingObjective
             using var batch = Collate(Enumerable.Range(start, n).Select(i => encodings[i]).ToList(), new long[n]);
             using var e = Embeddings(batch).to(ScalarType.Float32).cpu();
             int D = (int)e.shape[1];
-            var flat = e.data<float>().ToArray();
+            var flat = TensorBytes.ToArray<float>(e);
             for (int j = 0; j < n; j++) result[start + j] = flat.AsSpan(j * D, D).ToArray();
         });
         return result;

@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using GptBert.Data;
@@ -174,7 +175,7 @@ public static class DistillationRuns
         var (ids, mask, types, _) = Batching.ToTensors(enc, teacher.Tokenizer.PadId ?? teacher.Tokenizer.EosId ?? 0, teacher.Device);
         using var logits = Classifier.Logits(model, ids, mask, types).to(ScalarType.Float32).cpu(); // (B, K)
         int K = (int)logits.shape[1];
-        var flat = logits.data<float>().ToArray();
+        var flat = TensorBytes.ToArray<float>(logits);
         return Enumerable.Range(0, rows.Count).Select(i => flat.AsSpan(i * K, K).ToArray()).ToArray();
     }
 

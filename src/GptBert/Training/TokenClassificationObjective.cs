@@ -1,3 +1,4 @@
+using GptBert.Checkpoints;
 using GptBert.Models;
 using GptBert.Pipelines;
 using GptBert.Tokenizers;
@@ -88,7 +89,7 @@ public sealed class TokenClassificationObjective : ITrainingObjective
             using var batch = Collate(chunk);
             var logp = TokenClassifier.Logits(model, batch.InputIds, batch.AttentionMask, batch.TokenTypeIds).log_softmax(-1).to(ScalarType.Float32).cpu(); // (B, T, K)
             int T = (int)logp.shape[1], K = (int)logp.shape[2];
-            var data = logp.data<float>().ToArray();
+            var data = TensorBytes.ToArray<float>(logp);
             for (int j = 0; j < n; j++)
             {
                 var (enc, gold) = rows[start + j];

@@ -444,4 +444,51 @@ public class SafeTensorsTests
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Equal([path], Directory.GetFiles(dir));
     }
+
+    // ---------- mapped loading: tensors whose data is aligned are views of the file, mapped copy-on-write ----------
+
+    [Theory]
+    [InlineData(0)] // the data starts 8-byte aligned: every tensor can be a view of the mapped file
+    [InlineData(4)] // F32 aligned, I64 not: a mix of mapped and read
+    [InlineData(1)] // nothing but the bytes aligned
+    public void Load_AlignedOrNot_GivesTheFileValues_AndWritesNeverReachTheFile(int misalign)
+    {
+        const string tensors = """{"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"I64","shape":[2],"data_offsets":[24,40]},"d":{"dtype":"F32","shape":[2],"data_offsets":[40,48]},"c":{"dtype":"U8","shape":[3],"data_offsets":[48,51]}}""";
+        int length = Encoding.UTF8.GetByteCount(tensors);
+        int pad = ((misalign - (8 + length)) % 8 + 8) % 8; // spaces after the JSON (the format allows them) put the data at ≡ misalign (mod 8)
+        var file = SafetensorsFile(tensors + new string(' ', pad), Concat(F32(1, -2, 3.5f, 0, 1e-3f, -7), I64(1L << 40, -5), F32(8, 9), [9, 8, 7]));
+        Assert.Equal(misalign, (8 + length + pad) % 8);
+        var path = Path.Combine(TempDir("st-map"), "model.safetensors");
+        File.WriteAllBytes(path, file);
+
+        var sd = SafeTensors.Load(path);
+        Assert.Equal([1, -2, 3.5f, 0, 1e-3f, -7], sd["a"].data<float>().ToArray());
+        Assert.Equal([2L, 3], sd["a"].shape);
+        Assert.Equal([1L << 40, -5], sd["b"].data<long>().ToArray());
+        Assert.Equal([8f, 9], sd["d"].data<float>().ToArray());
+        Assert.Equal([(byte)9, 8, 7], sd["c"].data<byte>().ToArray());
+        if (misalign % 4 == 0) // views of one mapping of the file as floats: the two F32 tensors lie in memory as they lie in the file
+            Assert.Equal(40, (long)SmallGemm_Data(sd["d"]) - (long)SmallGemm_Data(sd["a"]));
+        // Writes stay in the process: the file and a second load see the old values.
+        sd["a"].add_(100); sd["b"].add_(1); sd["c"].add_(1); sd["d"].add_(1);
+        Assert.Equal(file, File.ReadAllBytes(path));
+        var again = SafeTensors.Load(path);
+        Assert.Equal(-2f, again["a"][0, 1].item<float>());
+        Assert.Equal(-5L, again["b"][1].item<long>());
+        foreach (var t in sd.Values.Concat(again.Values)) t.Dispose();
+    }
+
+    static IntPtr SmallGemm_Data(Tensor t) => GptBert.Engine.SmallGemm.Data(t);
+
+    [Fact]
+    public void Load_ThenReplaceTheFileByRename_KeepsTheLoadedValues()
+    {
+        // What SafeTensors.Save does to a file a process has loaded (write a temp file, rename over): the mapping keeps the old bytes.
+        var path = Path.Combine(TempDir("st-map-rename"), "model.safetensors");
+        SafeTensors.Save(path, new Dictionary<string, Tensor> { ["w"] = tensor(new float[] { 1, 2, 3, 4 }) });
+        var sd = SafeTensors.Load(path);
+        SafeTensors.Save(path, new Dictionary<string, Tensor> { ["w"] = tensor(new float[] { 5, 6, 7, 8 }) });
+        Assert.Equal([1f, 2, 3, 4], sd["w"].data<float>().ToArray());
+        Assert.Equal([5f, 6, 7, 8], SafeTensors.Load(path)["w"].data<float>().ToArray());
+    }
 }

@@ -200,6 +200,23 @@ public class BertTests
     }
 
     [Fact]
+    public void AnEmbeddingBuiltUninitialisedHasItsFullTableAndLooksUpRows()
+    {
+        TestUtil.Init();
+        using (WeightInit.Skip())
+        {
+            using var table = WeightInit.Embedding(10, 4, paddingIdx: 5);
+            Assert.Equal([10L, 4], table.weight!.shape);
+            Assert.Equal(["weight"], table.named_parameters().Select(p => p.name).ToArray()); // the HF name the state dict uses
+            using (no_grad()) table.weight!.copy_(arange(40, dtype: ScalarType.Float32).view(10, 4));
+            using var rows = table.forward(tensor(new long[] { 9, 5, 0 }));
+            Assert.Equal([36f, 37, 38, 39, 20, 21, 22, 23, 0, 1, 2, 3], rows.data<float>().ToArray()); // row r holds 4r .. 4r+3
+        }
+        using var drawn = WeightInit.Embedding(2000, 8); // outside Skip: libtorch's normal(0, 1), as before
+        Assert.InRange(drawn.weight!.std().item<float>(), 0.95, 1.05);
+    }
+
+    [Fact]
     public void ConfigJsonErrorsAreOneLine()
     {
         var dir = TestUtil.TempDir("cfg");
