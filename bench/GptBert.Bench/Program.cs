@@ -17,8 +17,8 @@ if (argList.FirstOrDefault() == "child")
 {
     // child ENGINE THREADS: prints one "B T median_ms" line per shape
     string engine = argList[1]; int threads = int.Parse(argList[2]);
-    // The host's process-wide choices, as the CLI makes them (each skipped where the variant set the variable itself).
-    GptBert.Engine.TorchRuntime.PrepareProcess();
+    // The host's process-wide choices, as the CLI makes them for its model-running commands (each skipped where the variant set the variable itself).
+    GptBert.Engine.TorchRuntime.PrepareProcess(inferenceOnly: true);
     foreach (var (b, t) in shapes)
     {
         // Every product through libtorch (MKL). Through the options: EmbedBench.Torch's Configure(threads) would switch a bare flag back on.
@@ -302,11 +302,11 @@ var allVariants = new (string Name, string Engine, int Threads, string Env)[]
 {
     ("ONNX Runtime (2 intra-op threads)", "ort", 2, ""),
     ("TorchSharp, 1 thread", "torch", 1, ""),
-    ("TorchSharp, 2 threads, GptBert default (SmallGemm < 64 rows, BlockedGemm and the attention kernel where AVX-512, GOMP_SPINCOUNT=10000, TuneMemory)", "torch", 2, ""),
+    ("TorchSharp, 2 threads, GptBert default (SmallGemm < 64 rows, BlockedGemm and the attention kernel where AVX-512, OMP_WAIT_POLICY=PASSIVE as the CLI's model-running commands set it, TuneMemory)", "torch", 2, ""),
     ("TorchSharp, 2 threads, GptBert default but freed memory returned to the kernel (MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ fixed at glibc's initial 128 KiB, its dynamic threshold off) and no huge pages", "torch", 2, "MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072 THP_MEM_ALLOC_ENABLE=0"),
     ("TorchSharp, 2 threads, without BlockedGemm (SmallGemm ≤ 256 rows, MKL above)", "torch-small", 2, ""),
     ("TorchSharp, 2 threads, libtorch/MKL products and attention only (our kernels off)", "torch-mkl", 2, ""),
-    ("TorchSharp, 2 threads, OMP_WAIT_POLICY=PASSIVE", "torch", 2, "OMP_WAIT_POLICY=PASSIVE"),
+    ("TorchSharp, 2 threads, GOMP_SPINCOUNT=10000 (the setting of training commands)", "torch", 2, "GOMP_SPINCOUNT=10000"),
     ("TorchSharp, 2 threads, OMP_WAIT_POLICY=ACTIVE", "torch", 2, "OMP_WAIT_POLICY=ACTIVE"),
 };
 // --quick: ONNX Runtime, GptBert's default, without BlockedGemm and the MKL-only products (the comparisons that matter, in less time).
@@ -356,7 +356,7 @@ foreach (var v in variants)
 }
 md.AppendLine();
 md.AppendLine($"Times are medians over {rounds} rounds; ratio = time / ONNX Runtime time of the same round, median over rounds (lower is better; goal ≤ 1.30x at every shape).");
-md.AppendLine("GptBert's inference kernels: SmallGemm (AVX2/AVX-512, unpacked weights) for products of fewer than 64 rows, BlockedGemm (packed AVX-512) from 64 rows, AttentionKernel (AVX-512) for attention; on an AVX2-only CPU, SmallGemm up to 256 rows and libtorch (MKL, scaled_dot_product_attention) for the rest. The children set libgomp's spin count and keep freed memory as the CLI does (TorchRuntime.SetOpenMpSpinCount, TuneMemory).");
+md.AppendLine("GptBert's inference kernels: SmallGemm (AVX2/AVX-512, unpacked weights) for products of fewer than 64 rows, BlockedGemm (packed AVX-512) from 64 rows, AttentionKernel (AVX-512) for attention; on an AVX2-only CPU, SmallGemm up to 256 rows and libtorch (MKL, scaled_dot_product_attention) for the rest. The children let libgomp's idle workers sleep and keep freed memory as the CLI's model-running commands do (TorchRuntime.SetOpenMpPassive, TuneMemory).");
 File.WriteAllText(outFile, md.ToString());
 Console.WriteLine(md.ToString());
 return 0;

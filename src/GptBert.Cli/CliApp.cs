@@ -39,6 +39,16 @@ public static class CliApp
         }
     }
 
+    /// <summary>Commands that run models and train none: their process lets OpenMP's idle workers sleep (<see cref="GptBert.Engine.TorchRuntime.SetOpenMpPassive"/>).</summary>
+    public static readonly IReadOnlySet<string> ModelRunningCommands = new HashSet<string>
+    {
+        "embed", "similarity", "fill-mask", "generate", "translate", "summarize", "chat", "classify", "qa", "ner",
+        "evaluate", "score", "index", "rag", "rerank", "serve",
+    };
+
+    /// <summary>Whether <paramref name="args"/> name one of <see cref="ModelRunningCommands"/> (the command comes first).</summary>
+    public static bool RunsModelsOnly(string[] args) => args.Length > 0 && ModelRunningCommands.Contains(args[0]);
+
     public static Command BuildRootCommand(CliContext ctx)
     {
         // A plain Command as root keeps the program name "gptbert" in help wherever it runs (tests, dotnet run).

@@ -2,9 +2,10 @@ using System.Text;
 using GptBert.Cli;
 
 // Thin entry point: real console streams in, everything else lives in CliApp (which tests call in-process).
-// The host's process-wide choices, made before libtorch loads: libgomp's workers spin briefly, not ~300,000 rounds;
+// The host's process-wide choices, made before libtorch loads: libgomp's workers spin briefly, not ~300,000 rounds
+// (they sleep at once for commands that only run models);
 // freed tensors' memory stays in the process, large ones on huge pages: fewer page faults (see TuneMemory).
-GptBert.Engine.TorchRuntime.PrepareProcess();
+GptBert.Engine.TorchRuntime.PrepareProcess(inferenceOnly: CliApp.RunsModelsOnly(args));
 // `gptbert __child WORK.json RESULT.json`: a measurement run alone in this process (the compare runner's child for peak memory).
 if (args is [GptBert.Cli.Commands.CompareCommand.ChildVerb, var work, var result]) return GptBert.Compare.ChildProcessRunner.Serve(work, result);
 var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };

@@ -75,6 +75,21 @@ public static class TorchRuntime
     /// SmallGemm's workers need (OMP_WAIT_POLICY=ACTIVE makes 1x16 MiniLM ~4x slower: bench/results/embedding-throughput.md);
     /// 10,000 still bridges back-to-back ops.
     /// </summary>
+    /// <summary>
+    /// libgomp's workers sleep as soon as a parallel region ends (OMP_WAIT_POLICY=PASSIVE). Inside our inference forwards
+    /// libtorch's ops run on the calling thread and the products on <see cref="Workers"/>, so a spinning OpenMP pool only
+    /// takes cores from them: `gptbert embed` of 192 texts 3.38 s against 3.55 s with the spin count, MiniLM forwards
+    /// 0.89-0.95x ONNX Runtime's time against 0.95-1.03x (bench/results/embedding-throughput-zen5.md). Training wants the
+    /// pool awake between its many parallel ops, so only hosts that run models and train none choose this. Leaves any
+    /// OMP_WAIT_POLICY or GOMP_SPINCOUNT the user set alone.
+    /// </summary>
+    public static void SetOpenMpPassive()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null) return;
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    }
+
     public static void SetOpenMpSpinCount(int spinCount = 10_000)
     {
         if (!OperatingSystem.IsLinux()) return;
@@ -84,12 +99,14 @@ public static class TorchRuntime
     }
 
     /// <summary>
-    /// The host's process-wide choices, made first thing, before any tensor: <see cref="SetOpenMpSpinCount"/> and
-    /// <see cref="TuneMemory"/>. The CLI, the benches' child processes and the test host call this.
+    /// The host's process-wide choices, made first thing, before any tensor: <see cref="SetOpenMpSpinCount"/> (or, for a
+    /// process that only runs models, <see cref="SetOpenMpPassive"/>) and <see cref="TuneMemory"/>. The CLI, the benches'
+    /// child processes and the test host call this.
     /// </summary>
-    public static void PrepareProcess()
+    /// <param name="inferenceOnly">the process runs models and trains none (the CLI's embed, classify, generate, serve, ...).</param>
+    public static void PrepareProcess(bool inferenceOnly = false)
     {
-        SetOpenMpSpinCount();
+        if (inferenceOnly) SetOpenMpPassive(); else SetOpenMpSpinCount();
         TuneMemory();
         CompileKernelsInBackground();
     }

@@ -77,4 +77,20 @@ public class CliFlagsTests
         Assert.Contains("not both", AssertOneLineError(Run(null, [.. compare, "--max-steps", "5", "--budget-steps", "5"]), exitCode: 2));
         Assert.Contains("--threads must be at least 1", AssertOneLineError(Run(null, [.. compare, "--max-steps", "5", "--threads", "0"]), exitCode: 2));
     }
+
+    [Fact]
+    public void CommandsThatOnlyRunModelsAreRealCommands_AndTrainingCommandsAreNotAmongThem()
+    {
+        var root = CliApp.BuildRootCommand(new CliContext(new CliInput(TextReader.Null), TextWriter.Null, TextWriter.Null));
+        var names = root.Subcommands.Select(c => c.Name).ToHashSet();
+        foreach (var c in CliApp.ModelRunningCommands) Assert.Contains(c, names); // a renamed command would silently lose its setting
+        foreach (var training in new[] { "pretrain", "finetune", "distill", "compare", "prune", "optimize", "encdec", "quantize", "export" })
+        {
+            Assert.Contains(training, names);
+            Assert.False(CliApp.RunsModelsOnly([training, "--help"]));
+        }
+        Assert.True(CliApp.RunsModelsOnly(["embed", "hello"]));
+        Assert.False(CliApp.RunsModelsOnly([]));
+        Assert.False(CliApp.RunsModelsOnly(["--model", "embed"])); // the command comes first
+    }
 }
