@@ -68,18 +68,11 @@ public static class TorchRuntime
     public static void Configure(int? threads) => Configure(Options with { Threads = threads ?? Options.Threads });
 
     /// <summary>
-    /// Sets OpenMP's spin policy for libtorch's worker threads. It is read when libtorch loads, so a host that wants it
-    /// calls this first thing, before any tensor is made; it sets process environment variables, which is why only the host
-    /// may call it. Leaves any OMP_WAIT_POLICY or GOMP_SPINCOUNT the user set alone.
-    /// <paramref name="spinCount"/>: rounds an idle libgomp worker spins before it sleeps. libgomp's default (~300,000) holds the cores
-    /// SmallGemm's workers need (OMP_WAIT_POLICY=ACTIVE makes 1x16 MiniLM ~4x slower: bench/results/embedding-throughput.md);
-    /// 10,000 still bridges back-to-back ops.
-    /// </summary>
-    /// <summary>
     /// libgomp's workers sleep as soon as a parallel region ends (OMP_WAIT_POLICY=PASSIVE). Inside our inference forwards
     /// libtorch's ops run on the calling thread and the products on <see cref="Workers"/>, so a spinning OpenMP pool only
-    /// takes cores from them: `gptbert embed` of 192 texts 3.38 s against 3.55 s with the spin count, MiniLM forwards
-    /// 0.89-0.95x ONNX Runtime's time against 0.95-1.03x (bench/results/embedding-throughput-zen5.md). Training wants the
+    /// takes cores from them: `gptbert embed` of 192 texts 3.38 s against 3.55 s with the spin count (medians of 5). MiniLM
+    /// forwards of 128 tokens and more as fast or faster in three runs of `bench -- embed`; at 1x16 (~3 ms) it won one run
+    /// and lost two by 0.1-0.4 ms (bench/results/embedding-throughput-zen5.md). Training wants the
     /// pool awake between its many parallel ops, so only hosts that run models and train none choose this. Leaves any
     /// OMP_WAIT_POLICY or GOMP_SPINCOUNT the user set alone.
     /// </summary>
@@ -90,6 +83,14 @@ public static class TorchRuntime
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     }
 
+    /// <summary>
+    /// Sets OpenMP's spin policy for libtorch's worker threads. It is read when libtorch loads, so a host that wants it
+    /// calls this first thing, before any tensor is made; it sets process environment variables, which is why only the host
+    /// may call it. Leaves any OMP_WAIT_POLICY or GOMP_SPINCOUNT the user set alone.
+    /// <paramref name="spinCount"/>: rounds an idle libgomp worker spins before it sleeps. libgomp's default (~300,000) holds the cores
+    /// SmallGemm's workers need (OMP_WAIT_POLICY=ACTIVE makes 1x16 MiniLM ~4x slower: bench/results/embedding-throughput.md);
+    /// 10,000 still bridges back-to-back ops.
+    /// </summary>
     public static void SetOpenMpSpinCount(int spinCount = 10_000)
     {
         if (!OperatingSystem.IsLinux()) return;
@@ -108,31 +109,6 @@ public static class TorchRuntime
     {
         if (inferenceOnly) SetOpenMpPassive(); else SetOpenMpSpinCount();
         TuneMemory();
-        CompileKernelsInBackground();
-    }
-
-    /// <summary>
-    /// Compiles the engine's own kernels (the methods marked AggressiveOptimization: the JIT compiles them fully optimised at
-    /// their first call, ~1-10 ms each, never ahead of time) on a background thread, while the host parses its arguments and
-    /// loads a model on the main one, so a first forward pass does not wait for the compiler. Host-level, like the rest of
-    /// <see cref="PrepareProcess"/>.
-    /// </summary>
-    public static void CompileKernelsInBackground()
-    {
-        var kernels = typeof(TorchRuntime).Assembly.GetTypes()
-            .Where(t => t.Namespace == typeof(TorchRuntime).Namespace && !t.ContainsGenericParameters)
-            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance
-                | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly))
-            .Where(m => !m.ContainsGenericParameters && m.MethodImplementationFlags.HasFlag(System.Reflection.MethodImplAttributes.AggressiveOptimization))
-            .ToList();
-        new Thread(() =>
-        {
-            foreach (var m in kernels)
-            {
-                try { System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle); }
-                catch (Exception) { } // compiled at its first call instead
-            }
-        }) { IsBackground = true, Name = "gptbert-kernel-jit", Priority = ThreadPriority.BelowNormal }.Start();
     }
 
     /// <summary>
