@@ -141,6 +141,7 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
             AtomicFile.WriteAllText(workFile, JsonSerializer.Serialize(work, Json));
             var psi = new ProcessStartInfo(fileName) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
             foreach (var a in prefixArguments) psi.ArgumentList.Add(a);
+            foreach (var (name, value) in EnvironmentFor(work, Environment.GetEnvironmentVariable)) psi.Environment[name] = value;
             psi.ArgumentList.Add(workFile);
             psi.ArgumentList.Add(resultFile);
             using var p = Process.Start(psi) ?? throw new GptBertException($"could not start the measuring child process {fileName}");
@@ -170,6 +171,20 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
         {
             try { Directory.Delete(dir, true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// Variables the child gets on top of this process's environment: a child that only runs a model (a speed probe) lets
+    /// OpenMP's idle workers sleep, as the CLI's model-running commands (classify, serve, ...) do, so the latency it reports
+    /// is the one those commands give (<see cref="TorchRuntime.SetOpenMpPassive"/>); a training child keeps the training
+    /// commands' setting. Nothing is added where the user chose OMP_WAIT_POLICY or GOMP_SPINCOUNT.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> EnvironmentFor(ChildWork work, Func<string, string?> getenv)
+    {
+        bool chosen = getenv("OMP_WAIT_POLICY") is not null || getenv("GOMP_SPINCOUNT") is not null;
+        return work.Kind is "probe" or "optimize-probe" && !chosen
+            ? new Dictionary<string, string> { ["OMP_WAIT_POLICY"] = "PASSIVE" }
+            : new Dictionary<string, string>();
     }
 
     /// <summary>

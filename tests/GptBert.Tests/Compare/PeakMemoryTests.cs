@@ -8,6 +8,18 @@ namespace GptBert.Tests.Compare;
 public class PeakMemoryTests
 {
     [Fact]
+    public void SpeedProbeChildrenRunAsTheModelRunningCommandsDo_TrainingChildrenAndUserChoicesAreLeftAlone()
+    {
+        string? Unset(string _) => null;
+        foreach (var kind in new[] { "probe", "optimize-probe" })
+            Assert.Equal("PASSIVE", ChildProcessRunner.EnvironmentFor(new ChildWork { Kind = kind }, Unset)["OMP_WAIT_POLICY"]);
+        Assert.Empty(ChildProcessRunner.EnvironmentFor(new ChildWork { Kind = "train" }, Unset));
+        Assert.Empty(ChildProcessRunner.EnvironmentFor(new ChildWork { Kind = "allocate" }, Unset));
+        Assert.Empty(ChildProcessRunner.EnvironmentFor(new ChildWork { Kind = "probe" }, n => n == "OMP_WAIT_POLICY" ? "ACTIVE" : null));
+        Assert.Empty(ChildProcessRunner.EnvironmentFor(new ChildWork { Kind = "probe" }, n => n == "GOMP_SPINCOUNT" ? "0" : null));
+    }
+
+    [Fact]
     public void StatusLinesAreReadInKilobytes()
     {
         Assert.Equal(123456, PeakMemory.ParseKb("\t  123456 kB"));
