@@ -181,8 +181,7 @@ public sealed class ChildProcessRunner(string fileName, IReadOnlyList<string> pr
     /// </summary>
     public static IReadOnlyDictionary<string, string> EnvironmentFor(ChildWork work, Func<string, string?> getenv)
     {
-        bool chosen = getenv("OMP_WAIT_POLICY") is not null || getenv("GOMP_SPINCOUNT") is not null;
-        return work.Kind is "probe" or "optimize-probe" && !chosen
+        return work.Kind is "probe" or "optimize-probe" && !TorchRuntime.OpenMpPolicyChosen(getenv)
             ? new Dictionary<string, string> { ["OMP_WAIT_POLICY"] = "PASSIVE" }
             : new Dictionary<string, string>();
     }

@@ -84,11 +84,7 @@ public static class SafeTensors
     /// <summary>Tensor <paramref name="e"/> as a view of the mapped file, or null when its data is not aligned to its element size.</summary>
     static Tensor? Mapped(string path, long fileLength, long dataStart, Entry e, Dictionary<ScalarType, Tensor> mapped)
     {
-        long elementSize = e.Type switch
-        {
-            ScalarType.Float64 or ScalarType.Int64 => 8, ScalarType.Float32 or ScalarType.Int32 => 4,
-            ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2, _ => 1,
-        };
+        long elementSize = TensorBytes.ElementSize(e.Type);
         long begin = dataStart + e.Begin, count = (e.End - e.Begin) / elementSize;
         if (begin % elementSize != 0 || count == 0) return null;
         if (!mapped.TryGetValue(e.Type, out var file))

@@ -78,10 +78,12 @@ public static class TorchRuntime
     /// </summary>
     public static void SetOpenMpPassive()
     {
-        if (!OperatingSystem.IsLinux()) return;
-        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null) return;
+        if (!OperatingSystem.IsLinux() || OpenMpPolicyChosen(Environment.GetEnvironmentVariable)) return;
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     }
+
+    /// <summary>Whether the environment already says how libgomp's idle workers wait (OMP_WAIT_POLICY or GOMP_SPINCOUNT): then the host's choices leave it alone.</summary>
+    public static bool OpenMpPolicyChosen(Func<string, string?> getenv) => getenv("OMP_WAIT_POLICY") is not null || getenv("GOMP_SPINCOUNT") is not null;
 
     /// <summary>
     /// Sets OpenMP's spin policy for libtorch's worker threads. It is read when libtorch loads, so a host that wants it
@@ -93,8 +95,7 @@ public static class TorchRuntime
     /// </summary>
     public static void SetOpenMpSpinCount(int spinCount = 10_000)
     {
-        if (!OperatingSystem.IsLinux()) return;
-        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null) return;
+        if (!OperatingSystem.IsLinux() || OpenMpPolicyChosen(Environment.GetEnvironmentVariable)) return;
         // OpenMP reads the native environment when libgomp loads; .NET's SetEnvironmentVariable does not reach it.
         setenv("GOMP_SPINCOUNT", spinCount.ToString(System.Globalization.CultureInfo.InvariantCulture), 1);
     }

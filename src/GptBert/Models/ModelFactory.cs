@@ -76,7 +76,7 @@ public static class ModelFactory
             // Built uninitialised, as transformers does when every tensor comes from the checkpoint: the random init the file
             // overwrites costs more than the load (MiniLM: 315 ms of 850). An int8 model's float matrices are then never written
             // (released in Attach), so never resident.
-            using var generator = torch.random.get_rng_state(); // a layer of TorchSharp's own may draw its default init even when ours is skipped
+            using var generator = torch.random.get_rng_state(); // the stub embedding tables (WeightInit.Embedding) still draw their few rows
             model = Build(initialise: false);
             var inPlace = config.Quantization is { } quantization ? Int8Quantization.Attach(model, state, quantization, directory) : null;
             var report = model.LoadStateDict(use, directory, inPlace);
