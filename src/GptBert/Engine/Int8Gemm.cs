@@ -219,6 +219,7 @@ public static unsafe class Int8Gemm
         public int* Raw;           // (M, N) int32 Σ x_q·w_q, for tests; or null
         public float* Y;           // (M, N) fp32 result
         public float* XScale; public int* XZero; public float* WScale; public float* Bias;
+        public Activation Act;     // applied to each block of y just written, while it is in cache
     }
 
     /// <summary>Exact int32 products acc (M, N) = x_q (M, Kp) · Wᵀ on <paramref name="path"/> (for tests and references).</summary>
@@ -229,12 +230,14 @@ public static unsafe class Int8Gemm
     }
 
     /// <summary>
-    /// y (M, N) = dequantized (x_q · Wᵀ) + b from rows quantized by <see cref="QuantizeRows"/>: y = s_x[m]·s_w[n]·(acc − z_x[m]·ΣW[n]) + b[n].
+    /// y (M, N) = dequantized (x_q · Wᵀ) + b from rows quantized by <see cref="QuantizeRows"/>: y = s_x[m]·s_w[n]·(acc − z_x[m]·ΣW[n]) + b[n],
+    /// then <paramref name="activation"/> applied to each block of y right after its product, while it is in cache.
     /// </summary>
-    public static void DynamicProduct(Int8Path path, byte* xq, float* xScale, int* xZero, int m, Int8Weights w, float* wScale, float* bias, float* y)
+    public static void DynamicProduct(Int8Path path, byte* xq, float* xScale, int* xZero, int m, Int8Weights w, float* wScale, float* bias, float* y,
+        Activation activation = Activation.None)
     {
         if (!IsSupported(path)) throw new PlatformNotSupportedException($"{path} does not run on this CPU");
-        Run(path, new Job { X = xq, W = w, M = m, Y = y, XScale = xScale, XZero = xZero, WScale = wScale, Bias = bias });
+        Run(path, new Job { X = xq, W = w, M = m, Y = y, XScale = xScale, XZero = xZero, WScale = wScale, Bias = bias, Act = activation });
     }
 
     /// <summary>Longest reduction whose int32 sums cannot overflow: K · 255 · 128 ≤ 2³¹ − 1.</summary>
@@ -244,8 +247,9 @@ public static unsafe class Int8Gemm
     [ThreadStatic] static float[]? scratchScales;
     [ThreadStatic] static int[]? scratchZeros;
 
-    /// <summary>y (M, N) = x (M, K) · Wᵀ · diag(scale) + b, with x quantized per row at run time.</summary>
-    public static void DynamicLinear(float* x, int m, Int8Weights w, float* wScale, float* bias, float* y, Int8Path? path = null)
+    /// <summary>y (M, N) = activation(x (M, K) · Wᵀ · diag(scale) + b), with x quantized per row at run time.</summary>
+    public static void DynamicLinear(float* x, int m, Int8Weights w, float* wScale, float* bias, float* y, Int8Path? path = null,
+        Activation activation = Activation.None)
     {
         int kp = PaddedK(w.K);
         // Scratch reused by this thread (a fresh multi-megabyte array per product would cost a gen-2 collection now and then).
@@ -254,7 +258,7 @@ public static unsafe class Int8Gemm
         fixed (byte* q = scratchBytes) fixed (float* s = scratchScales) fixed (int* z = scratchZeros)
         {
             QuantizeRows(x, m, w.K, q, s, z);
-            DynamicProduct(path ?? BestPath(w), q, s, z, m, w, wScale, bias, y);
+            DynamicProduct(path ?? BestPath(w), q, s, z, m, w, wScale, bias, y, activation);
         }
     }
 
@@ -280,6 +284,14 @@ public static unsafe class Int8Gemm
                     case Int8Path.AvxVnni: BytePanels<VnniStep>(j, m0, m1, p0, p1); break;
                     default: BytePanels<Avx2Step>(j, m0, m1, p0, p1); break;
                 }
+                // The activation on the block just written, while it is in L2 (kept out of the register kernels, whose
+                // accumulators it would push out of registers).
+                if (j.Act != Activation.None && j.Y is not null)
+                    for (int m = m0; m < m1; m++)
+                    {
+                        float* row = j.Y + (long)m * j.W.N;
+                        GeluKernel.InPlace(row + p0 * 8, Math.Min(j.W.N, p1 * 8) - p0 * 8, j.Act);
+                    }
             }
         });
     }
@@ -349,17 +361,27 @@ public static unsafe class Int8Gemm
             Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, w), Vector256.Create((short)1)));
     }
 
-    /// <summary>Rows [m0, m1) × panels [p0, p1): 4 rows × 2 panels (16 columns) at a time, 8 int32 accumulators.</summary>
+    /// <summary>Rows [m0, m1) × panels [p0, p1): 8 rows × 2 panels (16 columns) at a time (<see cref="Tile8x2"/>), then 4 rows, then 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop: full optimisation at once, not after tiering
     static void BytePanels<S>(Job j, int m0, int m1, int p0, int p1) where S : struct, IStep
     {
         var w = j.W;
         int G = w.KGroups, kp = G * 4;
         int p = p0;
+        var tile = stackalloc int[8 * 16];
         for (; p + 2 <= p1; p += 2)
         {
             sbyte* w0 = w.Data + (long)p * G * 32, w1 = w0 + G * 32;
             int m = m0;
+            for (; m + 8 <= m1; m += 8)
+            {
+                Tile8x2<S>(j.X + (long)m * kp, kp, w0, w1, tile);
+                for (int r = 0; r < 8; r++)
+                {
+                    Store(j, m + r, p, Avx.LoadVector256(tile + r * 16));
+                    Store(j, m + r, p + 1, Avx.LoadVector256(tile + r * 16 + 8));
+                }
+            }
             for (; m + 4 <= m1; m += 4)
             {
                 byte* x0 = j.X + (long)m * kp, x1 = x0 + kp, x2 = x1 + kp, x3 = x2 + kp;
@@ -401,6 +423,36 @@ public static unsafe class Int8Gemm
     }
 
     /// <summary>
+    /// 8 rows × 2 panels (16 columns): 16 int32 accumulators, written to <paramref name="tile"/> (row r's 16 sums at r·16). A
+    /// method of its own so the JIT keeps every accumulator, pointer and stride in a register (inlined into the panel loop,
+    /// it spilled them and ran at half speed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Tile8x2<S>(byte* x, long kp, sbyte* wa, sbyte* wb, int* tile) where S : struct, IStep
+    {
+        byte* end = x + kp;
+        long s3 = 3 * kp, s5 = 5 * kp, s7 = 7 * kp;
+        Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        Vector256<int> e0 = default, e1 = default, f0 = default, f1 = default, g0 = default, g1 = default, h0 = default, h1 = default;
+        for (; x < end; x += 4, wa += 32, wb += 32)
+        {
+            var v0 = Avx.LoadVector256(wa); var v1 = Avx.LoadVector256(wb);
+            var xb = Vector256.Create(*(int*)x).AsByte(); a0 = S.Step(a0, xb, v0); a1 = S.Step(a1, xb, v1);
+            xb = Vector256.Create(*(int*)(x + kp)).AsByte(); b0 = S.Step(b0, xb, v0); b1 = S.Step(b1, xb, v1);
+            xb = Vector256.Create(*(int*)(x + 2 * kp)).AsByte(); c0 = S.Step(c0, xb, v0); c1 = S.Step(c1, xb, v1);
+            xb = Vector256.Create(*(int*)(x + s3)).AsByte(); d0 = S.Step(d0, xb, v0); d1 = S.Step(d1, xb, v1);
+            xb = Vector256.Create(*(int*)(x + 4 * kp)).AsByte(); e0 = S.Step(e0, xb, v0); e1 = S.Step(e1, xb, v1);
+            xb = Vector256.Create(*(int*)(x + s5)).AsByte(); f0 = S.Step(f0, xb, v0); f1 = S.Step(f1, xb, v1);
+            xb = Vector256.Create(*(int*)(x + 2 * s3)).AsByte(); g0 = S.Step(g0, xb, v0); g1 = S.Step(g1, xb, v1);
+            xb = Vector256.Create(*(int*)(x + s7)).AsByte(); h0 = S.Step(h0, xb, v0); h1 = S.Step(h1, xb, v1);
+        }
+        Avx.Store(tile, a0); Avx.Store(tile + 8, a1); Avx.Store(tile + 16, b0); Avx.Store(tile + 24, b1);
+        Avx.Store(tile + 32, c0); Avx.Store(tile + 40, c1); Avx.Store(tile + 48, d0); Avx.Store(tile + 56, d1);
+        Avx.Store(tile + 64, e0); Avx.Store(tile + 72, e1); Avx.Store(tile + 80, f0); Avx.Store(tile + 88, f1);
+        Avx.Store(tile + 96, g0); Avx.Store(tile + 104, g1); Avx.Store(tile + 112, h0); Avx.Store(tile + 120, h1);
+    }
+
+    /// <summary>
     /// Exact for any int8 weight on AVX2: each 4 × 8 block widened to int16 (<c>vpmovsxbw</c>, <c>vpmovzxbw</c>) and reduced with
     /// <c>vpmaddwd</c>, whose int16 products sum into int32 without saturating. Lanes hold pairs of one column, folded at the end.
     /// </summary>
@@ -433,13 +485,14 @@ public static unsafe class Int8Gemm
     // ---------------------------------------------------------------- weight-only products
 
     /// <summary>
-    /// y (M, N) = x (M, K) · Wᵀ · diag(scale) + b with fp32 x and W packed as for the dynamic products: each 32-byte block
+    /// y (M, N) = activation(x (M, K) · Wᵀ · diag(scale) + b) with fp32 x and W packed as for the dynamic products: each 32-byte block
     /// W[n..n+8, k..k+4] is read once, in order, widened to fp32 (<c>vpmovsxbd</c>, <c>vcvtdq2ps</c>) and multiplied with
     /// x[k..k+4] repeated; the scale is applied once per output. Meant for a few rows (decoding), where reading the weights
     /// is the cost; callers with many rows use a float GEMM on dequantized weights instead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void WeightOnlyLinear(float* x, int m, Int8Weights w, float* scale, float* bias, float* y, bool scalar = false)
+    public static void WeightOnlyLinear(float* x, int m, Int8Weights w, float* scale, float* bias, float* y, bool scalar = false,
+        Activation activation = Activation.None)
     {
         int panels = w.Panels;
         long work = (long)m * w.N * w.K;
@@ -460,6 +513,8 @@ public static unsafe class Int8Gemm
                         yr[c] = s * scale[c] + (bias is null ? 0 : bias[c]);
                     }
                 }
+            if (activation != Activation.None)
+                for (int r = 0; r < m; r++) GeluKernel.InPlace(y + (long)r * w.N + p0 * 8, Math.Min(w.N, p1 * 8) - p0 * 8, activation);
         });
     }
 

@@ -17,4 +17,12 @@ public static class Activations
         "tanh" => x.tanh(),
         _ => throw new GptBertException($"activation \"{name}\" is not supported (use gelu, gelu_new or relu)"),
     };
+
+    /// <summary>The form of <paramref name="name"/> a kernel can apply to its output before the store, or None.</summary>
+    public static Activation Fusable(string name) => name switch
+    {
+        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => Activation.GeluTanh,
+        "gelu" => Activation.Gelu,
+        _ => Activation.None,
+    };
 }

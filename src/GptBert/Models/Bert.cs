@@ -161,7 +161,7 @@ public sealed class BertIntermediate : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => Activations.Apply(act, dense.forward(x));
+    public override Tensor forward(Tensor x) => dense.Forward(x, act);
 }
 
 public sealed class BertLayer : nn.Module
@@ -318,7 +318,7 @@ public sealed class BertPredictionHeadTransform : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => LayerNorm.forward(Activations.Apply(act, dense.forward(x)));
+    public override Tensor forward(Tensor x) => LayerNorm.forward(dense.Forward(x, act));
 }
 
 /// <summary>The "cls" module of the pretraining heads: predictions (MLM) and/or seq_relationship (NSP).</summary>

@@ -42,4 +42,14 @@ public sealed class Dense : Module<Tensor, Tensor>
         using var w = q.Dequantize(inOut: false, x.device);
         return Ops.Linear(x, w, bias);
     }
+
+    /// <summary>
+    /// activation(this(x)): an int8 layer applies a GELU inside its kernel, to each block of its output while it is in cache
+    /// (a pass over a (rows, 4·hidden) tensor saved); everything else as <see cref="Activations.Apply"/> after <see cref="forward"/>.
+    /// </summary>
+    public Tensor Forward(Tensor x, string activation)
+    {
+        if (Quantized is { } q && Activations.Fusable(activation) is var fused && fused != Activation.None && q.TryForward(x, bias, fused) is { } y) return y;
+        return Activations.Apply(activation, forward(x));
+    }
 }

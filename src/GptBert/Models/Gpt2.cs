@@ -88,6 +88,18 @@ public sealed class Conv1D : Module<Tensor, Tensor>
         shape[^1] = weight.shape[1];
         return y.view(shape);
     }
+
+    /// <summary>activation(this(x)), the GELU inside the int8 kernel when there is one (see <see cref="Dense.Forward(Tensor, string)"/>).</summary>
+    public Tensor Forward(Tensor x, string activation)
+    {
+        if (Quantized is { } q && Activations.Fusable(activation) is var fused && fused != Activation.None
+            && q.TryForward(x.reshape(-1, x.shape[^1]), bias, fused) is { } y)
+        {
+            var shape = x.shape; shape[^1] = weight.shape[1];
+            return y.view(shape);
+        }
+        return Activations.Apply(activation, forward(x));
+    }
 }
 
 /// <summary>
@@ -301,7 +313,7 @@ public sealed class Gpt2Mlp : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => dropout.forward(c_proj.forward(Activations.Apply(act, c_fc.forward(x))));
+    public override Tensor forward(Tensor x) => dropout.forward(c_proj.forward(c_fc.Forward(x, act)));
 }
 
 public sealed class Gpt2Block : nn.Module

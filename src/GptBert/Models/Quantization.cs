@@ -119,8 +119,8 @@ public sealed unsafe class QuantizedLinear
         return new QuantizedLinear(TensorBytes.ToArray<sbyte>(nk), n, k, TensorBytes.ToArray<float>(scale.to(ScalarType.Float32).contiguous().cpu()), weightOnly);
     }
 
-    /// <summary>y = x·Wᵀ + b through the int8 kernels, or null when this input takes the float path.</summary>
-    public Tensor? TryForward(Tensor x, Tensor? bias)
+    /// <summary>y = activation(x·Wᵀ + b) through the int8 kernels (the activation applied block by block inside them), or null when this input takes the float path.</summary>
+    public Tensor? TryForward(Tensor x, Tensor? bias, Activation activation = Activation.None)
     {
         if (!Avx2.IsSupported || x.dtype != ScalarType.Float32 || x.device_type != DeviceType.CPU || x.dim() == 0 || x.shape[^1] != K) return null;
         if (MixedPrecision.Current is not null || torch.is_grad_enabled() && x.requires_grad) return null;
@@ -136,8 +136,8 @@ public sealed unsafe class QuantizedLinear
         float* bp = bias is null ? null : (float*)SmallGemm.Data(bias);
         fixed (float* sp = scales)
         {
-            if (WeightOnly) Int8Gemm.WeightOnlyLinear(xp, (int)m, packed, sp, bp, yp);
-            else Int8Gemm.DynamicLinear(xp, (int)m, packed, sp, bp, yp);
+            if (WeightOnly) Int8Gemm.WeightOnlyLinear(xp, (int)m, packed, sp, bp, yp, activation: activation);
+            else Int8Gemm.DynamicLinear(xp, (int)m, packed, sp, bp, yp, activation: activation);
         }
         GC.KeepAlive(xc); GC.KeepAlive(bias);
         return y.MoveToOuterDisposeScope();

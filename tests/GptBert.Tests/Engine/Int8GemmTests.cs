@@ -1,7 +1,9 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using GptBert.Engine;
+using TorchSharp;
 using Xunit.Abstractions;
+using static TorchSharp.torch;
 
 namespace GptBert.Tests.Engine;
 
@@ -217,6 +219,47 @@ public unsafe class Int8GemmTests(ITestOutputHelper output)
                             $"{(scalar ? "scalar" : "AVX2")} {m}x{k}x{n} [{r},{c}]: {y[r * n + c]} vs {exact}");
                     }
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(Activation.Gelu)]
+    [InlineData(Activation.GeluTanh)]
+    public void GeluInsideTheKernelEqualsGelusDefinitionOfThePlainProduct(Activation form)
+    {
+        // 19 rows (two 8-row tiles and a remainder), 37 columns (a partial panel); dynamic on every path, weight-only on 3 rows.
+        TestUtil.Init();
+        var rng = new Random(12);
+        int m = 19, k = 70, n = 37;
+        var x = Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        var w = Enumerable.Range(0, n * k).Select(_ => (sbyte)rng.Next(-63, 64)).ToArray();
+        var scale = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 0.02 + 0.01)).ToArray();
+        var bias = Enumerable.Range(0, n).Select(i => i * 0.05f - 1).ToArray();
+        var weights = new Int8Weights(w, n, k);
+        var runs = Int8Gemm.SupportedPaths.Select(p => ((Int8Path?)p, m)).Append((null, 3));
+        foreach (var (path, rows) in runs)
+        {
+            var plain = new float[rows * n]; var fused = new float[rows * n];
+            fixed (float* px = x, pp = plain, pf = fused, ps = scale, pb = bias)
+                if (path is { } dynamic)
+                {
+                    Int8Gemm.DynamicLinear(px, rows, weights, ps, pb, pp, dynamic);
+                    Int8Gemm.DynamicLinear(px, rows, weights, ps, pb, pf, dynamic, form);
+                }
+                else
+                {
+                    Int8Gemm.WeightOnlyLinear(px, rows, weights, ps, pb, pp);
+                    Int8Gemm.WeightOnlyLinear(px, rows, weights, ps, pb, pf, activation: form);
+                }
+            // GELU's definitions in fp64 (libtorch's erf and tanh) on the plain product.
+            var y = torch.tensor(plain).to(ScalarType.Float64);
+            var want = form == Activation.Gelu
+                ? 0.5 * y * (1 + torch.special.erf(y / Math.Sqrt(2)))
+                : 0.5 * y * (1 + (Math.Sqrt(2 / Math.PI) * (y + 0.044715 * y.pow(3))).tanh());
+            var wantArray = want.to(ScalarType.Float32).data<float>().ToArray();
+            for (int i = 0; i < fused.Length; i++)
+                Assert.True(Math.Abs(fused[i] - wantArray[i]) <= 2e-6 * Math.Max(1, Math.Abs(wantArray[i])),
+                    $"{path?.ToString() ?? "weight-only"} {form} [{i / n},{i % n}]: {fused[i]} vs {wantArray[i]} (plain {plain[i]})");
         }
     }
 
