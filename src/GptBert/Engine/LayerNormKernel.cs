@@ -27,8 +27,8 @@ public static unsafe class LayerNormKernel
         if (!Enabled || !SmallGemm.Enabled || x.dim() < 1 || !x.shape.SequenceEqual(residual.shape)) return null;
         long H = x.shape[^1];
         if (H < 1 || weight.dim() != 1 || bias.dim() != 1 || weight.shape[0] != H || bias.shape[0] != H || x.numel() / H > int.MaxValue) return null;
-        foreach (var t in new[] { x, residual, weight, bias })
-            if (t.dtype != ScalarType.Float32 || t.device_type != DeviceType.CPU) return null;
+        static bool Fp32Cpu(Tensor t) => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU;
+        if (!Fp32Cpu(x) || !Fp32Cpu(residual) || !Fp32Cpu(weight) || !Fp32Cpu(bias)) return null;
         if (torch.is_grad_enabled() && (x.requires_grad || residual.requires_grad || weight.requires_grad || bias.requires_grad)) return null;
 
         using var scope = NewDisposeScope();
