@@ -114,14 +114,12 @@ public sealed class BertResidualOutput : nn.Module
     readonly Dense dense;
     readonly LayerNorm LayerNorm;
     readonly Dropout dropout;
-    readonly double eps;
 
     public BertResidualOutput(BertConfig c, int inFeatures) : base(nameof(BertResidualOutput))
     {
         dense = new Dense(inFeatures, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
         dropout = Dropout(c.HiddenDropoutProb);
-        eps = c.LayerNormEps;
         RegisterComponents();
     }
 
@@ -129,7 +127,7 @@ public sealed class BertResidualOutput : nn.Module
     {
         var h = dropout.forward(dense.forward(x));
         // Inference: the add and the norm in one pass on GptBert's workers (LayerNormKernel); training: libtorch's ops, for autograd.
-        if (!training && LayerNormKernel.TryAddLayerNorm(h, residual, LayerNorm.weight!, LayerNorm.bias!, eps) is Tensor y) return y;
+        if (!training && LayerNormKernel.TryAddLayerNorm(h, residual, LayerNorm.weight!, LayerNorm.bias!, LayerNorm.eps) is Tensor y) return y;
         return LayerNorm.forward(h + residual);
     }
 }
