@@ -104,6 +104,14 @@ public static class EmbedBench
         }, seconds);
     }
 
+    /// <summary>A ratio's rounds as a table cell: the median, then the lowest and highest round, e.g. "1.02x (0.97–1.06)".</summary>
+    public static string RatioCell(double[] rounds)
+    {
+        var a = rounds.Order().ToArray();
+        double median = a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
+        return a.Length == 1 ? $"{median:F2}x" : $"{median:F2}x ({a[0]:F2}–{a[^1]:F2})";
+    }
+
     public static string Machine()
     {
         string cpu = "unknown CPU", isa = "";
