@@ -284,16 +284,20 @@ public static unsafe class Int8Gemm
                     case Int8Path.AvxVnni: BytePanels<VnniStep>(j, m0, m1, p0, p1); break;
                     default: BytePanels<Avx2Step>(j, m0, m1, p0, p1); break;
                 }
-                // The activation on the block just written, while it is in L2 (kept out of the register kernels, whose
-                // accumulators it would push out of registers).
-                if (j.Act != Activation.None && j.Y is not null)
-                    for (int m = m0; m < m1; m++)
-                    {
-                        float* row = j.Y + (long)m * j.W.N;
-                        GeluKernel.InPlace(row + p0 * 8, Math.Min(j.W.N, p1 * 8) - p0 * 8, j.Act);
-                    }
+                if (j.Y is not null) Activate(j.Y, j.W.N, m0, m1, p0, p1, j.Act);
             }
         });
+    }
+
+    /// <summary>
+    /// The activation on rows [m0, m1) × panels [p0, p1) of y (M, N), just written by this thread and still in its L2. Kept
+    /// out of the register kernels: in their epilogue it pushed the accumulators out of registers (the product ran 3.5x slower).
+    /// </summary>
+    static void Activate(float* y, int n, int m0, int m1, int p0, int p1, Activation activation)
+    {
+        if (activation == Activation.None) return;
+        int c0 = p0 * 8, count = Math.Min(n, p1 * 8) - c0;
+        for (int m = m0; m < m1; m++) GeluKernel.InPlace(y + (long)m * n + c0, count, activation);
     }
 
     /// <summary>Stores one row's 8 columns of a panel: raw int32 for tests, or dequantized fp32 (+ bias).</summary>
@@ -452,7 +456,8 @@ public static unsafe class Int8Gemm
     /// <summary>
     /// 8 rows × 2 panels (16 columns): 16 int32 accumulators, written to <paramref name="tile"/> (row r's 16 sums at r·16). A
     /// method of its own so the JIT keeps every accumulator, pointer and stride in a register (inlined into the panel loop,
-    /// it spilled them and ran at half speed).
+    /// it spilled accumulators to the stack every step: 163-200 GMAC/s against 316-370 on MiniLM's products at 4096 rows,
+    /// 2 threads, Zen 5, one sitting).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static void Tile8x2<S>(byte* x, long kp, sbyte* wa, sbyte* wb, int* tile) where S : struct, IStep
@@ -540,8 +545,7 @@ public static unsafe class Int8Gemm
                         yr[c] = s * scale[c] + (bias is null ? 0 : bias[c]);
                     }
                 }
-            if (activation != Activation.None)
-                for (int r = 0; r < m; r++) GeluKernel.InPlace(y + (long)r * w.N + p0 * 8, Math.Min(w.N, p1 * 8) - p0 * 8, activation);
+            Activate(y, w.N, 0, m, p0, p1, activation);
         });
     }
 
