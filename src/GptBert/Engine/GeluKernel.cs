@@ -20,7 +20,8 @@ public enum Activation
 /// form. Inside our inference forwards libtorch's ops run on the calling thread (<see cref="SmallGemm.ForwardScope"/>),
 /// and MiniLM's six GELUs over 32 × 128 × 1536 values took 17 ms there of a ~340 ms forward. erf is Abramowitz and
 /// Stegun 7.1.26 (|error| ≤ 1.5e-7), the formula libtorch's own vectorised erf uses. 16 values at a time where AVX-512
-/// runs (bench profile, 2026-12-04, 2 threads: the six GELUs 21.2 ms with 8-wide vectors and exp in halves, 9.8 ms now).
+/// runs (`bench -- profile`, 2026-12-04, 2 threads: the six GELUs 21.2 ms with 8-wide vectors and exp in halves,
+/// 9.8-11.1 ms in three runs now).
 /// </summary>
 public static unsafe class GeluKernel
 {
